@@ -1,0 +1,24 @@
+"""`python -m bot` / `socialpost`: read settings, set up logging, run the bot until stopped."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    """Entry point; a configuration problem prints one clear message and exits 1."""
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(1) from None
+
+    from bot.runner import run
+
+    run(settings)
+
+
+if __name__ == "__main__":
+    main()

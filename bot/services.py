@@ -1,0 +1,182 @@
+"""The runtime: every long-lived object, built once at start-up and closed at shutdown.
+
+runtime = await Runtime.open(settings)   # database, HTTP sessions, clients, services
+await runtime.start()                     # recover interrupted work, start the worker
+...
+await runtime.aclose()                    # stop the worker, cancel drafts, close it all
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+import aiohttp
+import structlog
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.settings import DryRun, Settings
+from handlers.slack_notifier import SlackNotifier
+from services.approval import ApprovalPolicy, ApprovalService
+from services.container import Services
+from services.delivery import CardJobs, NoticeJobs
+from services.drafting import Drafter, DraftingService
+from services.llm import LLMClient
+from services.outbox import JobKind, Outbox
+from services.platforms import PLATFORMS
+from services.posts import PostService
+from services.publishers import Publisher
+from services.publishers.dry_run import DryRunPublisher
+from services.publishers.x import XPublisher
+from services.publishing import PublishJobs
+from services.ratelimit import RateLimiter
+from services.tasks import BackgroundTasks
+from storage.db import Database
+
+log = structlog.get_logger(__name__)
+
+
+def secret(value: object) -> str:
+    """The plain value of a SecretStr setting ('' when unset)."""
+    getter = getattr(value, "get_secret_value", None)
+    return str(getter()) if getter is not None else ""
+
+
+def dry_run_platforms(settings: Settings) -> set[str]:
+    """Platforms whose publisher only pretends (SOCIALPOST_DRY_RUN)."""
+    if settings.dry_run == DryRun.TRUE:
+        return set(PLATFORMS)
+    if settings.dry_run == DryRun.AUTO:
+        return set(PLATFORMS) - settings.configured_platforms
+    return set()
+
+
+def offered_platforms(settings: Settings) -> set[str]:
+    """Platforms the modal offers: without credentials only when they are dry-run."""
+    if settings.dry_run == DryRun.FALSE:
+        return set(settings.configured_platforms)
+    return set(PLATFORMS)
+
+
+def build_publishers(settings: Settings) -> dict[str, Publisher]:
+    """One publisher per offered platform: the real one, or the dry-run stand-in."""
+    dry = dry_run_platforms(settings)
+    publishers: dict[str, Publisher] = {}
+    for platform in offered_platforms(settings):
+        if platform in dry:
+            publishers[platform] = DryRunPublisher(platform)
+        elif platform == "x":
+            publishers[platform] = XPublisher(
+                api_url=settings.x_api_url,
+                consumer_key=secret(settings.x_api_key),
+                consumer_secret=secret(settings.x_api_secret),
+                access_token=secret(settings.x_access_token),
+                access_token_secret=secret(settings.x_access_token_secret),
+            )
+        else:
+            publishers[platform] = DryRunPublisher(platform)
+    return publishers
+
+
+class Runtime:
+    """Owns the database, the HTTP sessions, the clients, the worker and the services."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        session: aiohttp.ClientSession,
+        publishers: dict[str, Publisher],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.session = session
+        self.publishers = publishers
+        self.tasks = BackgroundTasks()
+        token = secret(settings.slack_bot_token)
+        # Handlers' calls (views.open, ephemeral replies) may retry a dropped connection once.
+        self.web_client = AsyncWebClient(
+            token=token, base_url=settings.slack_api_url, session=session
+        )
+        # The retry table is the only retry layer for cards and notices.
+        self.outbox_client = AsyncWebClient(
+            token=token, base_url=settings.slack_api_url, session=session, retry_handlers=[]
+        )
+        self.outbox = Outbox(
+            db,
+            max_attempts=settings.retry_max_attempts,
+            base_delay=settings.retry_base_delay,
+            max_delay=settings.retry_max_delay,
+            lease=settings.job_lease,
+        )
+        self.llm = LLMClient(
+            settings.llm_deployments, timeout=settings.llm_timeout, cooldown=settings.llm_cooldown
+        )
+        self.drafting = DraftingService(
+            db, Drafter(self.llm, brand_voice=settings.brand_voice), self.outbox
+        )
+        dry_run = dry_run_platforms(settings)
+        self.notifier = SlackNotifier(
+            self.outbox_client,
+            approval_channel=settings.approval_channel,
+            dry_run_platforms=dry_run,
+        )
+        self.outbox.register(JobKind.SYNC_CARD, CardJobs(db, self.outbox, self.notifier))
+        self.outbox.register(JobKind.NOTIFY_USER, NoticeJobs(db, self.notifier))
+        self.outbox.register(
+            JobKind.PUBLISH,
+            PublishJobs(
+                db,
+                self.outbox,
+                publishers,
+                cooldown=settings.platform_cooldown,
+            ),
+        )
+        limiter = RateLimiter(
+            user_capacity=settings.rate_limit.capacity,
+            user_per_seconds=settings.rate_limit.per_seconds,
+            workspace_capacity=settings.workspace_rate_limit.capacity,
+            workspace_per_seconds=settings.workspace_rate_limit.per_seconds,
+        )
+        self.services = Services(
+            posts=PostService(
+                db,
+                self.outbox,
+                self.drafting,
+                self.tasks,
+                limiter,
+                offered_platforms=publishers,
+                dry_run_platforms=dry_run,
+            ),
+            approval=ApprovalService(
+                db,
+                self.outbox,
+                ApprovalPolicy(
+                    approvers=frozenset(settings.approvers),
+                    allow_self_approval=settings.allow_self_approval,
+                ),
+            ),
+        )
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Self:
+        """Open the database (creating or upgrading it) and build everything on top."""
+        db = await Database.open(settings.db_path)
+        session = aiohttp.ClientSession()
+        publishers = build_publishers(settings)
+        return cls(settings, db, session, publishers)
+
+    async def start(self) -> None:
+        """Recover what an earlier process left unfinished, then start the worker."""
+        orphans = await self.drafting.fail_orphans()
+        if orphans:
+            log.warning("interrupted_drafts_failed", count=orphans)
+        await self.outbox.start()
+
+    async def aclose(self) -> None:
+        """Stop the worker and background drafts, then close clients and the database."""
+        await self.outbox.stop()
+        await self.tasks.aclose()
+        for publisher in self.publishers.values():
+            await publisher.aclose()
+        await self.session.close()
+        await self.db.close()

@@ -1,0 +1,40 @@
+"""What the clicker is told privately when a button did not do what they asked."""
+
+from __future__ import annotations
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.blocks import messages
+from handlers.replies import tell_privately
+from services.approval import Actor, Outcome, Verdict
+from services.platforms import rules_for
+
+REFUSALS = {
+    Verdict.NOT_FOUND: messages.NOT_FOUND,
+    Verdict.WRONG_CARD: messages.WRONG_CARD,
+    Verdict.NOT_APPROVER: messages.NOT_APPROVER,
+    Verdict.NOT_EDITOR: messages.NOT_EDITOR,
+    Verdict.OWN_POST: messages.OWN_POST,
+    Verdict.ALREADY_APPROVED: messages.ALREADY_APPROVED,
+    Verdict.ALREADY_REJECTED: messages.ALREADY_REJECTED,
+    Verdict.NOT_READY: messages.NOT_READY,
+    Verdict.NOT_EDITABLE: messages.NOT_EDITABLE,
+    Verdict.NOT_FAILED: messages.NOT_FAILED,
+}
+
+
+def refusal_text(outcome: Outcome) -> str | None:
+    """The private answer to a refused click (None when the click did its job)."""
+    if outcome.done:
+        return None
+    if outcome.verdict == Verdict.OVER_LIMIT and outcome.post is not None:
+        name = rules_for(outcome.post.platform).name
+        return messages.OVER_LIMIT.format(platform=name, measure=outcome.detail or "")
+    return REFUSALS[outcome.verdict]
+
+
+async def reply_to(client: AsyncWebClient, actor: Actor, outcome: Outcome) -> None:
+    """Tell the clicker why nothing happened; say nothing when it worked (the card shows it)."""
+    text = refusal_text(outcome)
+    if text is not None:
+        await tell_privately(client, actor.user_id, text, channel=actor.channel)

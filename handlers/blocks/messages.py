@@ -1,0 +1,54 @@
+"""Words the bot says to people. SPEC section 3 fixes some of them exactly."""
+
+ALREADY_APPROVED = "The post has already been approved."
+ALREADY_REJECTED = "The post has already been rejected."
+NOT_APPROVER = "Only approvers can approve or reject posts."
+OWN_POST = "You can't approve your own post."
+GENERATION_FAILED = "Unable to generate content right now. Please try again"
+RATE_LIMITED = "You're drafting too fast. Try again in {seconds} seconds."
+WORKSPACE_RATE_LIMITED = (
+    "The team has used its drafting budget for now. Try again in {seconds} seconds."
+)
+NOT_FOUND = "That post no longer exists."
+WRONG_CARD = "That button doesn't belong to this post's card."
+NOT_READY = "The draft isn't ready yet: wait for it to appear on the card."
+NOT_EDITABLE = "Only a pending draft can be changed."
+NOT_EDITOR = "Only approvers and the requester can change this draft."
+NOT_FAILED = "There is nothing to retry: the post hasn't failed."
+OVER_LIMIT = (
+    "This draft is over {platform}'s limit ({measure}). Edit or regenerate it before approving."
+)
+UNEXPECTED_ERROR = (
+    "Something went wrong on our side, and nothing was published. Please try again; "
+    "if it keeps happening, tell whoever runs socialpost."
+)
+CARD_UNDELIVERABLE = (
+    "I couldn't post your draft to the approval channel <#{channel}> ({reason}). "
+    "Your request is saved: an admin can retry it from socialpost's App Home."
+)
+RETRY_QUEUED = "Trying again."
+
+
+def rate_limited(seconds: float, scope: str) -> str:
+    """The refusal for a drafting request over the rate limit, with the real wait."""
+    whole = max(1, int(-(-seconds // 1)))
+    template = RATE_LIMITED if scope == "user" else WORKSPACE_RATE_LIMITED
+    return template.format(seconds=whole)
+
+
+def escape(text: str) -> str:
+    """User text made inert inside mrkdwn: no mentions, links or @channel pings."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def help_text(command: str) -> str:
+    """What `/socialpost help` answers."""
+    return (
+        f"*{command}* drafts a social post with AI and sends it for approval.\n"
+        f"• `{command}` opens the form; `{command} some text` opens it with the brief filled in.\n"
+        "• Pick one or more platforms (X, LinkedIn, Instagram): each gets its own draft and its "
+        "own card in the approval channel.\n"
+        "• Nothing is published until an approver clicks *Approve & post* on the card.\n"
+        f"• `{command} status` lists pending and failed posts (only you see it).\n"
+        f"• `{command} help` shows this message."
+    )

@@ -1,0 +1,40 @@
+"""`/socialpost [brief]`, `/socialpost help`, `/socialpost status`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers import ids
+from handlers.blocks.messages import help_text
+from handlers.blocks.modal import new_post_modal
+from handlers.blocks.status import status_blocks
+from services.container import Services
+
+
+async def handle_socialpost(
+    ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, services: Services
+) -> None:
+    """Open the new-post modal (brief prefilled from the text), or answer help / status."""
+    text = (command.get("text") or "").strip()
+    word = text.lower()
+    if word in {"help", "-h", "--help", "?"}:
+        await ack(text=help_text(command.get("command") or ids.COMMAND))
+        return
+    if word == "status":
+        pending, failed, _posted = await services.posts.queue(limit=10)
+        summary, blocks = status_blocks(pending, failed)
+        await ack(text=summary, blocks=blocks)
+        return
+    await ack()
+    await client.views_open(
+        trigger_id=command["trigger_id"],
+        view=new_post_modal(
+            platforms=services.posts.offered_platforms,
+            dry_run_platforms=services.posts.dry_run_platforms,
+            brief=text,
+            origin_channel=command.get("channel_id"),
+        ),
+    )

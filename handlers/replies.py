@@ -1,0 +1,35 @@
+"""Private replies to the person who clicked or typed something."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from services.approval import Actor
+
+log = structlog.get_logger(__name__)
+
+
+def actor_from(body: dict[str, Any]) -> Actor:
+    """Who clicked a button, and on which card (no card when the click came from App Home)."""
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    return Actor(user_id=body["user"]["id"], channel=channel, message_ts=message_ts)
+
+
+async def tell_privately(
+    client: AsyncWebClient, user_id: str, text: str, *, channel: str | None = None
+) -> None:
+    """An ephemeral message in `channel` (only `user_id` sees it), or a DM without one."""
+    try:
+        if channel and not channel.startswith("D"):
+            await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+        else:
+            await client.chat_postMessage(channel=user_id, text=text)
+    except SlackApiError as exc:
+        # A private reply is a courtesy: losing one must not turn into an error for the user.
+        log.warning("private_reply_failed", user=user_id, error=exc.response.get("error"))

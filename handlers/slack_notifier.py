@@ -1,0 +1,108 @@
+"""The Slack side of `services.notifier.Notifier`: cards and notices through the Web API.
+
+Used by the retry-table worker, which is the only retry layer for these sends: the Web client
+given here must have no retry handlers of its own. Slack's answers are sorted into transient
+(try again later, honouring Retry-After) and permanent failures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.blocks import messages
+from handlers.blocks.card import approval_card
+from services.models import Post
+from services.notifier import DeliveryError, Notice
+from services.publishers import retry_after_seconds
+
+# Slack errors that waiting can fix; anything else needs a person (scopes, channel, token).
+TRANSIENT_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+
+PLAIN_REASONS = {
+    "not_in_channel": "the bot isn't a member of the channel: invite it",
+    "channel_not_found": "the channel doesn't exist or the bot can't see it",
+    "is_archived": "the channel is archived",
+    "invalid_auth": "the bot token is wrong",
+    "token_revoked": "the bot token was revoked",
+    "account_inactive": "the bot token belongs to a deactivated app",
+    "missing_scope": "the app lacks a permission scope",
+    "ratelimited": "Slack rate limit",
+}
+
+
+def delivery_error(exc: BaseException) -> DeliveryError:
+    """What a failed Web API call means for the retry table."""
+    if isinstance(exc, SlackApiError):
+        error = str(exc.response.get("error") or "")
+        status = exc.response.status_code
+        retry_after = retry_after_seconds(exc.response.headers.get("Retry-After"))
+        transient = status == 429 or status >= 500 or error in TRANSIENT_ERRORS
+        reason = PLAIN_REASONS.get(error, error or f"HTTP {status}")
+        return DeliveryError(f"Slack: {reason}", transient=transient, retry_after=retry_after)
+    return DeliveryError(f"Slack unreachable ({type(exc).__name__})", transient=True)
+
+
+class SlackNotifier:
+    """Posts and updates approval cards in the approval channel; sends private notices."""
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        approval_channel: str,
+        dry_run_platforms: Collection[str],
+    ) -> None:
+        self._client = client
+        self._channel = approval_channel
+        self._dry_run = frozenset(dry_run_platforms)
+
+    async def show_card(self, post: Post) -> tuple[str, str]:
+        """Post the card, or update it in place; a card deleted by someone is posted again."""
+        text, blocks = approval_card(post, dry_run=post.platform in self._dry_run)
+        try:
+            if post.channel and post.message_ts:
+                try:
+                    await self._client.chat_update(
+                        channel=post.channel, ts=post.message_ts, text=text, blocks=blocks
+                    )
+                    return post.channel, post.message_ts
+                except SlackApiError as exc:
+                    if exc.response.get("error") != "message_not_found":
+                        raise
+            response = await self._client.chat_postMessage(
+                channel=self._channel, text=text, blocks=blocks, unfurl_links=False
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            raise delivery_error(exc) from exc
+        return str(response["channel"]), str(response["ts"])
+
+    async def send_notice(
+        self, user_id: str, notice: Notice, post: Post | None, detail: str | None
+    ) -> None:
+        """A direct message to `user_id`."""
+        if notice == Notice.GENERATION_FAILED:
+            text = messages.GENERATION_FAILED
+            if post is not None and post.brief:
+                text += f"\nYour brief is saved: “{messages.escape(post.brief[:300])}”"
+        else:
+            text = messages.CARD_UNDELIVERABLE.format(
+                channel=self._channel, reason=detail or "unknown error"
+            )
+        try:
+            await self._client.chat_postMessage(channel=user_id, text=text)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            raise delivery_error(exc) from exc

@@ -1,0 +1,60 @@
+"""Submission of the new-post modal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers import ids
+from handlers.blocks.messages import rate_limited
+from handlers.blocks.modal import origin_channel, selected_values, text_value
+from handlers.replies import tell_privately
+from services.container import Services
+from services.errors import InvalidRequest, RateLimited
+from services.posts import DraftRequest
+
+# Service field -> the modal block that shows its error.
+FIELD_BLOCKS = {
+    "brief": ids.BRIEF,
+    "platforms": ids.PLATFORM,
+    "tone": ids.TONE,
+    "image_url": ids.IMAGE_URL,
+}
+
+
+async def handle_new_post(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: AsyncWebClient,
+    services: Services,
+) -> None:
+    """Check the form; errors stay in the modal, a valid request closes it and starts drafting.
+
+    The posts are stored before the ack, so a request Slack saw accepted can't be lost; the
+    view id makes a re-delivered submission find them instead of creating new ones.
+    """
+    state = (view.get("state") or {}).get("values") or {}
+    user_id = body["user"]["id"]
+    request = DraftRequest(
+        request_id=view["id"],
+        requester=user_id,
+        brief=text_value(state, ids.BRIEF),
+        platforms=tuple(selected_values(state, ids.PLATFORM)),
+        tone=next(iter(selected_values(state, ids.TONE)), None),
+        image_url=text_value(state, ids.IMAGE_URL) or None,
+    )
+    try:
+        await services.posts.submit(request)
+    except InvalidRequest as invalid:
+        errors = {FIELD_BLOCKS.get(name, ids.BRIEF): text for name, text in invalid.errors.items()}
+        await ack(response_action="errors", errors=errors)
+        return
+    except RateLimited as limited:
+        message = rate_limited(limited.retry_after, limited.scope)
+        await ack(response_action="errors", errors={ids.BRIEF: message})
+        await tell_privately(client, user_id, message, channel=origin_channel(view))
+        return
+    await ack()

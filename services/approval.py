@@ -1,0 +1,260 @@
+"""The approval state machine: who may do what to a post, and the transitions that do it.
+
+    generating -> pending | failed_generation
+    pending    -> approved (claimed; publish queued) | rejected | generating (regenerate)
+    approved   -> posted | failed_post
+    failed_post -> approved (retry) | rejected (discard)
+    failed_generation -> generating (retry) | rejected (discard)
+    failed_approval_send -> pending (card delivered on retry) | rejected (discard)
+
+Every transition is one conditional UPDATE inside a `BEGIN IMMEDIATE` transaction together
+with the jobs that carry it out and an audit entry, so two clicks can never both win and a
+crash can't separate a decision from its effects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+
+import structlog
+from pydantic import BaseModel, ConfigDict
+
+from services.outbox import Outbox, enqueue_card, enqueue_publish
+from services.platforms import rules_for
+from storage.db import Database, Transaction
+from storage.models import Post, PostStatus
+from storage.posts import utc_now
+
+log = structlog.get_logger(__name__)
+
+DECIDED = {
+    PostStatus.APPROVED: PostStatus.APPROVED,
+    PostStatus.POSTED: PostStatus.APPROVED,
+    PostStatus.FAILED_POST: PostStatus.APPROVED,
+    PostStatus.REJECTED: PostStatus.REJECTED,
+}
+
+
+class Actor(BaseModel):
+    """Who clicked, and on which card (channel and message ts; None from App Home)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    channel: str | None = None
+    message_ts: str | None = None
+
+
+class Verdict(StrEnum):
+    """How a request to change a post ended."""
+
+    DONE = "done"
+    NOT_FOUND = "not_found"
+    WRONG_CARD = "wrong_card"
+    NOT_APPROVER = "not_approver"
+    NOT_EDITOR = "not_editor"
+    OWN_POST = "own_post"
+    ALREADY_APPROVED = "already_approved"
+    ALREADY_REJECTED = "already_rejected"
+    NOT_READY = "not_ready"
+    NOT_EDITABLE = "not_editable"
+    NOT_FAILED = "not_failed"
+    OVER_LIMIT = "over_limit"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict, the post as it is now, and a detail for the user (e.g. a measurement)."""
+
+    verdict: Verdict
+    post: Post | None = None
+    detail: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the change happened."""
+        return self.verdict == Verdict.DONE
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """Who may decide: the approvers (everyone when empty), and whether on their own posts."""
+
+    approvers: frozenset[str]
+    allow_self_approval: bool
+
+    def is_approver(self, user_id: str) -> bool:
+        """Whether the user may approve, reject, retry and discard."""
+        return not self.approvers or user_id in self.approvers
+
+    def may_edit(self, user_id: str, post: Post) -> bool:
+        """Approvers and the requester may edit and regenerate a pending draft."""
+        return self.is_approver(user_id) or user_id == post.requester
+
+
+def _from_card_or_private(actor: Actor, post: Post) -> bool:
+    """Whether a click came from the post's own card, App Home or a direct message.
+
+    A button elsewhere carrying this post's id (a forged or copied payload) is refused.
+    """
+    if actor.message_ts is None or actor.channel is None or actor.channel.startswith("D"):
+        return True
+    if post.message_ts is None:
+        # The card was just posted and its ts not stored yet: nothing to compare with.
+        return True
+    return (actor.channel, actor.message_ts) == (post.channel, post.message_ts)
+
+
+def _decided_verdict(status: PostStatus) -> Verdict | None:
+    decided = DECIDED.get(status)
+    if decided == PostStatus.APPROVED:
+        return Verdict.ALREADY_APPROVED
+    if decided == PostStatus.REJECTED:
+        return Verdict.ALREADY_REJECTED
+    return None
+
+
+class ApprovalService:
+    """Approve, reject, retry and discard posts, on behalf of Slack users."""
+
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        policy: ApprovalPolicy,
+    ) -> None:
+        self._db = db
+        self._outbox = outbox
+        self.policy = policy
+
+    async def _audit(
+        self, tx: Transaction, actor: Actor, action: str, post_id: str | None, outcome: str
+    ) -> None:
+        await tx.audit.record(
+            actor=actor.user_id,
+            action=action,
+            post_id=post_id,
+            outcome=outcome,
+            channel=actor.channel,
+            message_ts=actor.message_ts,
+        )
+
+    async def _refuse(
+        self, action: str, actor: Actor, post_id: str, verdict: Verdict, post: Post | None = None
+    ) -> Outcome:
+        async with self._db.transaction() as tx:
+            await self._audit(tx, actor, action, post_id if post else None, f"refused:{verdict}")
+        log.info("action_refused", action=action, user=actor.user_id, post_id=post_id, why=verdict)
+        return Outcome(verdict, post)
+
+    async def _load(self, action: str, post_id: str, actor: Actor) -> Post | Outcome:
+        """The post, or the refusal when it doesn't exist or the click came from another card."""
+        post = await self._db.posts.get(post_id)
+        if post is None:
+            return await self._refuse(action, actor, post_id, Verdict.NOT_FOUND)
+        if not _from_card_or_private(actor, post):
+            return await self._refuse(action, actor, post_id, Verdict.WRONG_CARD, post)
+        return post
+
+    async def _refusal_for_status(self, action: str, actor: Actor, post: Post) -> Outcome:
+        verdict = _decided_verdict(post.status) or Verdict.NOT_READY
+        return await self._refuse(action, actor, post.id, verdict, post)
+
+    async def approve(self, post_id: str, actor: Actor) -> Outcome:
+        """Claim a pending post for publishing (`pending` -> `approved`) and queue the publish."""
+        loaded = await self._load("approve", post_id, actor)
+        if isinstance(loaded, Outcome):
+            return loaded
+        post = loaded
+        if not self.policy.is_approver(actor.user_id):
+            return await self._refuse("approve", actor, post_id, Verdict.NOT_APPROVER, post)
+        if post.status != PostStatus.PENDING:
+            return await self._refusal_for_status("approve", actor, post)
+        if post.requester == actor.user_id and not self.policy.allow_self_approval:
+            return await self._refuse("approve", actor, post_id, Verdict.OWN_POST, post)
+        measurement = rules_for(post.platform).measure(post.message or "")
+        if not measurement.within_limit:
+            outcome = await self._refuse("approve", actor, post_id, Verdict.OVER_LIMIT, post)
+            return Outcome(outcome.verdict, post, "; ".join(measurement.problems))
+        source = json.dumps(
+            {"user": actor.user_id, "channel": actor.channel, "message_ts": actor.message_ts}
+        )
+        async with self._db.transaction() as tx:
+            claimed = await tx.posts.transition(
+                post_id,
+                [PostStatus.PENDING],
+                PostStatus.APPROVED,
+                approved_by=actor.user_id,
+                approved_at=utc_now(),
+                approval_source=source,
+            )
+            if claimed is not None:
+                await enqueue_publish(tx, post_id)
+                await enqueue_card(tx, post_id)
+            await self._audit(tx, actor, "approve", post_id, "approved" if claimed else "lost")
+        if claimed is None:
+            return await self._lost_race("approve", post_id, actor)
+        self._outbox.wake()
+        log.info("post_approved", post_id=post_id, user=actor.user_id)
+        return Outcome(Verdict.DONE, claimed)
+
+    async def reject(self, post_id: str, actor: Actor) -> Outcome:
+        """Reject a pending post (`pending` -> `rejected`)."""
+        return await self._close(
+            "reject", post_id, actor, [PostStatus.PENDING], otherwise=Verdict.NOT_READY
+        )
+
+    async def discard(self, post_id: str, actor: Actor) -> Outcome:
+        """Give up on a failed post (-> `rejected`)."""
+        return await self._close(
+            "discard",
+            post_id,
+            actor,
+            [
+                PostStatus.FAILED_POST,
+                PostStatus.FAILED_GENERATION,
+                PostStatus.FAILED_APPROVAL_SEND,
+            ],
+            otherwise=Verdict.NOT_FAILED,
+        )
+
+    async def _close(
+        self,
+        action: str,
+        post_id: str,
+        actor: Actor,
+        from_statuses: Collection[PostStatus],
+        *,
+        otherwise: Verdict,
+    ) -> Outcome:
+        loaded = await self._load(action, post_id, actor)
+        if isinstance(loaded, Outcome):
+            return loaded
+        post = loaded
+        if not self.policy.is_approver(actor.user_id):
+            return await self._refuse(action, actor, post_id, Verdict.NOT_APPROVER, post)
+        if post.status not in from_statuses:
+            verdict = _decided_verdict(post.status) or otherwise
+            return await self._refuse(action, actor, post_id, verdict, post)
+        async with self._db.transaction() as tx:
+            closed = await tx.posts.transition(
+                post_id, from_statuses, PostStatus.REJECTED, rejected_by=actor.user_id
+            )
+            if closed is not None:
+                await enqueue_card(tx, post_id)
+            await self._audit(tx, actor, action, post_id, "rejected" if closed else "lost")
+        if closed is None:
+            return await self._lost_race(action, post_id, actor)
+        self._outbox.wake()
+        log.info("post_closed", action=action, post_id=post_id, user=actor.user_id)
+        return Outcome(Verdict.DONE, closed)
+
+    async def _lost_race(self, action: str, post_id: str, actor: Actor) -> Outcome:
+        """Another click changed the post between our read and our UPDATE."""
+        post = await self._db.posts.get(post_id)
+        if post is None:
+            return Outcome(Verdict.NOT_FOUND)
+        return Outcome(_decided_verdict(post.status) or Verdict.NOT_READY, post)

@@ -1,0 +1,16 @@
+"""The services the Slack layer may call, handed to every handler by one Bolt middleware."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.approval import ApprovalService
+from services.posts import PostService
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a handler may call; built once at start-up by `bot.services.Runtime`."""
+
+    posts: PostService
+    approval: ApprovalService

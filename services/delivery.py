@@ -1,0 +1,89 @@
+"""Slack-bound jobs: show a post's card, and send a private notice.
+
+The card job reads the post when it runs, so one job shows the latest state however many
+changes queued it. A card that could not be delivered for good marks a pending post
+`failed_approval_send` and tells the requester (the notice may get through where the channel
+post did not, e.g. when the bot isn't in the channel); a later Retry that delivers it returns
+the post to `pending`.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from services.notifier import DeliveryError, Notice, Notifier
+from services.outbox import JobFailed, Outbox, enqueue_notice
+from storage.db import Database, Transaction
+from storage.models import Job, PostStatus
+
+log = structlog.get_logger(__name__)
+
+
+def _job_failed(exc: DeliveryError) -> JobFailed:
+    return JobFailed(exc.reason, transient=exc.transient, retry_after=exc.retry_after)
+
+
+class CardJobs:
+    """Runs `sync_card` jobs."""
+
+    def __init__(self, db: Database, outbox: Outbox, notifier: Notifier) -> None:
+        self._db = db
+        self._outbox = outbox
+        self._notifier = notifier
+
+    async def run(self, job: Job) -> None:
+        """Render the post's current state on its card."""
+        assert job.post_id is not None
+        post = await self._db.posts.get(job.post_id)
+        if post is None:
+            return
+        try:
+            channel, ts = await self._notifier.show_card(post)
+        except DeliveryError as exc:
+            raise _job_failed(exc) from exc
+        if (channel, ts) != (post.channel, post.message_ts):
+            async with self._db.transaction() as tx:
+                await tx.posts.update(post.id, channel=channel, message_ts=ts)
+                await tx.posts.transition(
+                    post.id, [PostStatus.FAILED_APPROVAL_SEND], PostStatus.PENDING
+                )
+
+    async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
+        """A card that never reached the channel: the post can't be approved; say so."""
+        assert job.post_id is not None
+        post = await tx.posts.get(job.post_id)
+        if post is None or post.message_ts is not None:
+            return
+        failed = await tx.posts.transition(
+            post.id,
+            [PostStatus.PENDING],
+            PostStatus.FAILED_APPROVAL_SEND,
+            failure_reason=reason,
+        )
+        if failed is not None and post.requester:
+            await enqueue_notice(tx, post.id, post.requester, Notice.CARD_UNDELIVERABLE, reason)
+
+
+class NoticeJobs:
+    """Runs `notify_user` jobs."""
+
+    def __init__(self, db: Database, notifier: Notifier) -> None:
+        self._db = db
+        self._notifier = notifier
+
+    async def run(self, job: Job) -> None:
+        """Send the notice."""
+        post = await self._db.posts.get(job.post_id) if job.post_id else None
+        try:
+            await self._notifier.send_notice(
+                str(job.payload["user"]),
+                Notice(job.payload["notice"]),
+                post,
+                job.payload.get("detail"),
+            )
+        except DeliveryError as exc:
+            raise _job_failed(exc) from exc
+
+    async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
+        """Nothing more to do: the job stays in the dead-letter queue for a person to see."""
+        log.error("notice_undeliverable", user=job.payload.get("user"), reason=reason)

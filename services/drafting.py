@@ -1,0 +1,208 @@
+"""Brief + platform + tone -> a draft that fits the platform, ready for a human.
+
+The LLM's answer is cleaned (trimmed, wrapping quotes and code fences removed) and measured by
+the platform's own rule. An over-limit draft is sent back with its measured length, up to
+`max_reprompts` times, before it can reach a human; if it still doesn't fit it is flagged
+(`Draft.within_limit` is False) rather than thrown away.
+"""
+
+from __future__ import annotations
+
+import re
+
+import structlog
+
+import prompts
+from services.errors import GenerationUnavailable
+from services.llm import LLMClient, Message
+from services.models import Completion, Draft
+from services.notifier import Notice
+from services.outbox import Outbox, enqueue_card, enqueue_notice
+from services.platforms import rules_for
+from storage.db import Database
+from storage.models import Post, PostStatus
+
+log = structlog.get_logger(__name__)
+
+MAX_REPROMPTS = 2
+
+_FENCE = re.compile(r"^```[\w-]*\s*\n(?P<body>.*?)\n?```$", re.DOTALL)
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb"}
+
+
+def clean_output(raw: str) -> str:
+    """The post text inside an LLM answer: trimmed, without wrapping fences or quotes."""
+    text = raw.strip()
+    while True:
+        fenced = _FENCE.match(text)
+        if fenced:
+            text = fenced.group("body").strip()
+            continue
+        closing = _QUOTES.get(text[:1])
+        inner = text[1:-1]
+        # Only quotes that wrap the whole text; "a" and "b" stays as it is.
+        if len(text) >= 2 and closing and text.endswith(closing) and text[0] not in inner:
+            text = inner.strip()
+            continue
+        return text
+
+
+def render_prompt(messages: list[Message]) -> str:
+    """The conversation sent to the LLM, as stored on the post."""
+    return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+
+
+class Drafter:
+    """Writes drafts with the LLM client and the prompt templates."""
+
+    def __init__(
+        self, llm: LLMClient, *, brand_voice: str | None, max_reprompts: int = MAX_REPROMPTS
+    ) -> None:
+        self._llm = llm
+        self._system = prompts.system_prompt(brand_voice)
+        self._max_reprompts = max_reprompts
+
+    async def draft(
+        self,
+        platform: str,
+        brief: str,
+        *,
+        tone: str | None = None,
+        previous: str | None = None,
+        feedback: str | None = None,
+    ) -> Draft:
+        """A draft for `platform`; with `previous`, a new version of it guided by `feedback`.
+
+        Raises `GenerationUnavailable` when no provider answers the first request.
+        """
+        rules = rules_for(platform)
+        task = prompts.task_prompt(
+            platform, brief, tone=tone, limit=rules.limit, max_hashtags=rules.max_hashtags or 30
+        )
+        if previous is not None:
+            task = f"{task}\n\n{prompts.regenerate(previous, feedback)}"
+        messages: list[Message] = [
+            {"role": "system", "content": self._system},
+            {"role": "user", "content": task},
+        ]
+        completion = await self._llm.complete(messages)
+        fallback_used = completion.fallback_used
+        text = clean_output(completion.text)
+        measurement = rules.measure(text)
+        reprompts = 0
+        while not measurement.within_limit and reprompts < self._max_reprompts:
+            reprompts += 1
+            messages += [
+                {"role": "assistant", "content": completion.text},
+                {
+                    "role": "user",
+                    "content": prompts.reprompt(
+                        rules.name,
+                        length=measurement.length,
+                        limit=rules.limit,
+                        rule="; ".join(measurement.problems),
+                    ),
+                },
+            ]
+            try:
+                retry: Completion = await self._llm.complete(messages)
+            except GenerationUnavailable:
+                # Keep the over-limit draft (flagged) rather than lose it.
+                break
+            completion = retry
+            fallback_used = fallback_used or completion.fallback_used
+            text = clean_output(completion.text)
+            measurement = rules.measure(text)
+        return Draft(
+            text=text,
+            platform=platform,
+            length=measurement.length,
+            limit=measurement.limit,
+            within_limit=measurement.within_limit,
+            provider=completion.provider,
+            model=completion.model,
+            fallback_used=fallback_used,
+            prompt=render_prompt(messages),
+            raw_output=completion.text,
+            reprompts=reprompts,
+        )
+
+
+class DraftingService:
+    """Writes the draft of a stored post and records how it was made."""
+
+    def __init__(self, db: Database, drafter: Drafter, outbox: Outbox) -> None:
+        self._db = db
+        self._drafter = drafter
+        self._outbox = outbox
+
+    async def draft_post(self, post_id: str, *, feedback: str | None = None) -> Post | None:
+        """Draft a post in status `generating`; it ends `pending` or `failed_generation`.
+
+        With a previous version on the post, the new one is a regeneration guided by
+        `feedback`. Returns the post as stored afterwards (None if it wasn't generating).
+        """
+        post = await self._db.posts.get(post_id)
+        if post is None or post.status != PostStatus.GENERATING or post.brief is None:
+            return post
+        try:
+            draft = await self._drafter.draft(
+                post.platform,
+                post.brief,
+                tone=post.tone,
+                previous=post.message,
+                feedback=feedback,
+            )
+        except GenerationUnavailable as exc:
+            log.warning("generation_failed", post_id=post_id, failures=exc.failures)
+            return await self._record_failure(post, str(exc))
+        version = post.version + 1
+        async with self._db.transaction() as tx:
+            stored = await tx.posts.transition(
+                post_id,
+                [PostStatus.GENERATING],
+                PostStatus.PENDING,
+                message=draft.text,
+                llm_provider=draft.provider,
+                llm_model=draft.model,
+                llm_fallback=draft.fallback_used,
+                prompt=draft.prompt,
+                raw_output=draft.raw_output,
+                version=version,
+                failure_reason=None,
+            )
+            if stored is not None:
+                await tx.posts.add_version(
+                    post_id,
+                    version,
+                    draft.text,
+                    "generated" if version == 1 else "regenerated",
+                    llm_provider=draft.provider,
+                    llm_model=draft.model,
+                )
+                await enqueue_card(tx, post_id)
+        self._outbox.wake()
+        return stored
+
+    async def _record_failure(self, post: Post, reason: str) -> Post | None:
+        async with self._db.transaction() as tx:
+            stored = await tx.posts.transition(
+                post.id,
+                [PostStatus.GENERATING],
+                PostStatus.FAILED_GENERATION,
+                failure_reason=reason,
+            )
+            if stored is not None:
+                await enqueue_card(tx, post.id)
+                if post.requester:
+                    await enqueue_notice(tx, post.id, post.requester, Notice.GENERATION_FAILED)
+        self._outbox.wake()
+        return stored
+
+    async def fail_orphans(self) -> int:
+        """At start-up: posts left `generating` by an earlier process will never be drafted by
+        it; mark them failed (the requester is told and can retry)."""
+        orphans = await self._db.posts.with_status([PostStatus.GENERATING], limit=1000)
+        for post in orphans:
+            await self._record_failure(post, "interrupted by a restart")
+        return len(orphans)

@@ -1,0 +1,115 @@
+"""The multi-provider LLM client: providers tried in order, each behind a circuit breaker.
+
+litellm does the talking (one API for OpenAI, Anthropic, Gemini, ...). Fallback is a plain loop
+over the configured deployments rather than litellm's Router, because the Router's cool-down
+ignores connection errors, so an unreachable provider would keep costing every draft a timeout.
+Each provider has a purgatory circuit breaker instead: 2 failures in a row of any kind open it
+for `cooldown` seconds, then one trial request decides. This loop is the only retry layer:
+litellm and the provider SDKs are told not to retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+# litellm fetches a model cost map from the internet at import unless told not to.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm
+import structlog
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+
+from services.errors import GenerationUnavailable
+from services.models import Completion, Deployment
+
+litellm.suppress_debug_info = True
+litellm.telemetry = False
+logging.getLogger("LiteLLM").setLevel(logging.WARNING)
+
+FAILURES_TO_OPEN = 2
+
+log = structlog.get_logger(__name__)
+
+Message = dict[str, str]
+
+
+class EmptyCompletion(Exception):
+    """The provider answered without any text."""
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | litellm.exceptions.Timeout):
+        return "timeout"
+    status = getattr(exc, "status_code", None)
+    name = type(exc).__name__
+    return f"{name} ({status})" if status else name
+
+
+class LLMClient:
+    """Ask the configured providers, in order, for one completion."""
+
+    def __init__(
+        self, deployments: Sequence[Deployment], *, timeout: float, cooldown: float
+    ) -> None:
+        if not deployments:
+            raise ValueError("at least one LLM deployment is needed")
+        self.deployments = list(deployments)
+        self.timeout = timeout
+        self._breakers = AsyncCircuitBreakerFactory(
+            default_threshold=FAILURES_TO_OPEN, default_ttl=cooldown
+        )
+        self._breakers.add_listener(self._log_breaker_event)
+
+    @staticmethod
+    def _log_breaker_event(name: str, event_name: str, event: Any) -> None:
+        if event_name == "state_changed":
+            log.warning("llm_provider_circuit", provider=name, state=event.state)
+
+    async def complete(self, messages: list[Message]) -> Completion:
+        """The first answer from the providers, in fallback order.
+
+        Raises `GenerationUnavailable` when every provider failed or is cooling down.
+        """
+        failures: list[tuple[str, str]] = []
+        for index, deployment in enumerate(self.deployments):
+            breaker = await self._breakers.get_breaker(deployment.name)
+            try:
+                async with breaker:
+                    text, model = await self._ask(deployment, messages)
+            except OpenedState:
+                failures.append((deployment.name, "cooling down"))
+                continue
+            except Exception as exc:
+                reason = _describe(exc)
+                log.warning("llm_provider_failed", provider=deployment.name, reason=reason)
+                failures.append((deployment.name, reason))
+                continue
+            if failures:
+                log.info("llm_fallback_used", provider=deployment.name, skipped=failures)
+            return Completion(
+                text=text,
+                provider=deployment.provider,
+                model=model,
+                deployment=deployment.name,
+                fallback_used=index > 0,
+            )
+        raise GenerationUnavailable(failures)
+
+    async def _ask(self, deployment: Deployment, messages: list[Message]) -> tuple[str, str]:
+        params: dict[str, Any] = {**deployment.params}
+        params.update(timeout=self.timeout, max_retries=0, num_retries=0, stream=False)
+        # litellm's own timeout covers the request; this covers everything around it.
+        async with asyncio.timeout(self.timeout + 1):
+            response = await litellm.acompletion(
+                model=deployment.model, messages=messages, **params
+            )
+        content = response.choices[0].message.content
+        if not isinstance(content, str) or not content.strip():
+            raise EmptyCompletion(deployment.name)
+        model = str(getattr(response, "model", None) or deployment.model)
+        return content, model

@@ -1,0 +1,255 @@
+"""The persistent retry table and its worker: every Slack send and every publish goes through it.
+
+A state change and the job that carries it out are written in one transaction (see
+`enqueue_card`, `enqueue_publish`), so a crash can't keep one without the other. The worker
+leases due jobs, runs them concurrently, renews the leases while they run, and on start-up
+makes every job an earlier process left running due again at once.
+
+A job handler signals how a run ended by returning (done) or raising:
+
+- `RetryLater`: not now, and it doesn't count as an attempt (a platform's breaker is open);
+- `JobFailed(transient=True)`: try again after an exponential backoff with jitter (at least the
+  service's own Retry-After), until `max_attempts` runs, then the job is dead;
+- `JobFailed(transient=False)`: dead at once (retrying can't help);
+- anything else: a bug, logged with its traceback and retried like a transient failure.
+
+A dead job moves to its dead-letter queue (`dlq_slack`, `dlq_publish`) and its handler's
+`on_dead` records what it means for the post, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import random
+import time
+from enum import StrEnum
+from typing import Protocol
+
+import structlog
+
+from services.errors import SocialpostError
+from storage.db import Database, Transaction
+from storage.models import Job
+
+log = structlog.get_logger(__name__)
+
+
+class JobKind(StrEnum):
+    """What a job does."""
+
+    SYNC_CARD = "sync_card"
+    PUBLISH = "publish"
+    NOTIFY_USER = "notify_user"
+
+
+DEAD_LETTER_QUEUES = {
+    JobKind.SYNC_CARD: "dlq_slack",
+    JobKind.NOTIFY_USER: "dlq_slack",
+    JobKind.PUBLISH: "dlq_publish",
+}
+
+
+class RetryLater(SocialpostError):
+    """Run the job again at `run_at` (epoch seconds) without counting this run as an attempt."""
+
+    def __init__(self, run_at: float, reason: str) -> None:
+        self.run_at = run_at
+        self.reason = reason
+        super().__init__(reason)
+
+
+class JobFailed(SocialpostError):
+    """A run failed; `transient` says whether another run may succeed."""
+
+    def __init__(self, reason: str, *, transient: bool, retry_after: float | None = None):
+        self.reason = reason
+        self.transient = transient
+        self.retry_after = retry_after
+        super().__init__(reason)
+
+
+class JobHandler(Protocol):
+    """Carries out one kind of job."""
+
+    async def run(self, job: Job) -> None:
+        """Do the work; return when done, raise `RetryLater` or `JobFailed` otherwise."""
+
+    async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
+        """Record, inside the dead-lettering transaction, that the job failed for good."""
+
+
+def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based).
+
+    Exponential from `base`, capped at `cap`, with "equal jitter": somewhere between half and
+    all of the step, so retries of many jobs that failed together spread out.
+    """
+    step = min(cap, base * 2.0 ** max(attempt - 1, 0))
+    return step / 2 + rng.uniform(0.0, step / 2)
+
+
+async def enqueue_card(tx: Transaction, post_id: str) -> None:
+    """Show the post's current state on its Slack card (posting the card if it has none)."""
+    await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=time.time(), coalesce=True)
+
+
+async def enqueue_publish(tx: Transaction, post_id: str) -> None:
+    """Publish the post."""
+    await tx.jobs.enqueue(JobKind.PUBLISH, post_id, run_at=time.time())
+
+
+async def enqueue_notice(
+    tx: Transaction, post_id: str | None, user_id: str, notice: str, detail: str | None = None
+) -> None:
+    """Tell `user_id` privately about `notice` (a `services.notifier.Notice`)."""
+    payload = {"user": user_id, "notice": notice, "detail": detail}
+    await tx.jobs.enqueue(JobKind.NOTIFY_USER, post_id, run_at=time.time(), payload=payload)
+
+
+class Outbox:
+    """The worker that drains the retry table. `start()` at start-up, `stop()` at shutdown."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_attempts: int,
+        base_delay: float,
+        max_delay: float,
+        lease: float,
+        concurrency: int = 16,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._db = db
+        self._handlers: dict[str, JobHandler] = {}
+        self._max_attempts = max_attempts
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._lease = lease
+        self._concurrency = concurrency
+        self._rng = rng or random.Random()
+        self._wake = asyncio.Event()
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._lease_task: asyncio.Task[None] | None = None
+
+    def register(self, kind: JobKind, handler: JobHandler) -> None:
+        """Run jobs of `kind` with `handler` (before `start()`)."""
+        self._handlers[kind] = handler
+
+    def wake(self) -> None:
+        """Look for due jobs now (call after committing a transaction that queued some)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Recover jobs an earlier process left running, then start working."""
+        async with self._db.transaction() as tx:
+            recovered = await tx.jobs.requeue_running(time.time())
+        if recovered:
+            log.warning("outbox_recovered_jobs", count=recovered)
+        self._loop_task = asyncio.create_task(self._work(), name="outbox")
+        self._lease_task = asyncio.create_task(self._renew_leases(), name="outbox-leases")
+
+    async def stop(self) -> None:
+        """Stop claiming jobs; jobs still running are cancelled and run again next start."""
+        tasks = [t for t in (self._loop_task, self._lease_task) if t is not None]
+        tasks += list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._loop_task = self._lease_task = None
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until no job is due or running (tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            due = await self._db.jobs.next_due_at()
+            if not self._running and (due is None or due > time.time()):
+                return
+            await asyncio.sleep(0.01)
+        raise TimeoutError("outbox did not drain")
+
+    async def _work(self) -> None:
+        while True:
+            self._wake.clear()
+            free = self._concurrency - len(self._running)
+            if free > 0:
+                now = time.time()
+                async with self._db.transaction() as tx:
+                    jobs = await tx.jobs.claim_due(
+                        now, now + self._lease, free, exclude=self._running.keys()
+                    )
+                for job in jobs:
+                    task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+                    self._running[job.id] = task
+                    task.add_done_callback(functools.partial(self._finished, job.id))
+                if len(jobs) == free:
+                    continue
+            await self._sleep_until_due()
+
+    def _finished(self, job_id: int, _task: asyncio.Task[None]) -> None:
+        self._running.pop(job_id, None)
+        self._wake.set()
+
+    async def _sleep_until_due(self) -> None:
+        due = await self._db.jobs.next_due_at()
+        timeout = 1.0 if due is None else min(max(due - time.time(), 0.0), 1.0)
+        if timeout <= 0 and len(self._running) < self._concurrency:
+            # Due now but held back (another job of the same post is running): poll gently.
+            timeout = 0.02
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            if self._running:
+                async with self._db.transaction() as tx:
+                    await tx.jobs.renew_leases(list(self._running), time.time() + self._lease)
+
+    async def _run(self, job: Job) -> None:
+        handler = self._handlers[job.kind]
+        bound = log.bind(job_id=job.id, kind=job.kind, post_id=job.post_id, attempt=job.attempts)
+        try:
+            await handler.run(job)
+        except RetryLater as wait:
+            bound.info("job_waiting", reason=wait.reason, run_at=wait.run_at)
+            async with self._db.transaction() as tx:
+                await tx.jobs.reschedule(
+                    job.id, run_at=wait.run_at, error=wait.reason, count_attempt=False
+                )
+            return
+        except JobFailed as failure:
+            await self._failed(job, handler, failure, bound)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            bound.exception("job_crashed")
+            await self._failed(job, handler, JobFailed(repr(exc), transient=True), bound)
+            return
+        async with self._db.transaction() as tx:
+            await tx.jobs.complete(job.id)
+
+    async def _failed(
+        self, job: Job, handler: JobHandler, failure: JobFailed, bound: structlog.BoundLogger
+    ) -> None:
+        if failure.transient and job.attempts < self._max_attempts:
+            delay = backoff_delay(
+                job.attempts, base=self._base_delay, cap=self._max_delay, rng=self._rng
+            )
+            delay = max(delay, failure.retry_after or 0.0)
+            bound.warning("job_retry_scheduled", reason=failure.reason, delay=round(delay, 3))
+            async with self._db.transaction() as tx:
+                await tx.jobs.reschedule(job.id, run_at=time.time() + delay, error=failure.reason)
+            return
+        queue = DEAD_LETTER_QUEUES[JobKind(job.kind)]
+        bound.error("job_dead", reason=failure.reason, queue=queue)
+        async with self._db.transaction() as tx:
+            await tx.jobs.bury(job.id, queue=queue, error=failure.reason)
+            await handler.on_dead(tx, job, failure.reason)
+        self.wake()

@@ -1,0 +1,170 @@
+"""Drafting requests: check them, store one post per platform, and start drafting.
+
+A request is identified by its Slack view id; with the platform it forms each post's
+`request_key`, so a re-delivered submission finds the posts it already created instead of
+making new ones.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Collection
+
+import structlog
+from pydantic import BaseModel, ConfigDict
+
+from services.drafting import DraftingService
+from services.errors import InvalidRequest
+from services.outbox import Outbox, enqueue_card
+from services.platforms import PLATFORMS
+from services.ratelimit import RateLimiter
+from services.tasks import BackgroundTasks
+from storage.db import Database
+from storage.models import Job, JobStatus, Post, PostStatus
+
+log = structlog.get_logger(__name__)
+
+BRIEF_MAX = 2000
+TONE_MAX = 100
+IMAGE_URL_MAX = 2000
+FEEDBACK_MAX = 500
+
+TONES: dict[str, str] = {
+    "friendly": "Friendly",
+    "professional": "Professional",
+    "playful": "Playful",
+    "informative": "Informative",
+    "enthusiastic": "Enthusiastic",
+    "bold": "Bold",
+}
+
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+
+class DraftRequest(BaseModel):
+    """What a teammate asked for, as typed in the modal (not yet checked)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    requester: str
+    brief: str
+    platforms: tuple[str, ...]
+    tone: str | None = None
+    image_url: str | None = None
+
+
+def check_request(request: DraftRequest, offered: Collection[str]) -> DraftRequest:
+    """The request cleaned up, or `InvalidRequest` naming every field that is wrong."""
+    errors: dict[str, str] = {}
+    brief = request.brief.strip()
+    if not brief:
+        errors["brief"] = "Describe the post you want: the brief can't be empty."
+    elif len(brief) > BRIEF_MAX:
+        errors["brief"] = f"The brief is {len(brief)} characters; the limit is {BRIEF_MAX}."
+    platforms = tuple(dict.fromkeys(request.platforms))
+    unknown = [p for p in platforms if p not in offered]
+    if not platforms:
+        errors["platforms"] = "Choose at least one platform."
+    elif unknown:
+        errors["platforms"] = f"Not an available platform: {', '.join(unknown)}."
+    tone = (request.tone or "").strip() or None
+    if tone is not None and tone not in TONES:
+        errors["tone"] = "Choose a tone from the list."
+    image_url = (request.image_url or "").strip() or None
+    if image_url is not None and (len(image_url) > IMAGE_URL_MAX or not _URL.match(image_url)):
+        errors["image_url"] = "Enter a full http(s) address of the image, or leave it empty."
+    elif image_url is None and any(PLATFORMS[p].needs_image for p in platforms if p in PLATFORMS):
+        errors["image_url"] = "Instagram posts need an image: enter the image URL."
+    if errors:
+        raise InvalidRequest(errors)
+    return request.model_copy(
+        update={"brief": brief, "platforms": platforms, "tone": tone, "image_url": image_url}
+    )
+
+
+def request_key(request_id: str, platform: str) -> str:
+    """The de-duplication key of the post for `platform` in request `request_id`."""
+    return f"{request_id}:{platform}"
+
+
+class PostService:
+    """Takes drafting requests and answers questions about posts."""
+
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        drafting: DraftingService,
+        tasks: BackgroundTasks,
+        limiter: RateLimiter,
+        *,
+        offered_platforms: Collection[str],
+        dry_run_platforms: Collection[str] = (),
+    ) -> None:
+        self._db = db
+        self._outbox = outbox
+        self._drafting = drafting
+        self._tasks = tasks
+        self._limiter = limiter
+        self.offered_platforms = [p for p in PLATFORMS if p in offered_platforms]
+        self.dry_run_platforms = [p for p in self.offered_platforms if p in dry_run_platforms]
+
+    async def submit(self, request: DraftRequest) -> list[Post]:
+        """Store one post per platform (status `generating`) and start drafting each.
+
+        Raises `InvalidRequest` (nothing stored) or `RateLimited` (nothing stored). A request
+        already submitted returns its posts without drafting them again or taking a token.
+        """
+        request = check_request(request, self.offered_platforms)
+        existing = await self._db.posts.with_request_prefix(f"{request.request_id}:")
+        if existing:
+            log.info("duplicate_submission", request_id=request.request_id)
+            return existing
+        self._limiter.acquire(request.requester, drafts=len(request.platforms))
+        created: list[Post] = []
+        posts: list[Post] = []
+        async with self._db.transaction() as tx:
+            for platform in request.platforms:
+                post, new = await tx.posts.create(
+                    post_id=str(uuid.uuid4()),
+                    platform=platform,
+                    status=PostStatus.GENERATING,
+                    request_key=request_key(request.request_id, platform),
+                    requester=request.requester,
+                    brief=request.brief,
+                    tone=request.tone,
+                    image_url=request.image_url,
+                    version=0,
+                )
+                posts.append(post)
+                if new:
+                    created.append(post)
+                    await enqueue_card(tx, post.id)
+        self._outbox.wake()
+        for post in created:
+            self._tasks.spawn(self._drafting.draft_post(post.id), name=f"draft-{post.id}")
+        return posts
+
+    async def get(self, post_id: str) -> Post | None:
+        """The post with this id."""
+        return await self._db.posts.get(post_id)
+
+    async def queue(self, *, limit: int = 20) -> tuple[list[Post], list[Post], list[Post]]:
+        """Pending, failed and recently posted posts, newest first."""
+        pending = await self._db.posts.with_status([PostStatus.PENDING], limit=limit)
+        failed = await self._db.posts.with_status(
+            [
+                PostStatus.FAILED_POST,
+                PostStatus.FAILED_GENERATION,
+                PostStatus.FAILED_APPROVAL_SEND,
+            ],
+            limit=limit,
+        )
+        posted = await self._db.posts.with_status([PostStatus.POSTED], limit=limit)
+        return pending, failed, posted
+
+    async def dead_jobs(self, *, limit: int = 20) -> list[Job]:
+        """Jobs in a dead-letter queue."""
+        return await self._db.jobs.with_status(JobStatus.DEAD, limit=limit)

@@ -1,0 +1,113 @@
+"""The publish job: send an approved post to its platform, exactly once.
+
+A post with an `external_id` is never published again; the id is stored, with the `posted`
+status and the card update, in the transaction right after the platform answers. Each platform
+has a circuit breaker: after `FAILURES_TO_OPEN` transient failures in a row its jobs wait out a
+cool-down (without spending attempts) instead of hammering it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import structlog
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+
+from services.errors import FailureReason, PermanentPublishError, TransientPublishError
+from services.outbox import JobFailed, Outbox, RetryLater, enqueue_card
+from services.publishers import Publisher
+from storage.db import Database, Transaction
+from storage.models import Job, PostStatus
+
+log = structlog.get_logger(__name__)
+
+FAILURES_TO_OPEN = 3
+
+
+def failure_text(reason: FailureReason, detail: str) -> str:
+    """The failure as the card states it."""
+    return f"{reason.value}: {detail}" if detail else reason.value
+
+
+class PublishJobs:
+    """Runs `publish` jobs from the retry table."""
+
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        publishers: Mapping[str, Publisher],
+        *,
+        cooldown: float,
+    ) -> None:
+        self._db = db
+        self._outbox = outbox
+        self._publishers = dict(publishers)
+        self._cooldown = cooldown
+        self._breakers = AsyncCircuitBreakerFactory(
+            default_threshold=FAILURES_TO_OPEN,
+            default_ttl=cooldown,
+            exclude=[PermanentPublishError],
+        )
+        self._breakers.add_listener(self._log_breaker_event)
+
+    @staticmethod
+    def _log_breaker_event(name: str, event_name: str, event: object) -> None:
+        if event_name == "state_changed":
+            log.warning("publisher_circuit", platform=name, state=getattr(event, "state", None))
+
+    async def run(self, job: Job) -> None:
+        """Publish the job's post unless it was published, discarded or is gone."""
+        assert job.post_id is not None
+        post = await self._db.posts.get(job.post_id)
+        if post is None or post.status != PostStatus.APPROVED:
+            log.info("publish_skipped", post_id=job.post_id, status=post and post.status)
+            return
+        if post.external_id is not None:
+            await self._mark_posted(post.id, post.external_id, post.external_url, post.dry_run)
+            return
+        publisher = self._publishers[post.platform]
+        breaker = await self._breakers.get_breaker(post.platform)
+        try:
+            async with breaker:
+                result = await publisher.publish(post)
+        except OpenedState as opened:
+            raise RetryLater(
+                opened.opened_at + self._cooldown + 0.01,
+                f"{post.platform} is failing; waiting for its cool-down",
+            ) from None
+        except TransientPublishError as exc:
+            raise JobFailed(
+                failure_text(exc.reason, exc.detail), transient=True, retry_after=exc.retry_after
+            ) from exc
+        except PermanentPublishError as exc:
+            raise JobFailed(failure_text(exc.reason, exc.detail), transient=False) from exc
+        await self._mark_posted(post.id, result.external_id, result.url, result.dry_run)
+        log.info("post_published", post_id=post.id, platform=post.platform, dry_run=result.dry_run)
+
+    async def _mark_posted(
+        self, post_id: str, external_id: str, url: str | None, dry_run: bool
+    ) -> None:
+        async with self._db.transaction() as tx:
+            posted = await tx.posts.transition(
+                post_id,
+                [PostStatus.APPROVED],
+                PostStatus.POSTED,
+                external_id=external_id,
+                external_url=url,
+                dry_run=dry_run,
+                failure_reason=None,
+            )
+            if posted is not None:
+                await enqueue_card(tx, post_id)
+        self._outbox.wake()
+
+    async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
+        """The post failed for good: say why on its card (with Retry and Discard)."""
+        assert job.post_id is not None
+        failed = await tx.posts.transition(
+            job.post_id, [PostStatus.APPROVED], PostStatus.FAILED_POST, failure_reason=reason
+        )
+        if failed is not None:
+            await enqueue_card(tx, job.post_id)

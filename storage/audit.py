@@ -1,0 +1,47 @@
+"""The audit trail: every decision and every refused attempt, who, what, which post, when."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from storage.models import AuditEntry
+from storage.posts import utc_now
+
+
+class AuditLog:
+    """SQL for `audit_log`."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    async def record(
+        self,
+        *,
+        actor: str,
+        action: str,
+        post_id: str | None,
+        outcome: str,
+        channel: str | None = None,
+        message_ts: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Append one entry."""
+        await self._db.execute(
+            "INSERT INTO audit_log (at, actor, action, post_id, outcome, channel, message_ts,"
+            " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (utc_now(), actor, action, post_id, outcome, channel, message_ts, detail),
+        )
+
+    async def for_post(self, post_id: str) -> list[AuditEntry]:
+        """The post's trail, oldest first."""
+        async with self._db.execute(
+            "SELECT * FROM audit_log WHERE post_id = ? ORDER BY id", (post_id,)
+        ) as cursor:
+            return [AuditEntry.model_validate(dict(row)) for row in await cursor.fetchall()]
+
+    async def recent(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest entries, newest first."""
+        async with self._db.execute(
+            "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
+        ) as cursor:
+            return [AuditEntry.model_validate(dict(row)) for row in await cursor.fetchall()]

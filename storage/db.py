@@ -1,0 +1,151 @@
+"""The SQLite database: connections, PRAGMAs, migrations and transactions.
+
+One process owns the database. Writes go through a single writer connection, serialised by an
+`asyncio.Lock` and run as `BEGIN IMMEDIATE` transactions: aiosqlite runs every statement of a
+connection on one thread, so two tasks sharing a connection would otherwise interleave their
+transactions. Reads use a second, read-only connection; in WAL mode they never wait for a writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Self
+
+import aiosqlite
+
+from storage.audit import AuditLog
+from storage.jobs import JobRepository
+from storage.posts import PostRepository
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class DatabaseError(Exception):
+    """The database can't be used by this version of socialpost."""
+
+
+class Transaction:
+    """Repositories bound to the writer connection inside one `BEGIN IMMEDIATE` transaction."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self.connection = connection
+        self.posts = PostRepository(connection)
+        self.jobs = JobRepository(connection)
+        self.audit = AuditLog(connection)
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """The numbered migrations shipped with the package: (number, name, sql), in order."""
+    found = []
+    for entry in resources.files("storage").joinpath("migrations").iterdir():
+        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+async def schema_version(connection: aiosqlite.Connection) -> int:
+    """The number of the last migration applied to this database."""
+    async with connection.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def migrate(connection: aiosqlite.Connection, target: int | None = None) -> list[int]:
+    """Apply the migrations newer than the database, each in its own transaction.
+
+    An existing database is upgraded in place, never dropped. Returns the numbers applied.
+    """
+    current = await schema_version(connection)
+    available = migrations()
+    latest = available[-1][0] if available else 0
+    if current > latest:
+        raise DatabaseError(
+            f"the database is at schema version {current}, newer than this socialpost "
+            f"knows ({latest}); upgrade socialpost or point SOCIALPOST_DB_PATH elsewhere"
+        )
+    applied = []
+    for number, _name, sql in available:
+        if number <= current or (target is not None and number > target):
+            continue
+        try:
+            await connection.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
+        except Exception:
+            if connection.in_transaction:
+                await connection.rollback()
+            raise
+        applied.append(number)
+    return applied
+
+
+async def _connect(target: str, *, uri: bool = False) -> aiosqlite.Connection:
+    connection = await aiosqlite.connect(target, isolation_level=None, uri=uri)
+    connection.row_factory = aiosqlite.Row
+    await connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await connection.execute("PRAGMA foreign_keys = ON")
+    return connection
+
+
+def _create_private_file(path: Path) -> None:
+    # The file may hold drafts and user ids: readable by the owner only.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(descriptor)
+
+
+class Database:
+    """Open for the life of the process: `await Database.open(path)` ... `await db.close()`."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+        self.posts = PostRepository(reader)
+        self.jobs = JobRepository(reader)
+        self.audit = AuditLog(reader)
+
+    @classmethod
+    async def open(cls, path: Path | str, *, migrate_to: int | None = None) -> Self:
+        """Create or upgrade the database at `path` and connect to it."""
+        path = Path(path)
+        if not path.exists():
+            _create_private_file(path)
+        writer = await _connect(str(path))
+        try:
+            async with writer.execute("PRAGMA journal_mode = WAL") as cursor:
+                await cursor.fetchone()
+            # WAL with synchronous=NORMAL survives a killed process; only power loss may
+            # drop the last transactions.
+            await writer.execute("PRAGMA synchronous = NORMAL")
+            await migrate(writer, target=migrate_to)
+            reader = await _connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(path, writer, reader)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One `BEGIN IMMEDIATE` transaction; commits on success, rolls back on any error."""
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._writer)
+            except BaseException:
+                await self._writer.rollback()
+                raise
+            await self._writer.commit()
+
+    async def close(self) -> None:
+        """Close both connections."""
+        await self._reader.close()
+        await self._writer.close()

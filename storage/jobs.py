@@ -1,0 +1,193 @@
+"""The persistent retry table (`retry_jobs`): the outbox the worker drains."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from typing import Any
+
+import aiosqlite
+
+from storage.models import Job, JobStatus
+from storage.posts import utc_now
+
+
+def _job(row: aiosqlite.Row) -> Job:
+    values = dict(row)
+    values["payload"] = json.loads(values["payload"] or "{}")
+    return Job.model_validate(values)
+
+
+class JobRepository:
+    """SQL for `retry_jobs`."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    async def enqueue(
+        self,
+        kind: str,
+        post_id: str | None,
+        *,
+        run_at: float,
+        payload: dict[str, Any] | None = None,
+        coalesce: bool = False,
+    ) -> int | None:
+        """Queue a job due at `run_at` (epoch seconds); returns its id.
+
+        With `coalesce`, a job of the same kind already queued for the post absorbs this one
+        (it reads the post when it runs), and None is returned.
+        """
+        now = utc_now()
+        sql = (
+            "INSERT INTO retry_jobs (kind, post_id, payload, next_attempt_at, status,"
+            " created_at, updated_at) SELECT ?, ?, ?, ?, 'queued', ?, ?"
+        )
+        params: list[Any] = [kind, post_id, json.dumps(payload or {}), run_at, now, now]
+        if coalesce:
+            sql += (
+                " WHERE NOT EXISTS (SELECT 1 FROM retry_jobs WHERE post_id IS ? AND kind = ?"
+                " AND status = 'queued')"
+            )
+            params += [post_id, kind]
+        async with self._db.execute(sql + " RETURNING id", params) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    async def claim_due(
+        self, now: float, lease_until: float, limit: int, *, exclude: Collection[int] = ()
+    ) -> list[Job]:
+        """Lease up to `limit` due jobs: queued and due, or running with an expired lease.
+
+        A job waits while another job of the same kind for the same post is running, so card
+        updates and publishes of one post never overlap; `exclude` names jobs this process is
+        still running whatever their lease says. Call inside a transaction.
+        """
+        excluded = list(exclude)
+        async with self._db.execute(
+            """
+            UPDATE retry_jobs
+            SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ?
+            WHERE id IN (
+                SELECT j.id FROM retry_jobs j
+                WHERE (
+                    (j.status = 'queued' AND j.next_attempt_at <= ?)
+                    OR (j.status = 'running' AND j.lease_until < ?)
+                )
+                AND j.id NOT IN (SELECT value FROM json_each(?))
+                AND NOT EXISTS (
+                    SELECT 1 FROM retry_jobs r
+                    WHERE r.status = 'running' AND r.lease_until >= ? AND r.id != j.id
+                      AND r.post_id IS j.post_id AND r.kind = j.kind
+                )
+                ORDER BY j.next_attempt_at, j.id
+                LIMIT ?
+            )
+            RETURNING *
+            """,
+            (lease_until, utc_now(), now, now, json.dumps(excluded), now, limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        jobs = [_job(row) for row in rows]
+        # Two due jobs of one kind for one post can't both run: keep the oldest.
+        kept: dict[tuple[str | None, str], Job] = {}
+        for job in sorted(jobs, key=lambda job: job.id):
+            kept.setdefault((job.post_id, job.kind), job)
+        for job in jobs:
+            if kept[(job.post_id, job.kind)] is not job:
+                await self.reschedule(job.id, run_at=now, error=None, count_attempt=False)
+        return sorted(kept.values(), key=lambda job: job.id)
+
+    async def renew_leases(self, job_ids: list[int], lease_until: float) -> None:
+        """Extend the lease of jobs still running."""
+        if job_ids:
+            await self._db.execute(
+                f"UPDATE retry_jobs SET lease_until = ? WHERE status = 'running'"
+                f" AND id IN ({', '.join('?' for _ in job_ids)})",
+                (lease_until, *job_ids),
+            )
+
+    async def complete(self, job_id: int) -> None:
+        """The job did its work."""
+        await self._db.execute(
+            "UPDATE retry_jobs SET status = 'done', lease_until = NULL, last_error = NULL,"
+            " updated_at = ? WHERE id = ?",
+            (utc_now(), job_id),
+        )
+
+    async def reschedule(
+        self, job_id: int, *, run_at: float, error: str | None, count_attempt: bool = True
+    ) -> None:
+        """Queue the job again for `run_at` (a transient failure, or a wait)."""
+        await self._db.execute(
+            "UPDATE retry_jobs SET status = 'queued', next_attempt_at = ?, lease_until = NULL,"
+            " last_error = COALESCE(?, last_error), attempts = attempts - ?, updated_at = ?"
+            " WHERE id = ?",
+            (run_at, error, 0 if count_attempt else 1, utc_now(), job_id),
+        )
+
+    async def bury(self, job_id: int, *, queue: str, error: str) -> None:
+        """The job failed for good: move it to the dead-letter `queue`."""
+        await self._db.execute(
+            "UPDATE retry_jobs SET status = 'dead', queue = ?, last_error = ?, lease_until = NULL,"
+            " updated_at = ? WHERE id = ?",
+            (queue, error, utc_now(), job_id),
+        )
+
+    async def revive(self, job_id: int, *, run_at: float) -> bool:
+        """Take a dead job out of its dead-letter queue and run it again from scratch."""
+        async with self._db.execute(
+            "UPDATE retry_jobs SET status = 'queued', queue = NULL, attempts = 0,"
+            " next_attempt_at = ?, updated_at = ? WHERE id = ? AND status = 'dead' RETURNING id",
+            (run_at, utc_now(), job_id),
+        ) as cursor:
+            return await cursor.fetchone() is not None
+
+    async def requeue_running(self, now: float) -> int:
+        """At start-up: every job an earlier process left running is due again at once."""
+        async with self._db.execute(
+            "UPDATE retry_jobs SET status = 'queued', next_attempt_at = ?, lease_until = NULL,"
+            " updated_at = ? WHERE status = 'running' RETURNING id",
+            (now, utc_now()),
+        ) as cursor:
+            return len(list(await cursor.fetchall()))
+
+    async def get(self, job_id: int) -> Job | None:
+        """The job with this id."""
+        async with self._db.execute("SELECT * FROM retry_jobs WHERE id = ?", (job_id,)) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else _job(row)
+
+    async def for_post(self, post_id: str) -> list[Job]:
+        """Every job of a post, oldest first."""
+        async with self._db.execute(
+            "SELECT * FROM retry_jobs WHERE post_id = ? ORDER BY id", (post_id,)
+        ) as cursor:
+            return [_job(row) for row in await cursor.fetchall()]
+
+    async def with_status(self, status: JobStatus, *, limit: int = 50) -> list[Job]:
+        """Jobs in `status`, newest first."""
+        async with self._db.execute(
+            "SELECT * FROM retry_jobs WHERE status = ? ORDER BY id DESC LIMIT ?",
+            (status.value, limit),
+        ) as cursor:
+            return [_job(row) for row in await cursor.fetchall()]
+
+    async def next_due_at(self) -> float | None:
+        """When the next queued job is due, or when the next lease expires."""
+        async with self._db.execute(
+            "SELECT MIN(t) FROM ("
+            " SELECT MIN(next_attempt_at) AS t FROM retry_jobs WHERE status = 'queued'"
+            " UNION ALL"
+            " SELECT MIN(lease_until) FROM retry_jobs WHERE status = 'running')"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def prune_done(self, before: str) -> int:
+        """Forget finished jobs last touched before `before` (ISO time)."""
+        async with self._db.execute(
+            "DELETE FROM retry_jobs WHERE status = 'done' AND updated_at < ? RETURNING id",
+            (before,),
+        ) as cursor:
+            return len(list(await cursor.fetchall()))

@@ -1,0 +1,210 @@
+"""Settings: every problem named at once, values parsed as the configuration contract says."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import DryRun, Mode, RateLimit, SettingsError, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+MINIMAL = {
+    "SLACK_BOT_TOKEN": "xoxb-1-abc",
+    "SLACK_APP_TOKEN": "xapp-1-abc",
+    "SOCIALPOST_APPROVAL_CHANNEL": "C0APPROVALS",
+}
+
+
+def settings_with(monkeypatch: pytest.MonkeyPatch, **values: str) -> object:
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return load_settings(env_file=None)
+
+
+def problems(monkeypatch: pytest.MonkeyPatch, **values: str) -> list[str]:
+    with pytest.raises(SettingsError) as raised:
+        settings_with(monkeypatch, **values)
+    return raised.value.problems
+
+
+def test_nothing_configured_names_every_required_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no environment, the error lists the bot token, app token and approval channel."""
+    found = problems(monkeypatch)
+    assert any(p.startswith("SLACK_BOT_TOKEN: required") for p in found)
+    assert any(p.startswith("SLACK_APP_TOKEN: required") for p in found)
+    assert any(p.startswith("SOCIALPOST_APPROVAL_CHANNEL: required") for p in found)
+    assert len(found) == 3
+
+
+def test_malformed_values_are_all_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every malformed value is named, with what was expected, in one error."""
+    found = problems(
+        monkeypatch,
+        SLACK_BOT_TOKEN="xapp-wrong-kind",
+        SLACK_APP_TOKEN="xoxb-wrong-kind",
+        SOCIALPOST_APPROVAL_CHANNEL="#social",
+        SOCIALPOST_HTTP_PORT="seventy",
+        SOCIALPOST_RATE_LIMIT="5",
+        SOCIALPOST_APPROVERS="U01,@alice",
+        SOCIALPOST_LLM_TIMEOUT="-1",
+        SOCIALPOST_MODE="carrier-pigeon",
+    )
+    names = sorted(p.split(":")[0] for p in found)
+    assert names == [
+        "SLACK_APP_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "SOCIALPOST_APPROVAL_CHANNEL",
+        "SOCIALPOST_APPROVERS",
+        "SOCIALPOST_HTTP_PORT",
+        "SOCIALPOST_LLM_TIMEOUT",
+        "SOCIALPOST_MODE",
+        "SOCIALPOST_RATE_LIMIT",
+    ]
+    assert any("@alice" in p for p in found)
+    assert not any("xoxb-wrong-kind" in p or "xapp-wrong-kind" in p for p in found)
+
+
+def test_http_mode_needs_the_signing_secret_not_the_app_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In http mode the signing secret is required and the app token is not."""
+    found = problems(
+        monkeypatch,
+        SOCIALPOST_MODE="http",
+        SLACK_BOT_TOKEN="xoxb-1",
+        SOCIALPOST_APPROVAL_CHANNEL="C1",
+    )
+    assert found == [
+        "SLACK_SIGNING_SECRET: required in http mode (Basic Information > Signing Secret)"
+    ]
+
+
+def test_defaults_and_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defaults follow SPEC section 2; lists and rate limits are parsed."""
+    settings = settings_with(
+        monkeypatch, **MINIMAL, SOCIALPOST_APPROVERS=" U01, W02 ", SOCIALPOST_RATE_LIMIT="3/30"
+    )
+    assert settings.mode == Mode.SOCKET
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.approvers == ("U01", "W02")
+    assert settings.rate_limit == RateLimit(capacity=3, per_seconds=30)
+    assert settings.dry_run == DryRun.AUTO
+    assert settings.llm_models == ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest")
+    assert [d.name for d in settings.llm_deployments] == list(settings.llm_models)
+    assert settings.retry_max_attempts == 5
+    assert settings.x_api_url == "https://api.x.com"
+    assert settings.instagram_api_url == "https://graph.facebook.com/v21.0"
+
+
+def test_dry_run_false_without_any_platform_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SOCIALPOST_DRY_RUN=false with no platform credentials can't start."""
+    found = problems(monkeypatch, **MINIMAL, SOCIALPOST_DRY_RUN="false")
+    assert len(found) == 1 and found[0].startswith("SOCIALPOST_DRY_RUN:")
+    settings = settings_with(
+        monkeypatch,
+        SOCIALPOST_DRY_RUN="false",
+        LINKEDIN_ACCESS_TOKEN="li-token",
+        LINKEDIN_AUTHOR_URN="urn:li:person:1",
+    )
+    assert settings.configured_platforms == {"linkedin"}
+
+
+def test_llm_config_file_resolves_environment_references(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A litellm model_list YAML is read in order and `os.environ/NAME` values are resolved."""
+    config = tmp_path / "llm.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: fast\n"
+        "    litellm_params: {model: openai/gpt-4o-mini, api_key: os.environ/MY_KEY}\n"
+        "  - model_name: backup\n"
+        "    litellm_params: {model: anthropic/claude-3-5-haiku-latest, api_base: http://x}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("MY_KEY", "sk-resolved-value")
+    settings = settings_with(monkeypatch, **MINIMAL, SOCIALPOST_LLM_CONFIG=str(config))
+    fast, backup = settings.llm_deployments
+    assert (fast.name, fast.model, fast.params) == (
+        "fast",
+        "openai/gpt-4o-mini",
+        {"api_key": "sk-resolved-value"},
+    )
+    assert (backup.provider, backup.params["api_base"]) == ("anthropic", "http://x")
+    assert "sk-resolved-value" in settings.secret_values()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("not: [valid", "not valid YAML"),
+        ("model_list: []\n", "non-empty top-level model_list"),
+        (
+            "model_list:\n  - model_name: a\n    litellm_params: {model: openai/x}\n"
+            "  - model_name: a\n    litellm_params: {model: openai/y}\n",
+            "used twice",
+        ),
+        (
+            "model_list:\n  - model_name: a\n"
+            "    litellm_params: {model: openai/x, api_key: os.environ/UNSET_KEY}\n",
+            "needs UNSET_KEY",
+        ),
+    ],
+)
+def test_llm_config_problems_are_explained(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str, expected: str
+) -> None:
+    """A broken LLM config file is a clear settings error."""
+    config = tmp_path / "llm.yaml"
+    config.write_text(content, encoding="utf-8")
+    found = problems(monkeypatch, **MINIMAL, SOCIALPOST_LLM_CONFIG=str(config))
+    assert len(found) == 1 and found[0].startswith("SOCIALPOST_LLM_CONFIG:")
+    assert expected in found[0]
+
+
+def test_brand_voice_from_text_or_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """SOCIALPOST_BRAND_VOICE is the voice itself, or a path to a file holding it."""
+    assert settings_with(monkeypatch, **MINIMAL, SOCIALPOST_BRAND_VOICE="Warm.").brand_voice == (
+        "Warm."
+    )
+    voice = tmp_path / "voice.md"
+    voice.write_text("Plain words, no jargon.\n", encoding="utf-8")
+    settings = settings_with(monkeypatch, SOCIALPOST_BRAND_VOICE=str(voice))
+    assert settings.brand_voice == "Plain words, no jargon."
+
+
+def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A .env file in the working directory provides settings too."""
+    (tmp_path / ".env").write_text(
+        "\n".join(f"{k}={v}" for k, v in MINIMAL.items()), encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().approval_channel == "C0APPROVALS"
+
+
+def test_python_m_bot_without_configuration_exits_1_with_one_message(tmp_path: Path) -> None:
+    """`python -m bot` with nothing configured prints the missing settings, no traceback."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "SOCIALPOST_")) and not key.lower().endswith("_proxy")
+    }
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SOCIALPOST_APPROVAL_CHANNEL"):
+        assert name in result.stderr
+    assert result.stdout == ""
