@@ -8,6 +8,7 @@ await runtime.aclose()                    # stop the worker, cancel drafts, clos
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Self
 
 import aiohttp
@@ -33,6 +34,8 @@ from services.tasks import BackgroundTasks
 from storage.db import Database
 
 log = structlog.get_logger(__name__)
+
+DONE_JOBS_KEPT_DAYS = 7
 
 
 def secret(value: object) -> str:
@@ -112,7 +115,7 @@ class Runtime:
             settings.llm_deployments, timeout=settings.llm_timeout, cooldown=settings.llm_cooldown
         )
         self.drafting = DraftingService(
-            db, Drafter(self.llm, brand_voice=settings.brand_voice), self.outbox
+            db, Drafter(self.llm, brand_voice=settings.brand_voice), self.outbox, self.tasks
         )
         dry_run = dry_run_platforms(settings)
         self.notifier = SlackNotifier(
@@ -142,7 +145,6 @@ class Runtime:
                 db,
                 self.outbox,
                 self.drafting,
-                self.tasks,
                 limiter,
                 offered_platforms=publishers,
                 dry_run_platforms=dry_run,
@@ -154,6 +156,8 @@ class Runtime:
                     approvers=frozenset(settings.approvers),
                     allow_self_approval=settings.allow_self_approval,
                 ),
+                self.drafting,
+                limiter,
             ),
         )
 
@@ -170,6 +174,9 @@ class Runtime:
         orphans = await self.drafting.fail_orphans()
         if orphans:
             log.warning("interrupted_drafts_failed", count=orphans)
+        week_ago = datetime.now(UTC) - timedelta(days=DONE_JOBS_KEPT_DAYS)
+        async with self.db.transaction() as tx:
+            await tx.jobs.prune_done(week_ago)
         await self.outbox.start()
 
     async def aclose(self) -> None:

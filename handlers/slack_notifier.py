@@ -7,6 +7,7 @@ given here must have no retry handlers of its own. Slack's answers are sorted in
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection
 
 import aiohttp
@@ -14,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks import messages
-from handlers.blocks.card import approval_card
+from handlers.blocks.card import approval_card, generation_failed_notice
 from services.models import Post
 from services.notifier import DeliveryError, Notice
 from services.publishers import retry_after_seconds
@@ -49,7 +50,8 @@ def delivery_error(exc: BaseException) -> DeliveryError:
     if isinstance(exc, SlackApiError):
         error = str(exc.response.get("error") or "")
         status = exc.response.status_code
-        retry_after = retry_after_seconds(exc.response.headers.get("Retry-After"))
+        headers = {str(k).lower(): v for k, v in (exc.response.headers or {}).items()}
+        retry_after = retry_after_seconds(headers.get("retry-after"))
         transient = status == 429 or status >= 500 or error in TRANSIENT_ERRORS
         reason = PLAIN_REASONS.get(error, error or f"HTTP {status}")
         return DeliveryError(f"Slack: {reason}", transient=transient, retry_after=retry_after)
@@ -69,9 +71,28 @@ class SlackNotifier:
         self._client = client
         self._channel = approval_channel
         self._dry_run = frozenset(dry_run_platforms)
+        # Slack's rate limits are per method and workspace: after a 429 every send waits.
+        self._paused_until = 0.0
+
+    def _check_pause(self) -> None:
+        wait = self._paused_until - time.monotonic()
+        if wait > 0:
+            raise DeliveryError(
+                "Slack rate limit", transient=True, retry_after=wait, attempted=False
+            )
+
+    def _failed(self, exc: BaseException) -> DeliveryError:
+        error = delivery_error(exc)
+        if isinstance(exc, SlackApiError) and (
+            exc.response.status_code == 429 or exc.response.get("error") == "ratelimited"
+        ):
+            pause = error.retry_after if error.retry_after is not None else 1.0
+            self._paused_until = max(self._paused_until, time.monotonic() + pause)
+        return error
 
     async def show_card(self, post: Post) -> tuple[str, str]:
         """Post the card, or update it in place; a card deleted by someone is posted again."""
+        self._check_pause()
         text, blocks = approval_card(post, dry_run=post.platform in self._dry_run)
         try:
             if post.channel and post.message_ts:
@@ -87,22 +108,22 @@ class SlackNotifier:
                 channel=self._channel, text=text, blocks=blocks, unfurl_links=False
             )
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            raise delivery_error(exc) from exc
+            raise self._failed(exc) from exc
         return str(response["channel"]), str(response["ts"])
 
     async def send_notice(
         self, user_id: str, notice: Notice, post: Post | None, detail: str | None
     ) -> None:
         """A direct message to `user_id`."""
+        self._check_pause()
+        blocks: list[dict[str, object]] | None = None
         if notice == Notice.GENERATION_FAILED:
-            text = messages.GENERATION_FAILED
-            if post is not None and post.brief:
-                text += f"\nYour brief is saved: “{messages.escape(post.brief[:300])}”"
+            text, blocks = generation_failed_notice(post)
         else:
             text = messages.CARD_UNDELIVERABLE.format(
                 channel=self._channel, reason=detail or "unknown error"
             )
         try:
-            await self._client.chat_postMessage(channel=user_id, text=text)
+            await self._client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            raise delivery_error(exc) from exc
+            raise self._failed(exc) from exc

@@ -22,8 +22,10 @@ from enum import StrEnum
 import structlog
 from pydantic import BaseModel, ConfigDict
 
+from services.drafting import DraftingService
 from services.outbox import Outbox, enqueue_card, enqueue_publish
 from services.platforms import rules_for
+from services.ratelimit import RateLimiter
 from storage.db import Database, Transaction
 from storage.models import Post, PostStatus
 from storage.posts import utc_now
@@ -125,10 +127,14 @@ class ApprovalService:
         db: Database,
         outbox: Outbox,
         policy: ApprovalPolicy,
+        drafting: DraftingService,
+        limiter: RateLimiter,
     ) -> None:
         self._db = db
         self._outbox = outbox
         self.policy = policy
+        self._drafting = drafting
+        self._limiter = limiter
 
     async def _audit(
         self, tx: Transaction, actor: Actor, action: str, post_id: str | None, outcome: str
@@ -220,6 +226,68 @@ class ApprovalService:
             ],
             otherwise=Verdict.NOT_FAILED,
         )
+
+    async def retry(self, post_id: str, actor: Actor) -> Outcome:
+        """Try a failed post again: publish it again, draft it again, or deliver its card.
+
+        A failed publish is retried by approvers; a failed draft or an undelivered card by
+        approvers and the requester. Drafting again takes a rate-limit token (`RateLimited`).
+        """
+        loaded = await self._load("retry", post_id, actor)
+        if isinstance(loaded, Outcome):
+            return loaded
+        post = loaded
+        if post.status == PostStatus.FAILED_POST:
+            if not self.policy.is_approver(actor.user_id):
+                return await self._refuse("retry", actor, post_id, Verdict.NOT_APPROVER, post)
+            return await self._move(
+                "retry",
+                post,
+                actor,
+                PostStatus.APPROVED,
+                publish=True,
+            )
+        if post.status not in (PostStatus.FAILED_GENERATION, PostStatus.FAILED_APPROVAL_SEND):
+            verdict = _decided_verdict(post.status) or Verdict.NOT_FAILED
+            return await self._refuse("retry", actor, post_id, verdict, post)
+        if not self.policy.may_edit(actor.user_id, post):
+            return await self._refuse("retry", actor, post_id, Verdict.NOT_EDITOR, post)
+        if post.status == PostStatus.FAILED_APPROVAL_SEND:
+            async with self._db.transaction() as tx:
+                await enqueue_card(tx, post_id)
+                await self._audit(tx, actor, "retry", post_id, "card_requeued")
+            self._outbox.wake()
+            return Outcome(Verdict.DONE, post)
+        self._limiter.acquire(actor.user_id)
+        outcome = await self._move("retry", post, actor, PostStatus.GENERATING)
+        if outcome.done:
+            self._drafting.start(post_id)
+        return outcome
+
+    async def _move(
+        self,
+        action: str,
+        post: Post,
+        actor: Actor,
+        to_status: PostStatus,
+        *,
+        publish: bool = False,
+    ) -> Outcome:
+        """One transition from the post's current status, with its card update and audit."""
+        async with self._db.transaction() as tx:
+            moved = await tx.posts.transition(
+                post.id, [post.status], to_status, failure_reason=None
+            )
+            if moved is not None:
+                if publish:
+                    await enqueue_publish(tx, post.id)
+                await enqueue_card(tx, post.id)
+            await self._audit(tx, actor, action, post.id, to_status.value if moved else "lost")
+        if moved is None:
+            return await self._lost_race(action, post.id, actor)
+        self._outbox.wake()
+        log.info("post_moved", action=action, post_id=post.id, to=to_status, user=actor.user_id)
+        return Outcome(Verdict.DONE, moved)
 
     async def _close(
         self,

@@ -9,17 +9,21 @@ the post to `pending`.
 
 from __future__ import annotations
 
+import time
+
 import structlog
 
 from services.notifier import DeliveryError, Notice, Notifier
-from services.outbox import JobFailed, Outbox, enqueue_notice
+from services.outbox import JobFailed, Outbox, RetryLater, enqueue_notice
 from storage.db import Database, Transaction
 from storage.models import Job, PostStatus
 
 log = structlog.get_logger(__name__)
 
 
-def _job_failed(exc: DeliveryError) -> JobFailed:
+def _job_failed(exc: DeliveryError) -> JobFailed | RetryLater:
+    if not exc.attempted:
+        return RetryLater(time.time() + (exc.retry_after or 0.0), exc.reason)
     return JobFailed(exc.reason, transient=exc.transient, retry_after=exc.retry_after)
 
 

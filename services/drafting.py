@@ -19,6 +19,7 @@ from services.models import Completion, Draft
 from services.notifier import Notice
 from services.outbox import Outbox, enqueue_card, enqueue_notice
 from services.platforms import rules_for
+from services.tasks import BackgroundTasks
 from storage.db import Database
 from storage.models import Post, PostStatus
 
@@ -131,10 +132,17 @@ class Drafter:
 class DraftingService:
     """Writes the draft of a stored post and records how it was made."""
 
-    def __init__(self, db: Database, drafter: Drafter, outbox: Outbox) -> None:
+    def __init__(
+        self, db: Database, drafter: Drafter, outbox: Outbox, tasks: BackgroundTasks
+    ) -> None:
         self._db = db
         self._drafter = drafter
         self._outbox = outbox
+        self._tasks = tasks
+
+    def start(self, post_id: str, *, feedback: str | None = None) -> None:
+        """Draft the post in the background (it must be `generating`)."""
+        self._tasks.spawn(self.draft_post(post_id, feedback=feedback), name=f"draft-{post_id}")
 
     async def draft_post(self, post_id: str, *, feedback: str | None = None) -> Post | None:
         """Draft a post in status `generating`; it ends `pending` or `failed_generation`.
@@ -156,6 +164,10 @@ class DraftingService:
         except GenerationUnavailable as exc:
             log.warning("generation_failed", post_id=post_id, failures=exc.failures)
             return await self._record_failure(post, str(exc))
+        except Exception:
+            # Never leave a post `generating` with nobody drafting it.
+            log.exception("drafting_crashed", post_id=post_id)
+            return await self._record_failure(post, "unexpected error while drafting")
         version = post.version + 1
         async with self._db.transaction() as tx:
             stored = await tx.posts.transition(

@@ -14,12 +14,24 @@ from storage.models import Post
 
 
 class DeliveryError(SocialpostError):
-    """Slack did not take a message; `transient` says whether trying again may work."""
+    """Slack did not take a message; `transient` says whether trying again may work.
 
-    def __init__(self, reason: str, *, transient: bool, retry_after: float | None = None):
+    `attempted` is False when nothing was sent (Slack asked us to hold back until
+    `retry_after`): such a wait doesn't count as an attempt.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        attempted: bool = True,
+    ) -> None:
         self.reason = reason
         self.transient = transient
         self.retry_after = retry_after
+        self.attempted = attempted
         super().__init__(reason)
 
 

@@ -175,21 +175,33 @@ class Outbox:
 
     async def _work(self) -> None:
         while True:
-            self._wake.clear()
-            free = self._concurrency - len(self._running)
-            if free > 0:
-                now = time.time()
-                async with self._db.transaction() as tx:
-                    jobs = await tx.jobs.claim_due(
-                        now, now + self._lease, free, exclude=self._running.keys()
-                    )
-                for job in jobs:
-                    task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
-                    self._running[job.id] = task
-                    task.add_done_callback(functools.partial(self._finished, job.id))
-                if len(jobs) == free:
-                    continue
-            await self._sleep_until_due()
+            try:
+                claimed_all = await self._claim()
+                if not claimed_all:
+                    await self._sleep_until_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The worker must outlive a bad moment (a locked or full disk, say).
+                log.exception("outbox_loop_error")
+                await asyncio.sleep(1.0)
+
+    async def _claim(self) -> bool:
+        """Start the due jobs there is room for; True when the room was filled."""
+        self._wake.clear()
+        free = self._concurrency - len(self._running)
+        if free <= 0:
+            return False
+        now = time.time()
+        async with self._db.transaction() as tx:
+            jobs = await tx.jobs.claim_due(
+                now, now + self._lease, free, exclude=self._running.keys()
+            )
+        for job in jobs:
+            task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+            self._running[job.id] = task
+            task.add_done_callback(functools.partial(self._finished, job.id))
+        return len(jobs) == free
 
     def _finished(self, job_id: int, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
@@ -207,9 +219,13 @@ class Outbox:
     async def _renew_leases(self) -> None:
         while True:
             await asyncio.sleep(self._lease / 3)
-            if self._running:
+            if not self._running:
+                continue
+            try:
                 async with self._db.transaction() as tx:
                     await tx.jobs.renew_leases(list(self._running), time.time() + self._lease)
+            except Exception:
+                log.exception("outbox_lease_renewal_failed")
 
     async def _run(self, job: Job) -> None:
         handler = self._handlers[job.kind]

@@ -19,7 +19,6 @@ from services.errors import InvalidRequest
 from services.outbox import Outbox, enqueue_card
 from services.platforms import PLATFORMS
 from services.ratelimit import RateLimiter
-from services.tasks import BackgroundTasks
 from storage.db import Database
 from storage.models import Job, JobStatus, Post, PostStatus
 
@@ -97,7 +96,6 @@ class PostService:
         db: Database,
         outbox: Outbox,
         drafting: DraftingService,
-        tasks: BackgroundTasks,
         limiter: RateLimiter,
         *,
         offered_platforms: Collection[str],
@@ -106,7 +104,6 @@ class PostService:
         self._db = db
         self._outbox = outbox
         self._drafting = drafting
-        self._tasks = tasks
         self._limiter = limiter
         self.offered_platforms = [p for p in PLATFORMS if p in offered_platforms]
         self.dry_run_platforms = [p for p in self.offered_platforms if p in dry_run_platforms]
@@ -144,7 +141,7 @@ class PostService:
                     await enqueue_card(tx, post.id)
         self._outbox.wake()
         for post in created:
-            self._tasks.spawn(self._drafting.draft_post(post.id), name=f"draft-{post.id}")
+            self._drafting.start(post.id)
         return posts
 
     async def get(self, post_id: str) -> Post | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
 from storage.models import Job, JobStatus
-from storage.posts import utc_now
+from storage.posts import iso, utc_now
 
 
 def _job(row: aiosqlite.Row) -> Job:
@@ -184,10 +185,10 @@ class JobRepository:
             row = await cursor.fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
-    async def prune_done(self, before: str) -> int:
-        """Forget finished jobs last touched before `before` (ISO time)."""
+    async def prune_done(self, before: datetime) -> int:
+        """Forget finished jobs last touched before `before`."""
         async with self._db.execute(
             "DELETE FROM retry_jobs WHERE status = 'done' AND updated_at < ? RETURNING id",
-            (before,),
+            (iso(before),),
         ) as cursor:
             return len(list(await cursor.fetchall()))

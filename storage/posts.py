@@ -44,9 +44,14 @@ _WRITABLE = frozenset(
 )
 
 
+def iso(moment: datetime) -> str:
+    """A time as stored in the database (ISO 8601, UTC, milliseconds)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def utc_now() -> str:
-    """The current time as stored in the database (ISO 8601, UTC, milliseconds)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """The current time as stored in the database."""
+    return iso(datetime.now(UTC))
 
 
 def _checked(fields: dict[str, Any]) -> list[str]:

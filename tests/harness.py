@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -21,6 +22,7 @@ from tests.emulators.llm import FakeLLM
 from tests.emulators.platforms import FakeInstagram, FakeLinkedIn, FakeX
 from tests.emulators.slack import Ack, Message, SlackEmulator
 
+REPO = Path(__file__).resolve().parents[1]
 APPROVAL_CHANNEL = "C0APPROVALS"
 REQUESTER = "U0REQUESTER"
 APPROVER = "U0APPROVER"
@@ -57,6 +59,7 @@ class World:
         self.dir = Path(self._tmp.name)
         self.db_path = self.dir / "socialpost.db"
         self.bots: list[Bot] = []
+        self.processes: list[BotProcess] = []
         self.openai.reply_with(DEFAULT_DRAFT)
         self.anthropic.reply_with(DEFAULT_DRAFT)
 
@@ -81,6 +84,8 @@ class World:
     async def __aexit__(self, *exc_info: object) -> None:
         for bot in list(self.bots):
             await bot.stop()
+        for process in self.processes:
+            await process.terminate()
         for server in self.servers:
             await server.stop()
         self._tmp.cleanup()
@@ -149,6 +154,19 @@ class World:
         values.update(overrides)
         return {name: value for name, value in values.items() if value is not None}
 
+    async def spawn_bot(self, **overrides: str | None) -> BotProcess:
+        """Run `python -m bot` as a subprocess with the same configuration."""
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.lower().endswith("_proxy") and not key.startswith("SOCIALPOST_")
+        }
+        env.update(self.bot_environment(**overrides))
+        env["PYTHONPATH"] = str(REPO)
+        process = BotProcess(self, env)
+        self.processes.append(process)
+        return await process.start()
+
     async def start_bot(self, **overrides: str | None) -> Bot:
         """Run the real bot in this event loop until the test ends (or `Bot.stop()`)."""
         from bot.runner import serve
@@ -174,30 +192,11 @@ class World:
         return bot
 
 
-class Bot:
-    """A bot running in-process, and the moves a Slack user makes against it."""
+class SlackUser:
+    """The moves people make in Slack against a bot, and what they see."""
 
-    def __init__(self, world: World, settings: Any) -> None:
-        self.world = world
-        self.settings = settings
-        self.slack = world.slack
-        self.stop_event = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-        self.runtime: Any = None
-
-    async def stop(self) -> None:
-        """Shut the bot down the way SIGTERM does."""
-        self.stop_event.set()
-        if self.task is not None:
-            await asyncio.wait_for(self.task, timeout=15)
-            self.task = None
-        if self in self.world.bots:
-            self.world.bots.remove(self)
-
-    async def settle(self) -> None:
-        """Wait until background drafts finished and the retry table has nothing due."""
-        await self.runtime.tasks.join()
-        await self.runtime.outbox.drain()
+    world: World
+    slack: SlackEmulator
 
     async def open_modal(self, user: str = REQUESTER, text: str = "") -> dict[str, Any]:
         """Type `/socialpost <text>` and return the modal the bot opened."""
@@ -313,3 +312,84 @@ class Bot:
     def dms_to(self, user: str) -> list[Message]:
         """The bot's direct messages to `user`."""
         return self.slack.channel_messages(self.slack.dm_channel(user))
+
+
+class BotProcess(SlackUser):
+    """The bot run as `python -m bot` in a subprocess, for crash tests (SIGKILL)."""
+
+    def __init__(self, world: World, env: dict[str, str]) -> None:
+        self.world = world
+        self.slack = world.slack
+        self.env = env
+        self.log_path = world.dir / f"bot-{len(world.processes)}.log"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, timeout: float = 30.0) -> Self:
+        """Start the process and wait until its Socket Mode connection is up."""
+        opened_before = self.world.slack.connection_opens
+        log = self.log_path.open("wb")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=str(self.world.dir),
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+
+        def connected() -> bool:
+            if self.process is not None and self.process.returncode is not None:
+                raise RuntimeError(f"the bot exited: {self.log_path.read_text()[-3000:]}")
+            return self.world.slack.connection_opens > opened_before
+
+        await wait_until(connected, timeout=timeout, message="the bot process to connect")
+        await self.world.slack.wait_connected()
+        return self
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, like a crash or an OOM kill."""
+        assert self.process is not None
+        self.process.kill()
+        await self.process.wait()
+
+    async def terminate(self) -> None:
+        """SIGTERM: a graceful stop."""
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), timeout=15)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+    def log(self) -> str:
+        """What the process wrote so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+class Bot(SlackUser):
+    """A bot running in-process (its runtime is at hand for inspection)."""
+
+    def __init__(self, world: World, settings: Any) -> None:
+        self.world = world
+        self.settings = settings
+        self.slack = world.slack
+        self.stop_event = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.runtime: Any = None
+
+    async def stop(self) -> None:
+        """Shut the bot down the way SIGTERM does."""
+        self.stop_event.set()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, timeout=15)
+            self.task = None
+        if self in self.world.bots:
+            self.world.bots.remove(self)
+
+    async def settle(self) -> None:
+        """Wait until background drafts finished and the retry table has nothing due."""
+        await self.runtime.tasks.join()
+        await self.runtime.outbox.drain()

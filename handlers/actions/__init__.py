@@ -8,6 +8,7 @@ from handlers import ids
 from handlers.actions.approve import handle_approve
 from handlers.actions.discard import handle_discard
 from handlers.actions.reject import handle_reject
+from handlers.actions.retry import handle_retry
 
 
 def register(app: AsyncApp) -> None:
@@ -15,3 +16,4 @@ def register(app: AsyncApp) -> None:
     app.action(ids.APPROVE)(handle_approve)
     app.action(ids.REJECT)(handle_reject)
     app.action(ids.DISCARD)(handle_discard)
+    app.action(ids.RETRY)(handle_retry)

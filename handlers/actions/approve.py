@@ -1,4 +1,4 @@
-"""The Approve button of an approval card."""
+"""The Approve button."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.actions.outcome import reply_to
-from handlers.replies import actor_from
+from handlers.actions.outcome import decide
 from services.container import Services
 
 
@@ -19,8 +18,5 @@ async def handle_approve(
     client: AsyncWebClient,
     services: Services,
 ) -> None:
-    """Approve the post whose id is the button's value."""
-    await ack()
-    actor = actor_from(body)
-    outcome = await services.approval.approve(action["value"], actor)
-    await reply_to(client, actor, outcome)
+    """Approve & post: claim the post and queue its publish."""
+    await decide(ack, body, action, client, services.approval.approve)

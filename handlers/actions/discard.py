@@ -1,4 +1,4 @@
-"""The Discard button of an approval card."""
+"""The Discard button."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.actions.outcome import reply_to
-from handlers.replies import actor_from
+from handlers.actions.outcome import decide
 from services.container import Services
 
 
@@ -19,8 +18,5 @@ async def handle_discard(
     client: AsyncWebClient,
     services: Services,
 ) -> None:
-    """Discard the post whose id is the button's value."""
-    await ack()
-    actor = actor_from(body)
-    outcome = await services.approval.discard(action["value"], actor)
-    await reply_to(client, actor, outcome)
+    """Discard: give up on a failed post."""
+    await decide(ack, body, action, client, services.approval.discard)

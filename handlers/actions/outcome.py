@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks import messages
-from handlers.replies import tell_privately
+from handlers.replies import actor_from, tell_privately
 from services.approval import Actor, Outcome, Verdict
+from services.errors import RateLimited
 from services.platforms import rules_for
+
+Decision = Callable[[str, Actor], Awaitable[Outcome]]
 
 REFUSALS = {
     Verdict.NOT_FOUND: messages.NOT_FOUND,
@@ -38,3 +45,26 @@ async def reply_to(client: AsyncWebClient, actor: Actor, outcome: Outcome) -> No
     text = refusal_text(outcome)
     if text is not None:
         await tell_privately(client, actor.user_id, text, channel=actor.channel)
+
+
+async def decide(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    decision: Decision,
+) -> None:
+    """Apply a card button's decision to the post in its value, then ack, then explain a refusal.
+
+    The decision is stored before the ack, so a click Slack saw acknowledged is never lost.
+    """
+    actor = actor_from(body)
+    try:
+        outcome = await decision(action["value"], actor)
+    except RateLimited as limited:
+        await ack()
+        text = messages.rate_limited(limited.retry_after, limited.scope)
+        await tell_privately(client, actor.user_id, text, channel=actor.channel)
+        return
+    await ack()
+    await reply_to(client, actor, outcome)

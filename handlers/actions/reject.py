@@ -1,4 +1,4 @@
-"""The Reject button of an approval card."""
+"""The Reject button."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.actions.outcome import reply_to
-from handlers.replies import actor_from
+from handlers.actions.outcome import decide
 from services.container import Services
 
 
@@ -19,8 +18,5 @@ async def handle_reject(
     client: AsyncWebClient,
     services: Services,
 ) -> None:
-    """Reject the post whose id is the button's value."""
-    await ack()
-    actor = actor_from(body)
-    outcome = await services.approval.reject(action["value"], actor)
-    await reply_to(client, actor, outcome)
+    """Reject: the post will never be published."""
+    await decide(ack, body, action, client, services.approval.reject)

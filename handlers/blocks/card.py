@@ -194,3 +194,22 @@ def approval_card(post: Post, *, dry_run: bool) -> tuple[str, list[Block]]:
                 },
             ]
     return text, blocks
+
+
+def generation_failed_notice(post: Post | None) -> tuple[str, list[Block]]:
+    """The direct message to a requester whose draft could not be written, with Retry."""
+    text = GENERATION_FAILED
+    if post is None:
+        return text, [mrkdwn(text)]
+    name = rules_for(post.platform).name
+    blocks = [
+        mrkdwn(f":warning: {GENERATION_FAILED} (your {name} post)."),
+        _brief(post),
+        context("Your brief is saved: Retry drafts it again."),
+        {
+            "type": "actions",
+            "block_id": "actions",
+            "elements": [button("Retry", ids.RETRY, post.id, "primary")],
+        },
+    ]
+    return text, blocks

@@ -13,7 +13,12 @@ import aiosqlite
 import pytest
 
 from services.approval import Actor, ApprovalPolicy, ApprovalService, Verdict
+from services.drafting import Drafter, DraftingService
+from services.llm import LLMClient
+from services.models import Deployment
 from services.outbox import Outbox
+from services.ratelimit import RateLimiter
+from services.tasks import BackgroundTasks
 from storage.db import Database, DatabaseError, migrate, migrations, schema_version
 from storage.models import PostStatus
 
@@ -127,7 +132,12 @@ def approval(db: Database) -> ApprovalService:
     """The approval service over `db` (its worker isn't running: jobs just queue up)."""
     outbox = Outbox(db, max_attempts=3, base_delay=0.01, max_delay=0.1, lease=5)
     policy = ApprovalPolicy(approvers=frozenset(), allow_self_approval=False)
-    return ApprovalService(db, outbox, policy)
+    llm = LLMClient([Deployment(name="unused", model="openai/unused")], timeout=1, cooldown=1)
+    drafting = DraftingService(db, Drafter(llm, brand_voice=None), outbox, BackgroundTasks())
+    limiter = RateLimiter(
+        user_capacity=5, user_per_seconds=60, workspace_capacity=100, workspace_per_seconds=60
+    )
+    return ApprovalService(db, outbox, policy, drafting, limiter)
 
 
 async def test_fifty_concurrent_approvals_have_one_winner(db: Database) -> None:
