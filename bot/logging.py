@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 REDACTED = "[REDACTED]"
+LIBRARY_LOGGERS_WITH_HANDLERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
 _TOKEN_SHAPES = re.compile(
     r"\b(?:xox[abposr]|xapp|xoxe)-[A-Za-z0-9-]{4,}"
     r"|\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{8,}"
@@ -97,6 +98,11 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # litellm gives its loggers their own stderr handler, which would bypass redaction.
+    for name in LIBRARY_LOGGERS_WITH_HANDLERS:
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
     # Libraries that log request bodies at DEBUG stay quieter unless asked for.
     for noisy in ("slack_sdk", "slack_bolt", "aiohttp.access", "LiteLLM", "httpx", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))

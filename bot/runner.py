@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import structlog
 from aiohttp import web
@@ -114,9 +114,21 @@ async def _healthz(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+@web.middleware
+async def _numeric_slack_timestamp(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    # Bolt's verifier would crash (500) on a non-numeric timestamp; it is simply forged.
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "0")
+    if request.path == "/slack/events" and not timestamp.isdigit():
+        return web.json_response({"error": "invalid request"}, status=401)
+    return await handler(request)
+
+
 @contextlib.asynccontextmanager
 async def _http_mode(settings: Settings, app: AsyncApp, runtime: Runtime) -> AsyncIterator[None]:
     web_app = app.web_app(path="/slack/events")
+    web_app.middlewares.append(_numeric_slack_timestamp)
     web_app.router.add_get("/healthz", _healthz)
     runner = web.AppRunner(web_app, access_log=None)
     await runner.setup()

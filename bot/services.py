@@ -15,6 +15,7 @@ import aiohttp
 import structlog
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.logging import SecretRedactor
 from bot.settings import DryRun, Settings
 from handlers.slack_notifier import SlackNotifier
 from services.approval import ApprovalPolicy, ApprovalService
@@ -122,6 +123,7 @@ class Runtime:
             self.outbox_client,
             approval_channel=settings.approval_channel,
             dry_run_platforms=dry_run,
+            scrub=SecretRedactor(settings.secret_values()).redact,
         )
         self.outbox.register(JobKind.SYNC_CARD, CardJobs(db, self.outbox, self.notifier))
         self.outbox.register(JobKind.NOTIFY_USER, NoticeJobs(db, self.notifier))

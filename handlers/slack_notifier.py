@@ -8,7 +8,7 @@ given here must have no retry handlers of its own. Slack's answers are sorted in
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -67,8 +67,10 @@ class SlackNotifier:
         *,
         approval_channel: str,
         dry_run_platforms: Collection[str],
+        scrub: Callable[[str], str] = str,
     ) -> None:
         self._client = client
+        self._scrub = scrub
         self._channel = approval_channel
         self._dry_run = frozenset(dry_run_platforms)
         # Slack's rate limits are per method and workspace: after a 429 every send waits.
@@ -93,6 +95,9 @@ class SlackNotifier:
     async def show_card(self, post: Post) -> tuple[str, str]:
         """Post the card, or update it in place; a card deleted by someone is posted again."""
         self._check_pause()
+        if post.failure_reason:
+            # Failure reasons quote third parties; make sure no secret rides along.
+            post = post.model_copy(update={"failure_reason": self._scrub(post.failure_reason)})
         text, blocks = approval_card(post, dry_run=post.platform in self._dry_run)
         try:
             if post.channel and post.message_ts:
@@ -121,7 +126,7 @@ class SlackNotifier:
             text, blocks = generation_failed_notice(post)
         else:
             text = messages.CARD_UNDELIVERABLE.format(
-                channel=self._channel, reason=detail or "unknown error"
+                channel=self._channel, reason=self._scrub(detail or "unknown error")
             )
         try:
             await self._client.chat_postMessage(channel=user_id, text=text, blocks=blocks)

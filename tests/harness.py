@@ -187,7 +187,8 @@ class World:
         if ready not in done:
             raise TimeoutError("the bot did not start")
         bot.runtime = ready.result()
-        await self.slack.wait_connected()
+        if settings.mode == "socket":
+            await self.slack.wait_connected()
         self.bots.append(bot)
         return bot
 
