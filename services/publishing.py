@@ -30,6 +30,25 @@ def failure_text(reason: FailureReason, detail: str) -> str:
     return f"{reason.value}: {detail}" if detail else reason.value
 
 
+class StoredCheckpoints:
+    """A post's publishing steps, read once per run and saved as each one finishes."""
+
+    def __init__(self, db: Database, post_id: str, done: dict[str, str]) -> None:
+        self._db = db
+        self._post_id = post_id
+        self._done = dict(done)
+
+    def get(self, step: str) -> str | None:
+        """The platform's id for a finished step."""
+        return self._done.get(step)
+
+    async def save(self, step: str, external_id: str) -> None:
+        """Commit a finished step at once: the next run must not repeat it."""
+        async with self._db.transaction() as tx:
+            await tx.posts.add_publish_step(self._post_id, step, external_id)
+        self._done[step] = external_id
+
+
 class PublishJobs:
     """Runs `publish` jobs from the retry table."""
 
@@ -68,10 +87,13 @@ class PublishJobs:
             await self._mark_posted(post.id, post.external_id, post.external_url, post.dry_run)
             return
         publisher = self._publishers[post.platform]
+        checkpoints = StoredCheckpoints(
+            self._db, post.id, await self._db.posts.publish_steps(post.id)
+        )
         breaker = await self._breakers.get_breaker(post.platform)
         try:
             async with breaker:
-                result = await publisher.publish(post)
+                result = await publisher.publish(post, checkpoints)
         except OpenedState as opened:
             raise RetryLater(
                 opened.opened_at + self._cooldown + 0.01,

@@ -74,6 +74,7 @@ class Post(Row):
     failure_reason: str | None = None
     edited_by: str | None = None
     dry_run: bool = False
+    thread: bool = False
     created_at: str
     updated_at: str
 

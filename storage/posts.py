@@ -40,6 +40,7 @@ _WRITABLE = frozenset(
         "failure_reason",
         "edited_by",
         "dry_run",
+        "thread",
     }
 )
 
@@ -211,6 +212,22 @@ class PostRepository:
             "SELECT * FROM post_versions WHERE post_id = ? ORDER BY version", (post_id,)
         ) as cursor:
             return [PostVersion.model_validate(dict(row)) for row in await cursor.fetchall()]
+
+    async def publish_steps(self, post_id: str) -> dict[str, str]:
+        """The publishing steps already done for the post: step -> the platform's id."""
+        async with self._db.execute(
+            "SELECT step, external_id FROM publish_steps WHERE post_id = ?", (post_id,)
+        ) as cursor:
+            return {row["step"]: row["external_id"] for row in await cursor.fetchall()}
+
+    async def add_publish_step(self, post_id: str, step: str, external_id: str) -> None:
+        """Remember that a publishing step is done (the platform answered with this id)."""
+        await self._db.execute(
+            "INSERT INTO publish_steps (post_id, step, external_id, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (post_id, step) DO UPDATE"
+            " SET external_id = excluded.external_id",
+            (post_id, step, external_id, utc_now()),
+        )
 
     async def count_by_status(self) -> dict[PostStatus, int]:
         """How many posts are in each status."""

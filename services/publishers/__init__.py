@@ -32,13 +32,27 @@ class PublishResult(BaseModel):
     dry_run: bool = False
 
 
+class Checkpoints(Protocol):
+    """Steps of one post's publishing already done, kept across retries and restarts.
+
+    A publisher that needs several requests (thread parts, an Instagram container) saves each
+    platform id the moment the platform answers, and on a retry skips what is done.
+    """
+
+    def get(self, step: str) -> str | None:
+        """The platform's id for a finished step, or None."""
+
+    async def save(self, step: str, external_id: str) -> None:
+        """Record a finished step (committed before this returns)."""
+
+
 class Publisher(Protocol):
     """Publishes approved posts to one platform."""
 
     platform: str
     dry_run: bool
 
-    async def publish(self, post: Post) -> PublishResult:
+    async def publish(self, post: Post, checkpoints: Checkpoints) -> PublishResult:
         """Publish the post's text; raise a `PublishError` when the platform doesn't take it."""
 
     async def aclose(self) -> None:

@@ -6,7 +6,7 @@ import uuid
 
 import structlog
 
-from services.publishers import PublishResult
+from services.publishers import Checkpoints, PublishResult
 from storage.models import Post
 
 log = structlog.get_logger(__name__)
@@ -20,7 +20,7 @@ class DryRunPublisher:
     def __init__(self, platform: str) -> None:
         self.platform = platform
 
-    async def publish(self, post: Post) -> PublishResult:
+    async def publish(self, post: Post, checkpoints: Checkpoints) -> PublishResult:
         """Pretend to publish; the id says it is a dry run."""
         log.info("dry_run_publish", platform=self.platform, post_id=post.id, text=post.message)
         return PublishResult(external_id=f"dry-run-{uuid.uuid4().hex[:12]}", dry_run=True)

@@ -21,7 +21,7 @@ from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
 from services.errors import FailureReason, PermanentPublishError, PublishError
-from services.publishers import PublishResult, error_for_status, network_error
+from services.publishers import Checkpoints, PublishResult, error_for_status, network_error
 from storage.models import Post
 
 log = structlog.get_logger(__name__)
@@ -141,7 +141,7 @@ class XPublisher:
             raise error_for_status(PLATFORM, 502, "an answer without a post id")
         return str(data["id"])
 
-    async def publish(self, post: Post) -> PublishResult:
+    async def publish(self, post: Post, checkpoints: Checkpoints) -> PublishResult:
         """Publish the post's text as one post on X."""
         tweet_id = await self.create(post.message or "")
         log.info("x_posted", post_id=post.id, tweet_id=tweet_id)

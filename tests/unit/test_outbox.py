@@ -13,7 +13,7 @@ import pytest
 
 from services.errors import FailureReason, TransientPublishError
 from services.outbox import JobFailed, JobKind, Outbox, RetryLater, backoff_delay
-from services.publishers import PublishResult
+from services.publishers import Checkpoints, PublishResult
 from services.publishing import PublishJobs
 from storage.db import Database, Transaction
 from storage.models import Job, JobStatus, Post, PostStatus
@@ -203,7 +203,7 @@ class CountingPublisher:
         self.calls = 0
         self.failing = False
 
-    async def publish(self, post: Post) -> PublishResult:
+    async def publish(self, post: Post, checkpoints: Checkpoints) -> PublishResult:
         self.calls += 1
         if self.failing:
             raise TransientPublishError(FailureReason.PLATFORM_DOWN, "X answered 503")
