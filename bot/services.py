@@ -22,12 +22,15 @@ from services.approval import ApprovalPolicy, ApprovalService
 from services.container import Services
 from services.delivery import CardJobs, NoticeJobs
 from services.drafting import Drafter, DraftingService
+from services.home import HomeService
 from services.llm import LLMClient
 from services.outbox import JobKind, Outbox
 from services.platforms import PLATFORMS
 from services.posts import PostService
 from services.publishers import Publisher
 from services.publishers.dry_run import DryRunPublisher
+from services.publishers.instagram import InstagramPublisher
+from services.publishers.linkedin import LinkedInPublisher
 from services.publishers.x import XPublisher
 from services.publishing import PublishJobs
 from services.ratelimit import RateLimiter
@@ -76,8 +79,21 @@ def build_publishers(settings: Settings) -> dict[str, Publisher]:
                 access_token=secret(settings.x_access_token),
                 access_token_secret=secret(settings.x_access_token_secret),
             )
-        else:
-            publishers[platform] = DryRunPublisher(platform)
+        elif platform == "linkedin":
+            assert settings.linkedin_author_urn is not None
+            publishers[platform] = LinkedInPublisher(
+                api_url=settings.linkedin_api_url,
+                access_token=secret(settings.linkedin_access_token),
+                author_urn=settings.linkedin_author_urn,
+                version=settings.linkedin_version,
+            )
+        elif platform == "instagram":
+            assert settings.instagram_user_id is not None
+            publishers[platform] = InstagramPublisher(
+                api_url=settings.instagram_api_url,
+                access_token=secret(settings.instagram_access_token),
+                user_id=settings.instagram_user_id,
+            )
     return publishers
 
 
@@ -125,16 +141,19 @@ class Runtime:
             dry_run_platforms=dry_run,
             scrub=SecretRedactor(settings.secret_values()).redact,
         )
-        self.outbox.register(JobKind.SYNC_CARD, CardJobs(db, self.outbox, self.notifier))
+        policy = ApprovalPolicy(
+            approvers=frozenset(settings.approvers),
+            allow_self_approval=settings.allow_self_approval,
+        )
+        self.home = HomeService(db, self.notifier, policy)
+        self.outbox.register(
+            JobKind.SYNC_CARD,
+            CardJobs(db, self.outbox, self.notifier, on_change=self.home.changed),
+        )
         self.outbox.register(JobKind.NOTIFY_USER, NoticeJobs(db, self.notifier))
         self.outbox.register(
             JobKind.PUBLISH,
-            PublishJobs(
-                db,
-                self.outbox,
-                publishers,
-                cooldown=settings.platform_cooldown,
-            ),
+            PublishJobs(db, self.outbox, publishers, cooldown=settings.platform_cooldown),
         )
         limiter = RateLimiter(
             user_capacity=settings.rate_limit.capacity,
@@ -151,16 +170,8 @@ class Runtime:
                 offered_platforms=publishers,
                 dry_run_platforms=dry_run,
             ),
-            approval=ApprovalService(
-                db,
-                self.outbox,
-                ApprovalPolicy(
-                    approvers=frozenset(settings.approvers),
-                    allow_self_approval=settings.allow_self_approval,
-                ),
-                self.drafting,
-                limiter,
-            ),
+            approval=ApprovalService(db, self.outbox, policy, self.drafting, limiter),
+            home=self.home,
         )
 
     @classmethod
@@ -184,6 +195,7 @@ class Runtime:
     async def aclose(self) -> None:
         """Stop the worker and background drafts, then close clients and the database."""
         await self.outbox.stop()
+        await self.home.aclose()
         await self.tasks.aclose()
         for publisher in self.publishers.values():
             await publisher.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
@@ -19,6 +20,17 @@ def actor_from(body: dict[str, Any]) -> Actor:
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
     message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
     return Actor(user_id=body["user"]["id"], channel=channel, message_ts=message_ts)
+
+
+def card_actor(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, Actor]:
+    """The post a card's modal (edit, regenerate) was opened for, and who submitted it."""
+    metadata = json.loads(view.get("private_metadata") or "{}")
+    actor = Actor(
+        user_id=body["user"]["id"],
+        channel=metadata.get("channel"),
+        message_ts=metadata.get("message_ts"),
+    )
+    return str(metadata.get("post_id", "")), actor
 
 
 async def tell_privately(

@@ -16,6 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks import messages
 from handlers.blocks.card import approval_card, generation_failed_notice
+from handlers.blocks.home import home_view
+from services.home import HomeData
 from services.models import Post
 from services.notifier import DeliveryError, Notice
 from services.publishers import retry_after_seconds
@@ -115,6 +117,13 @@ class SlackNotifier:
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             raise self._failed(exc) from exc
         return str(response["channel"]), str(response["ts"])
+
+    async def show_home(self, user_id: str, data: HomeData) -> None:
+        """Publish the user's App Home tab."""
+        try:
+            await self._client.views_publish(user_id=user_id, view=home_view(data))
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failed(exc) from exc
 
     async def send_notice(
         self, user_id: str, notice: Notice, post: Post | None, detail: str | None

@@ -15,6 +15,7 @@ crash can't separate a decision from its effects.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,14 +24,18 @@ import structlog
 from pydantic import BaseModel, ConfigDict
 
 from services.drafting import DraftingService
+from services.errors import InvalidRequest
 from services.outbox import Outbox, enqueue_card, enqueue_publish
 from services.platforms import rules_for
 from services.ratelimit import RateLimiter
+from services.threads import measure_draft
 from storage.db import Database, Transaction
-from storage.models import Post, PostStatus
+from storage.models import JobStatus, Post, PostStatus
 from storage.posts import utc_now
 
 log = structlog.get_logger(__name__)
+
+FEEDBACK_MAX = 500
 
 DECIDED = {
     PostStatus.APPROVED: PostStatus.APPROVED,
@@ -181,7 +186,7 @@ class ApprovalService:
             return await self._refusal_for_status("approve", actor, post)
         if post.requester == actor.user_id and not self.policy.allow_self_approval:
             return await self._refuse("approve", actor, post_id, Verdict.OWN_POST, post)
-        measurement = rules_for(post.platform).measure(post.message or "")
+        measurement = measure_draft(post.platform, post.message or "", thread=post.thread)
         if not measurement.within_limit:
             outcome = await self._refuse("approve", actor, post_id, Verdict.OVER_LIMIT, post)
             return Outcome(outcome.verdict, post, "; ".join(measurement.problems))
@@ -263,6 +268,110 @@ class ApprovalService:
         if outcome.done:
             self._drafting.start(post_id)
         return outcome
+
+    async def may_change(self, post_id: str, actor: Actor, action: str) -> Outcome:
+        """Whether `actor` may edit or regenerate the post now: approvers and the requester,
+        while it is pending. Checked again when the change is submitted."""
+        loaded = await self._load(action, post_id, actor)
+        if isinstance(loaded, Outcome):
+            return loaded
+        post = loaded
+        if not self.policy.may_edit(actor.user_id, post):
+            return await self._refuse(action, actor, post_id, Verdict.NOT_EDITOR, post)
+        if post.status != PostStatus.PENDING:
+            verdict = _decided_verdict(post.status) or Verdict.NOT_EDITABLE
+            return await self._refuse(action, actor, post_id, verdict, post)
+        return Outcome(Verdict.DONE, post)
+
+    async def edit(self, post_id: str, actor: Actor, text: str) -> Outcome:
+        """Replace a pending draft with the actor's text: a new version, published verbatim.
+
+        Raises `InvalidRequest` (field `text`) when the text is empty or breaks the
+        platform's rules, with the measured length.
+        """
+        allowed = await self.may_change(post_id, actor, "edit")
+        if not allowed.done or allowed.post is None:
+            return allowed
+        post = allowed.post
+        text = text.strip()
+        if not text:
+            raise InvalidRequest({"text": "The post can't be empty."})
+        measurement = measure_draft(post.platform, text, thread=post.thread)
+        if not measurement.within_limit:
+            name = rules_for(post.platform).name
+            raise InvalidRequest(
+                {"text": f"Too long for {name}: {'; '.join(measurement.problems)}."}
+            )
+        async with self._db.transaction() as tx:
+            # Read the version inside the write transaction: concurrent edits can't collide.
+            current = await tx.posts.get(post_id)
+            edited = None
+            if current is not None and current.status == PostStatus.PENDING:
+                version = current.version + 1
+                edited = await tx.posts.update(
+                    post_id,
+                    only_if=[PostStatus.PENDING],
+                    message=text,
+                    version=version,
+                    edited_by=actor.user_id,
+                    failure_reason=None,
+                )
+                await tx.posts.add_version(post_id, version, text, "edited", author=actor.user_id)
+                await enqueue_card(tx, post_id)
+            await self._audit(tx, actor, "edit", post_id, "edited" if edited else "lost")
+        if edited is None:
+            return await self._lost_race("edit", post_id, actor)
+        self._outbox.wake()
+        return Outcome(Verdict.DONE, edited)
+
+    async def regenerate(self, post_id: str, actor: Actor, feedback: str | None) -> Outcome:
+        """Write a new version of a pending draft from the same brief, guided by `feedback`.
+
+        Takes a rate-limit token (`RateLimited`); raises `InvalidRequest` (field `feedback`)
+        for feedback over the limit.
+        """
+        allowed = await self.may_change(post_id, actor, "regenerate")
+        if not allowed.done or allowed.post is None:
+            return allowed
+        feedback = (feedback or "").strip() or None
+        if feedback is not None and len(feedback) > FEEDBACK_MAX:
+            raise InvalidRequest(
+                {"feedback": f"Keep the feedback under {FEEDBACK_MAX} characters."}
+            )
+        self._limiter.acquire(actor.user_id)
+        outcome = await self._move("regenerate", allowed.post, actor, PostStatus.GENERATING)
+        if outcome.done:
+            self._drafting.start(post_id, feedback=feedback)
+        return outcome
+
+    async def make_thread(self, post_id: str, actor: Actor) -> Outcome:
+        """Publish a long pending X draft as a thread instead of one post."""
+        allowed = await self.may_change(post_id, actor, "make_thread")
+        if not allowed.done or allowed.post is None:
+            return allowed
+        async with self._db.transaction() as tx:
+            changed = await tx.posts.update(post_id, only_if=[PostStatus.PENDING], thread=True)
+            if changed is not None:
+                await enqueue_card(tx, post_id)
+            await self._audit(tx, actor, "make_thread", post_id, "thread" if changed else "lost")
+        if changed is None:
+            return await self._lost_race("make_thread", post_id, actor)
+        self._outbox.wake()
+        return Outcome(Verdict.DONE, changed)
+
+    async def retry_job(self, job_id: int, actor: Actor) -> Outcome:
+        """Run a dead job again from scratch (App Home); approvers only."""
+        job = await self._db.jobs.get(job_id)
+        post = await self._db.posts.get(job.post_id) if job and job.post_id else None
+        if job is None or job.status != JobStatus.DEAD:
+            return Outcome(Verdict.NOT_FAILED, post)
+        if not self.policy.is_approver(actor.user_id):
+            return await self._refuse("retry_job", actor, job.post_id or "", Verdict.NOT_APPROVER)
+        async with self._db.transaction() as tx:
+            revived = await tx.jobs.revive(job_id, run_at=time.time())
+            await self._audit(tx, actor, "retry_job", job.post_id, f"job {job_id} requeued")
+        self._outbox.wake()
+        return Outcome(Verdict.DONE if revived else Verdict.NOT_FAILED, post)
 
     async def _move(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.approval import ApprovalService
+from services.home import HomeService
 from services.posts import PostService
 
 
@@ -14,3 +15,4 @@ class Services:
 
     posts: PostService
     approval: ApprovalService
+    home: HomeService

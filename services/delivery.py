@@ -10,6 +10,7 @@ the post to `pending`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import structlog
 
@@ -28,12 +29,19 @@ def _job_failed(exc: DeliveryError) -> JobFailed | RetryLater:
 
 
 class CardJobs:
-    """Runs `sync_card` jobs."""
+    """Runs `sync_card` jobs; `on_change` hears of every card shown (App Home refreshes)."""
 
-    def __init__(self, db: Database, outbox: Outbox, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        notifier: Notifier,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
         self._db = db
         self._outbox = outbox
         self._notifier = notifier
+        self._on_change = on_change
 
     async def run(self, job: Job) -> None:
         """Render the post's current state on its card."""
@@ -51,6 +59,7 @@ class CardJobs:
                 await tx.posts.transition(
                     post.id, [PostStatus.FAILED_APPROVAL_SEND], PostStatus.PENDING
                 )
+        self._on_change()
 
     async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
         """A card that never reached the channel: the post can't be approved; say so."""
@@ -66,6 +75,7 @@ class CardJobs:
         )
         if failed is not None and post.requester:
             await enqueue_notice(tx, post.id, post.requester, Notice.CARD_UNDELIVERABLE, reason)
+        self._on_change()
 
 
 class NoticeJobs:

@@ -20,6 +20,7 @@ from services.notifier import Notice
 from services.outbox import Outbox, enqueue_card, enqueue_notice
 from services.platforms import rules_for
 from services.tasks import BackgroundTasks
+from services.threads import measure_draft
 from storage.db import Database
 from storage.models import Post, PostStatus
 
@@ -69,16 +70,23 @@ class Drafter:
         brief: str,
         *,
         tone: str | None = None,
+        thread: bool = False,
         previous: str | None = None,
         feedback: str | None = None,
     ) -> Draft:
-        """A draft for `platform`; with `previous`, a new version of it guided by `feedback`.
+        """A draft for `platform` (an X thread with `thread`); with `previous`, a new version
+        of it guided by `feedback`.
 
         Raises `GenerationUnavailable` when no provider answers the first request.
         """
         rules = rules_for(platform)
         task = prompts.task_prompt(
-            platform, brief, tone=tone, limit=rules.limit, max_hashtags=rules.max_hashtags or 30
+            platform,
+            brief,
+            tone=tone,
+            limit=rules.limit,
+            thread=thread,
+            max_hashtags=rules.max_hashtags or 30,
         )
         if previous is not None:
             task = f"{task}\n\n{prompts.regenerate(previous, feedback)}"
@@ -89,7 +97,7 @@ class Drafter:
         completion = await self._llm.complete(messages)
         fallback_used = completion.fallback_used
         text = clean_output(completion.text)
-        measurement = rules.measure(text)
+        measurement = measure_draft(platform, text, thread=thread)
         reprompts = 0
         while not measurement.within_limit and reprompts < self._max_reprompts:
             reprompts += 1
@@ -113,7 +121,7 @@ class Drafter:
             completion = retry
             fallback_used = fallback_used or completion.fallback_used
             text = clean_output(completion.text)
-            measurement = rules.measure(text)
+            measurement = measure_draft(platform, text, thread=thread)
         return Draft(
             text=text,
             platform=platform,
@@ -158,6 +166,7 @@ class DraftingService:
                 post.platform,
                 post.brief,
                 tone=post.tone,
+                thread=post.thread,
                 previous=post.message,
                 feedback=feedback,
             )
@@ -197,6 +206,8 @@ class DraftingService:
         return stored
 
     async def _record_failure(self, post: Post, reason: str) -> Post | None:
+        if post.message:
+            return await self._keep_previous_version(post, reason)
         async with self._db.transaction() as tx:
             stored = await tx.posts.transition(
                 post.id,
@@ -208,6 +219,20 @@ class DraftingService:
                 await enqueue_card(tx, post.id)
                 if post.requester:
                     await enqueue_notice(tx, post.id, post.requester, Notice.GENERATION_FAILED)
+        self._outbox.wake()
+        return stored
+
+    async def _keep_previous_version(self, post: Post, reason: str) -> Post | None:
+        """A regeneration failed: the post goes back to its previous version, saying so."""
+        async with self._db.transaction() as tx:
+            stored = await tx.posts.transition(
+                post.id,
+                [PostStatus.GENERATING],
+                PostStatus.PENDING,
+                failure_reason=f"regeneration failed: {reason}",
+            )
+            if stored is not None:
+                await enqueue_card(tx, post.id)
         self._outbox.wake()
         return stored
 

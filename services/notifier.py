@@ -7,10 +7,13 @@ something; `handlers.slack_notifier.SlackNotifier` decides *how* (Block Kit, Web
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from services.errors import SocialpostError
 from storage.models import Post
+
+if TYPE_CHECKING:
+    from services.home import HomeData
 
 
 class DeliveryError(SocialpostError):
@@ -52,3 +55,6 @@ class Notifier(Protocol):
         self, user_id: str, notice: Notice, post: Post | None, detail: str | None
     ) -> None:
         """Tell one user something privately (a direct message from the bot)."""
+
+    async def show_home(self, user_id: str, data: HomeData) -> None:
+        """Publish `user_id`'s App Home tab."""

@@ -21,6 +21,7 @@ class Measurement:
     length: int
     limit: int
     problems: tuple[str, ...]
+    parts: int = 1
 
     @property
     def within_limit(self) -> bool:

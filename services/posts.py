@@ -19,6 +19,7 @@ from services.errors import InvalidRequest
 from services.outbox import Outbox, enqueue_card
 from services.platforms import PLATFORMS
 from services.ratelimit import RateLimiter
+from services.threads import asks_for_thread
 from storage.db import Database
 from storage.models import Job, JobStatus, Post, PostStatus
 
@@ -27,7 +28,6 @@ log = structlog.get_logger(__name__)
 BRIEF_MAX = 2000
 TONE_MAX = 100
 IMAGE_URL_MAX = 2000
-FEEDBACK_MAX = 500
 
 TONES: dict[str, str] = {
     "friendly": "Friendly",
@@ -52,6 +52,7 @@ class DraftRequest(BaseModel):
     platforms: tuple[str, ...]
     tone: str | None = None
     image_url: str | None = None
+    thread: bool = False
 
 
 def check_request(request: DraftRequest, offered: Collection[str]) -> DraftRequest:
@@ -133,6 +134,7 @@ class PostService:
                     brief=request.brief,
                     tone=request.tone,
                     image_url=request.image_url,
+                    thread=platform == "x" and (request.thread or asks_for_thread(request.brief)),
                     version=0,
                 )
                 posts.append(post)

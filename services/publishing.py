@@ -17,8 +17,9 @@ from purgatory.domain.model import OpenedState
 from services.errors import FailureReason, PermanentPublishError, TransientPublishError
 from services.outbox import JobFailed, Outbox, RetryLater, enqueue_card
 from services.publishers import Publisher
+from services.threads import split_thread
 from storage.db import Database, Transaction
-from storage.models import Job, PostStatus
+from storage.models import Job, Post, PostStatus
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +29,15 @@ FAILURES_TO_OPEN = 3
 def failure_text(reason: FailureReason, detail: str) -> str:
     """The failure as the card states it."""
     return f"{reason.value}: {detail}" if detail else reason.value
+
+
+def _progress(post: Post, checkpoints: StoredCheckpoints) -> str:
+    """How far a thread got, for the failure text ('' for a single post)."""
+    if not post.thread:
+        return ""
+    live = checkpoints.done("part:")
+    total = len(split_thread(post.message or ""))
+    return f" ({live} of {total} posts are live; Retry continues with post {live + 1})"
 
 
 class StoredCheckpoints:
@@ -41,6 +51,10 @@ class StoredCheckpoints:
     def get(self, step: str) -> str | None:
         """The platform's id for a finished step."""
         return self._done.get(step)
+
+    def done(self, prefix: str) -> int:
+        """How many finished steps start with `prefix` (e.g. thread parts)."""
+        return sum(1 for step in self._done if step.startswith(prefix))
 
     async def save(self, step: str, external_id: str) -> None:
         """Commit a finished step at once: the next run must not repeat it."""
@@ -101,10 +115,15 @@ class PublishJobs:
             ) from None
         except TransientPublishError as exc:
             raise JobFailed(
-                failure_text(exc.reason, exc.detail), transient=True, retry_after=exc.retry_after
+                failure_text(exc.reason, exc.detail) + _progress(post, checkpoints),
+                transient=True,
+                retry_after=exc.retry_after,
             ) from exc
         except PermanentPublishError as exc:
-            raise JobFailed(failure_text(exc.reason, exc.detail), transient=False) from exc
+            raise JobFailed(
+                failure_text(exc.reason, exc.detail) + _progress(post, checkpoints),
+                transient=False,
+            ) from exc
         await self._mark_posted(post.id, result.external_id, result.url, result.dry_run)
         log.info("post_published", post_id=post.id, platform=post.platform, dry_run=result.dry_run)
 

@@ -33,6 +33,12 @@ ANTHROPIC_KEY = "sk-ant-test-anthropic-key-0123456789"
 DEFAULT_DRAFT = "Our spring release is out: faster drafts, safer approvals. Try it today!"
 
 
+def draft_from_brief(request: Any) -> str:
+    """A fake LLM reply that differs per brief (X refuses identical posts as duplicates)."""
+    brief = request.user_text.split("<brief>")[-1].split("</brief>")[0].strip()
+    return f"Draft: {brief}"
+
+
 @contextlib.contextmanager
 def environment(values: Mapping[str, str]) -> Iterator[None]:
     """`os.environ` holding exactly `values` on top of the current one, restored afterwards."""

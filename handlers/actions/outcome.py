@@ -68,3 +68,25 @@ async def decide(
         return
     await ack()
     await reply_to(client, actor, outcome)
+
+
+ModalBuilder = Callable[..., dict[str, Any]]
+
+
+async def open_post_modal(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    check: Decision,
+    build: ModalBuilder,
+) -> None:
+    """Ack a card button, check the clicker may change the post, then open `build`'s modal."""
+    await ack()
+    actor = actor_from(body)
+    outcome = await check(action["value"], actor)
+    if not outcome.done or outcome.post is None:
+        await reply_to(client, actor, outcome)
+        return
+    view = build(outcome.post, channel=actor.channel, message_ts=actor.message_ts)
+    await client.views_open(trigger_id=body["trigger_id"], view=view)

@@ -8,6 +8,7 @@ from handlers import ids
 from handlers.blocks.messages import GENERATION_FAILED, escape
 from services.models import Post, PostStatus
 from services.platforms import rules_for
+from services.threads import MAX_PARTS, measure_draft, split_thread
 
 Block = dict[str, Any]
 
@@ -69,13 +70,40 @@ def _brief(post: Post) -> Block:
 
 
 def _measure_line(post: Post) -> str:
-    rules = rules_for(post.platform)
-    measurement = rules.measure(post.message or "")
+    measurement = measure_draft(post.platform, post.message or "", thread=post.thread)
     unit = "weighted characters" if post.platform == "x" else "characters"
-    line = f"{measurement.length}/{measurement.limit} {unit}"
     if not measurement.within_limit:
-        line = f":warning: over the limit: {'; '.join(measurement.problems)}"
-    return line
+        return f":warning: over the limit: {'; '.join(measurement.problems)}"
+    if post.thread:
+        return f"Thread of {measurement.parts} posts, each within {measurement.limit} {unit}"
+    return f"{measurement.length}/{measurement.limit} {unit}"
+
+
+def _over_limit(post: Post) -> bool:
+    return not measure_draft(post.platform, post.message or "", thread=post.thread).within_limit
+
+
+def draft_sections(post: Post) -> list[Block]:
+    """The draft as it will be published: one section, or one per part of a thread."""
+    if not post.thread:
+        return [draft_section(post.message or "")]
+    parts = split_thread(post.message or "")
+    sections = [draft_section(part) for part in parts[:MAX_PARTS]]
+    for index, section in enumerate(sections):
+        section["block_id"] = "draft" if index == 0 else f"draft_{index + 1}"
+    return sections
+
+
+def _pending_buttons(post: Post) -> list[Block]:
+    elements = [
+        button("Approve & post", ids.APPROVE, post.id, "primary"),
+        button("Edit", ids.EDIT, post.id),
+        button("Regenerate", ids.REGENERATE, post.id),
+        button("Reject", ids.REJECT, post.id, "danger"),
+    ]
+    if post.platform == "x" and not post.thread and _over_limit(post):
+        elements.insert(1, button("Post as a thread", ids.MAKE_THREAD, post.id))
+    return elements
 
 
 def _model_line(post: Post) -> str:
@@ -152,8 +180,9 @@ def approval_card(post: Post, *, dry_run: bool) -> tuple[str, list[Block]]:
         ]
         return text, blocks
 
-    blocks.append(mrkdwn(f"*{name} draft* from {who}"))
-    blocks.append(draft_section(post.message or ""))
+    kind = "thread" if post.thread else "draft"
+    blocks.append(mrkdwn(f"*{name} {kind}* from {who}"))
+    blocks += draft_sections(post)
     details = [_measure_line(post), _version_line(post)]
     if model := _model_line(post):
         details.append(model)
@@ -162,17 +191,14 @@ def approval_card(post: Post, *, dry_run: bool) -> tuple[str, list[Block]]:
 
     match post.status:
         case PostStatus.PENDING | PostStatus.FAILED_APPROVAL_SEND:
+            if post.failure_reason:
+                blocks.append(
+                    context(f":warning: {GENERATION_FAILED}. This is the previous version.")
+                )
             if dry_run:
                 blocks.append(context(f":test_tube: Dry run: approving will not post to {name}."))
             blocks.append(
-                {
-                    "type": "actions",
-                    "block_id": "actions",
-                    "elements": [
-                        button("Approve & post", ids.APPROVE, post.id, "primary"),
-                        button("Reject", ids.REJECT, post.id, "danger"),
-                    ],
-                }
+                {"type": "actions", "block_id": "actions", "elements": _pending_buttons(post)}
             )
         case PostStatus.APPROVED:
             blocks.append(mrkdwn(f":rocket: *Publishing...* (approved by <@{post.approved_by}>)"))

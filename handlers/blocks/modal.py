@@ -7,8 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from handlers import ids
+from services.approval import FEEDBACK_MAX
+from services.models import Post
 from services.platforms import PLATFORMS
 from services.posts import BRIEF_MAX, IMAGE_URL_MAX, TONES
+
+TEXT_INPUT_MAX = 3000
 
 Block = dict[str, Any]
 View = dict[str, Any]
@@ -95,6 +99,7 @@ def new_post_modal(
                     "options": [option(value, label) for value, label in TONES.items()],
                 },
             },
+            *(_thread_choice() if "x" in platforms else []),
             {
                 "type": "input",
                 "block_id": ids.IMAGE_URL,
@@ -108,6 +113,93 @@ def new_post_modal(
                     "placeholder": plain("https://example.com/picture.jpg"),
                 },
             },
+        ],
+    }
+
+
+def _thread_choice() -> list[Block]:
+    return [
+        {
+            "type": "input",
+            "block_id": ids.THREAD,
+            "optional": True,
+            "label": plain("X thread"),
+            "element": {
+                "type": "checkboxes",
+                "action_id": ids.THREAD,
+                "options": [
+                    option(
+                        ids.THREAD,
+                        "Post to X as a thread",
+                        "Numbered posts of up to 280 characters, as a reply chain",
+                    )
+                ],
+            },
+        }
+    ]
+
+
+def _card_metadata(post: Post, channel: str | None, message_ts: str | None) -> str:
+    return json.dumps({"post_id": post.id, "channel": channel, "message_ts": message_ts})
+
+
+def edit_modal(post: Post, *, channel: str | None, message_ts: str | None) -> View:
+    """The draft in a text box, to be published verbatim once approved."""
+    name = PLATFORMS[post.platform].name
+    if post.thread:
+        hint = "Separate the posts of the thread with a line holding only ---."
+    elif post.platform == "x":
+        hint = "At most 280 characters as X counts them: links count 23, emoji 2."
+    else:
+        hint = f"At most {PLATFORMS[post.platform].limit} characters."
+    return {
+        "type": "modal",
+        "callback_id": ids.EDIT_VIEW,
+        "title": plain(f"Edit {name} post"[:24]),
+        "submit": plain("Save"),
+        "close": plain("Cancel"),
+        "private_metadata": _card_metadata(post, channel, message_ts),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": ids.DRAFT_TEXT,
+                "label": plain("Post text"),
+                "hint": plain(hint),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.DRAFT_TEXT,
+                    "multiline": True,
+                    "max_length": TEXT_INPUT_MAX,
+                    "initial_value": (post.message or "")[:TEXT_INPUT_MAX],
+                },
+            }
+        ],
+    }
+
+
+def regenerate_modal(post: Post, *, channel: str | None, message_ts: str | None) -> View:
+    """Ask for a new version, with optional feedback."""
+    return {
+        "type": "modal",
+        "callback_id": ids.REGENERATE_VIEW,
+        "title": plain("Regenerate"),
+        "submit": plain("Write a new one"),
+        "close": plain("Cancel"),
+        "private_metadata": _card_metadata(post, channel, message_ts),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": ids.FEEDBACK,
+                "optional": True,
+                "label": plain("What should change?"),
+                "hint": plain("For example: shorter, more playful, mention the date."),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.FEEDBACK,
+                    "multiline": True,
+                    "max_length": FEEDBACK_MAX,
+                },
+            }
         ],
     }
 

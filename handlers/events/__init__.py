@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
+from handlers.events.app_home import handle_app_home_opened
+
 
 def register(app: AsyncApp) -> None:
     """Wire the events the app subscribes to."""
+    app.event("app_home_opened")(handle_app_home_opened)

@@ -45,6 +45,7 @@ async def handle_new_post(
         platforms=tuple(selected_values(state, ids.PLATFORM)),
         tone=next(iter(selected_values(state, ids.TONE)), None),
         image_url=text_value(state, ids.IMAGE_URL) or None,
+        thread=ids.THREAD in selected_values(state, ids.THREAD),
     )
     try:
         await services.posts.submit(request)

@@ -22,6 +22,7 @@ from yarl import URL
 
 from services.errors import FailureReason, PermanentPublishError, PublishError
 from services.publishers import Checkpoints, PublishResult, error_for_status, network_error
+from services.threads import split_thread
 from storage.models import Post
 
 log = structlog.get_logger(__name__)
@@ -142,10 +143,25 @@ class XPublisher:
         return str(data["id"])
 
     async def publish(self, post: Post, checkpoints: Checkpoints) -> PublishResult:
-        """Publish the post's text as one post on X."""
-        tweet_id = await self.create(post.message or "")
-        log.info("x_posted", post_id=post.id, tweet_id=tweet_id)
-        return PublishResult(external_id=tweet_id, url=status_url(tweet_id))
+        """Publish the post's text as one post, or as a reply chain when it is a thread.
+
+        Each part's id is saved the moment X answers: a retry continues the chain from the
+        first part not yet out and never posts a part twice.
+        """
+        parts = split_thread(post.message or "") if post.thread else [post.message or ""]
+        previous: str | None = None
+        first: str | None = None
+        for number, text in enumerate(parts, 1):
+            step = f"part:{number}"
+            tweet_id = checkpoints.get(step)
+            if tweet_id is None:
+                tweet_id = await self.create(text, in_reply_to=previous)
+                await checkpoints.save(step, tweet_id)
+                log.info("x_posted", post_id=post.id, tweet_id=tweet_id, part=number)
+            first = first or tweet_id
+            previous = tweet_id
+        assert first is not None
+        return PublishResult(external_id=first, url=status_url(first))
 
     async def aclose(self) -> None:
         """Close the HTTP session."""

@@ -31,7 +31,12 @@ async def test_command_to_tweet(world: World) -> None:
     assert DEFAULT_DRAFT in text
     assert f"<@{REQUESTER}>" in text and "Announce the spring release" in text
     assert "/280" in text and "openai/gpt-4o-mini" in text
-    assert set(card.buttons()) == {"socialpost_approve", "socialpost_reject"}
+    assert set(card.buttons()) == {
+        "socialpost_approve",
+        "socialpost_edit",
+        "socialpost_regenerate",
+        "socialpost_reject",
+    }
     await bot.click(card, "approve", APPROVER)
     tweets = await world.x.wait_for_tweets(1)
     assert tweets[0].text == DEFAULT_DRAFT

@@ -54,7 +54,12 @@ def test_pending_card_shows_draft_verbatim_and_decision_buttons() -> None:
     assert "Say hello &lt;!here&gt; &amp; more" in dumped and "<!here>" not in dumped
     assert "24/280 weighted characters" in dumped
     assert "openai/gpt-4o-mini" in dumped
-    assert buttons(blocks) == {ids.APPROVE: "post-1", ids.REJECT: "post-1"}
+    assert buttons(blocks) == {
+        ids.APPROVE: "post-1",
+        ids.EDIT: "post-1",
+        ids.REGENERATE: "post-1",
+        ids.REJECT: "post-1",
+    }
     assert "awaiting approval" in text
 
 

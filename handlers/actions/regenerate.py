@@ -1,0 +1,25 @@
+"""The Regenerate button: ask for optional feedback in a modal."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.actions.outcome import open_post_modal
+from handlers.blocks.modal import regenerate_modal
+from services.container import Services
+
+
+async def handle_regenerate(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    services: Services,
+) -> None:
+    """Open the regenerate modal, if the clicker may regenerate the draft."""
+    check = functools.partial(services.approval.may_change, action="regenerate")
+    await open_post_modal(ack, body, action, client, check, regenerate_modal)

@@ -1,0 +1,96 @@
+"""App Home: each viewer's view of the queue, refreshed when it is opened and on every change.
+
+The viewers are remembered in memory (the most recent `MAX_VIEWERS`); after a restart a tab
+refreshes again the next time its owner opens it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import structlog
+
+from services.approval import ApprovalPolicy
+from services.notifier import DeliveryError, Notifier
+from storage.db import Database
+from storage.models import Job, JobStatus, Post, PostStatus
+
+log = structlog.get_logger(__name__)
+
+MAX_VIEWERS = 200
+LIST_LENGTH = 10
+FAILED = [PostStatus.FAILED_POST, PostStatus.FAILED_GENERATION, PostStatus.FAILED_APPROVAL_SEND]
+
+
+@dataclass(frozen=True)
+class HomeData:
+    """What one person's App Home shows."""
+
+    viewer: str
+    is_approver: bool
+    pending: list[Post]
+    failed: list[Post]
+    dead_jobs: list[Job]
+    posted: list[Post]
+
+
+class HomeService:
+    """Builds and refreshes App Home tabs."""
+
+    def __init__(
+        self, db: Database, notifier: Notifier, policy: ApprovalPolicy, *, debounce: float = 0.3
+    ) -> None:
+        self._db = db
+        self._notifier = notifier
+        self._policy = policy
+        self._debounce = debounce
+        self._viewers: OrderedDict[str, None] = OrderedDict()
+        self._refresh: asyncio.Task[None] | None = None
+
+    async def data(self, user_id: str) -> HomeData:
+        """The queue as `user_id` sees it."""
+        failed = await self._db.posts.with_status(FAILED, limit=LIST_LENGTH)
+        failed_ids = {post.id for post in failed}
+        dead = await self._db.jobs.with_status(JobStatus.DEAD, limit=LIST_LENGTH * 2)
+        return HomeData(
+            viewer=user_id,
+            is_approver=self._policy.is_approver(user_id),
+            pending=await self._db.posts.with_status([PostStatus.PENDING], limit=LIST_LENGTH),
+            failed=failed,
+            # Dead jobs of failed posts are retried through the post; list the others.
+            dead_jobs=[job for job in dead if job.post_id not in failed_ids][:LIST_LENGTH],
+            posted=await self._db.posts.with_status([PostStatus.POSTED], limit=LIST_LENGTH),
+        )
+
+    async def opened(self, user_id: str) -> None:
+        """`user_id` opened the tab: show the queue and keep it fresh from now on."""
+        self._viewers.pop(user_id, None)
+        self._viewers[user_id] = None
+        while len(self._viewers) > MAX_VIEWERS:
+            self._viewers.popitem(last=False)
+        await self._show(user_id)
+
+    def changed(self) -> None:
+        """Something in the queue changed: refresh every open tab soon (changes coalesce)."""
+        if self._viewers and (self._refresh is None or self._refresh.done()):
+            self._refresh = asyncio.create_task(self._refresh_all(), name="home-refresh")
+
+    async def _refresh_all(self) -> None:
+        await asyncio.sleep(self._debounce)
+        for user_id in list(self._viewers):
+            await self._show(user_id)
+
+    async def _show(self, user_id: str) -> None:
+        try:
+            await self._notifier.show_home(user_id, await self.data(user_id))
+        except DeliveryError as exc:
+            # The tab is refreshed again on the next change or the next visit.
+            log.warning("home_refresh_failed", user=user_id, reason=exc.reason)
+
+    async def aclose(self) -> None:
+        """Stop a pending refresh."""
+        if self._refresh is not None:
+            self._refresh.cancel()
+            await asyncio.gather(self._refresh, return_exceptions=True)
