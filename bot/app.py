@@ -23,7 +23,7 @@ class _DropClientPrioritizedWarning(logging.Filter):
     # Bolt warns when SLACK_BOT_TOKEN is set and a client is given: we give the client on
     # purpose (shared session, SLACK_API_URL).
     def filter(self, record: logging.LogRecord) -> bool:
-        return "client` is prioritized" not in record.getMessage()
+        return "`token` will be unused" not in record.getMessage()
 
 
 def _request_fields(body: dict[str, Any]) -> dict[str, Any]:

@@ -191,6 +191,7 @@ class Runtime:
         async with self.db.transaction() as tx:
             await tx.jobs.prune_done(week_ago)
         await self.outbox.start()
+        self.tasks.spawn(self.llm.warm_up(), name="llm-warm-up")
 
     async def aclose(self) -> None:
         """Stop the worker and background drafts, then close clients and the database."""

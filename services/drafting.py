@@ -8,6 +8,7 @@ the platform's own rule. An over-limit draft is sent back with its measured leng
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import structlog
@@ -27,6 +28,7 @@ from storage.models import Post, PostStatus
 log = structlog.get_logger(__name__)
 
 MAX_REPROMPTS = 2
+DRAFTING_CONCURRENCY = 8
 
 _FENCE = re.compile(r"^```[\w-]*\s*\n(?P<body>.*?)\n?```$", re.DOTALL)
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb"}
@@ -141,16 +143,29 @@ class DraftingService:
     """Writes the draft of a stored post and records how it was made."""
 
     def __init__(
-        self, db: Database, drafter: Drafter, outbox: Outbox, tasks: BackgroundTasks
+        self,
+        db: Database,
+        drafter: Drafter,
+        outbox: Outbox,
+        tasks: BackgroundTasks,
+        *,
+        concurrency: int = DRAFTING_CONCURRENCY,
     ) -> None:
         self._db = db
         self._drafter = drafter
         self._outbox = outbox
         self._tasks = tasks
+        # litellm spends milliseconds of CPU per call: a burst of drafts must not starve the
+        # event loop that acks Slack. Extra drafts wait their turn (they are stored already).
+        self._slots = asyncio.Semaphore(concurrency)
 
     def start(self, post_id: str, *, feedback: str | None = None) -> None:
         """Draft the post in the background (it must be `generating`)."""
-        self._tasks.spawn(self.draft_post(post_id, feedback=feedback), name=f"draft-{post_id}")
+        self._tasks.spawn(self._queued(post_id, feedback), name=f"draft-{post_id}")
+
+    async def _queued(self, post_id: str, feedback: str | None) -> None:
+        async with self._slots:
+            await self.draft_post(post_id, feedback=feedback)
 
     async def draft_post(self, post_id: str, *, feedback: str | None = None) -> Post | None:
         """Draft a post in status `generating`; it ends `pending` or `failed_generation`.

@@ -70,6 +70,27 @@ class LLMClient:
         if event_name == "state_changed":
             log.warning("llm_provider_circuit", provider=name, state=event.state)
 
+    async def warm_up(self) -> None:
+        """Load what litellm and the provider SDKs import lazily on their first call.
+
+        The first real request would otherwise spend most of a second importing modules (the
+        OpenAI SDK's resources, each provider's handlers) while a user waits for a draft.
+        litellm's `mock_response` runs the whole call path without any network.
+        """
+        import openai.resources  # noqa: F401 - imported for its side effect: loaded now
+
+        for deployment in self.deployments:
+            try:
+                await litellm.acompletion(
+                    model=deployment.model,
+                    messages=[{"role": "user", "content": "warm-up"}],
+                    mock_response="ok",
+                    **deployment.params,
+                )
+            except Exception as exc:
+                # A provider litellm can't even prepare will fail properly on first use.
+                log.warning("llm_warm_up_failed", provider=deployment.name, reason=_describe(exc))
+
     async def complete(self, messages: list[Message]) -> Completion:
         """The first answer from the providers, in fallback order.
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
+from storage.connection import Repository
 from storage.models import AuditEntry
 from storage.posts import utc_now
 
 
-class AuditLog:
+class AuditLog(Repository):
     """SQL for `audit_log`."""
-
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._db = connection
 
     async def record(
         self,
@@ -26,7 +22,7 @@ class AuditLog:
         detail: str | None = None,
     ) -> None:
         """Append one entry."""
-        await self._db.execute(
+        await self._run(
             "INSERT INTO audit_log (at, actor, action, post_id, outcome, channel, message_ts,"
             " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (utc_now(), actor, action, post_id, outcome, channel, message_ts, detail),

@@ -4,6 +4,9 @@ One process owns the database. Writes go through a single writer connection, ser
 `asyncio.Lock` and run as `BEGIN IMMEDIATE` transactions: aiosqlite runs every statement of a
 connection on one thread, so two tasks sharing a connection would otherwise interleave their
 transactions. Reads use a second, read-only connection; in WAL mode they never wait for a writer.
+The reader has a lock too: SQLite keeps a read snapshot while any statement of a connection is
+open, so overlapping reads from many tasks would keep one old snapshot alive and see stale rows.
+Each read runs alone and starts from the latest commit.
 """
 
 from __future__ import annotations
@@ -11,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import aiosqlite
 
@@ -28,6 +31,30 @@ BUSY_TIMEOUT_MS = 5000
 
 class DatabaseError(Exception):
     """The database can't be used by this version of socialpost."""
+
+
+class SerialReader:
+    """A read-only connection used by one statement at a time (see the module docstring)."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._connection = connection
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def execute(
+        self, sql: str, parameters: Iterable[Any] = ()
+    ) -> AsyncIterator[aiosqlite.Cursor]:
+        """Run one query; the cursor is closed (ending the snapshot) before the next one."""
+        async with self._lock:
+            cursor = await self._connection.execute(sql, parameters)
+            try:
+                yield cursor
+            finally:
+                await cursor.close()
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._connection.close()
 
 
 class Transaction:
@@ -107,11 +134,11 @@ class Database:
     def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
         self.path = path
         self._writer = writer
-        self._reader = reader
+        self._reader = SerialReader(reader)
         self._write_lock = asyncio.Lock()
-        self.posts = PostRepository(reader)
-        self.jobs = JobRepository(reader)
-        self.audit = AuditLog(reader)
+        self.posts = PostRepository(self._reader)
+        self.jobs = JobRepository(self._reader)
+        self.audit = AuditLog(self._reader)
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate_to: int | None = None) -> Self:

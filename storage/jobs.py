@@ -9,6 +9,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.connection import Repository
 from storage.models import Job, JobStatus
 from storage.posts import iso, utc_now
 
@@ -19,11 +20,8 @@ def _job(row: aiosqlite.Row) -> Job:
     return Job.model_validate(values)
 
 
-class JobRepository:
+class JobRepository(Repository):
     """SQL for `retry_jobs`."""
-
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._db = connection
 
     async def enqueue(
         self,
@@ -102,7 +100,7 @@ class JobRepository:
     async def renew_leases(self, job_ids: list[int], lease_until: float) -> None:
         """Extend the lease of jobs still running."""
         if job_ids:
-            await self._db.execute(
+            await self._run(
                 f"UPDATE retry_jobs SET lease_until = ? WHERE status = 'running'"
                 f" AND id IN ({', '.join('?' for _ in job_ids)})",
                 (lease_until, *job_ids),
@@ -110,7 +108,7 @@ class JobRepository:
 
     async def complete(self, job_id: int) -> None:
         """The job did its work."""
-        await self._db.execute(
+        await self._run(
             "UPDATE retry_jobs SET status = 'done', lease_until = NULL, last_error = NULL,"
             " updated_at = ? WHERE id = ?",
             (utc_now(), job_id),
@@ -120,7 +118,7 @@ class JobRepository:
         self, job_id: int, *, run_at: float, error: str | None, count_attempt: bool = True
     ) -> None:
         """Queue the job again for `run_at` (a transient failure, or a wait)."""
-        await self._db.execute(
+        await self._run(
             "UPDATE retry_jobs SET status = 'queued', next_attempt_at = ?, lease_until = NULL,"
             " last_error = COALESCE(?, last_error), attempts = attempts - ?, updated_at = ?"
             " WHERE id = ?",
@@ -129,7 +127,7 @@ class JobRepository:
 
     async def bury(self, job_id: int, *, queue: str, error: str) -> None:
         """The job failed for good: move it to the dead-letter `queue`."""
-        await self._db.execute(
+        await self._run(
             "UPDATE retry_jobs SET status = 'dead', queue = ?, last_error = ?, lease_until = NULL,"
             " updated_at = ? WHERE id = ?",
             (queue, error, utc_now(), job_id),

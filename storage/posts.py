@@ -8,6 +8,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.connection import Repository
 from storage.models import Platform, Post, PostStatus, PostVersion
 
 _POST_SELECT = """
@@ -71,11 +72,8 @@ def _post(row: aiosqlite.Row | None) -> Post | None:
     return None if row is None else Post.model_validate(dict(row))
 
 
-class PostRepository:
+class PostRepository(Repository):
     """SQL for `posts`, `post_versions` and `social_platforms`."""
-
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._db = connection
 
     async def platforms(self) -> list[Platform]:
         """Every platform, in id order."""
@@ -200,7 +198,7 @@ class PostRepository:
         llm_model: str | None = None,
     ) -> None:
         """Keep one version of the post's text in its history."""
-        await self._db.execute(
+        await self._run(
             "INSERT INTO post_versions (post_id, version, message, source, author,"
             " llm_provider, llm_model, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (post_id, version, message, source, author, llm_provider, llm_model, utc_now()),
@@ -222,7 +220,7 @@ class PostRepository:
 
     async def add_publish_step(self, post_id: str, step: str, external_id: str) -> None:
         """Remember that a publishing step is done (the platform answered with this id)."""
-        await self._db.execute(
+        await self._run(
             "INSERT INTO publish_steps (post_id, step, external_id, created_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (post_id, step) DO UPDATE"
             " SET external_id = excluded.external_id",

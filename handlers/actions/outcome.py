@@ -54,19 +54,19 @@ async def decide(
     client: AsyncWebClient,
     decision: Decision,
 ) -> None:
-    """Apply a card button's decision to the post in its value, then ack, then explain a refusal.
+    """Ack a card button, apply its decision to the post in its value, explain a refusal.
 
-    The decision is stored before the ack, so a click Slack saw acknowledged is never lost.
+    The ack comes first (Slack allows 3 seconds, and a storm of clicks queues up on the
+    database); the card itself shows when the decision has been stored.
     """
+    await ack()
     actor = actor_from(body)
     try:
         outcome = await decision(action["value"], actor)
     except RateLimited as limited:
-        await ack()
         text = messages.rate_limited(limited.retry_after, limited.scope)
         await tell_privately(client, actor.user_id, text, channel=actor.channel)
         return
-    await ack()
     await reply_to(client, actor, outcome)
 
 

@@ -202,3 +202,29 @@ async def test_every_decision_and_refusal_is_audited(db: Database) -> None:
         ("U0APP", "approve", "approved"),
     ]
     assert trail[1].channel == "C1"
+
+
+async def test_reads_under_concurrent_load_see_the_latest_commit(db: Database) -> None:
+    """Many tasks reading all the time never pin an old snapshot: a read that starts after a
+    commit sees it (the publish job relies on this to see its post approved)."""
+    post_id = await pending_post(db)
+    stop = asyncio.Event()
+
+    async def keep_reading() -> None:
+        while not stop.is_set():
+            await db.posts.get(post_id)
+            await db.jobs.next_due_at()
+
+    readers = [asyncio.create_task(keep_reading()) for _ in range(30)]
+    await asyncio.sleep(0.05)
+    stale = 0
+    for _ in range(20):
+        async with db.transaction() as tx:
+            await tx.posts.transition(post_id, [PostStatus.PENDING], PostStatus.APPROVED)
+        post = await db.posts.get(post_id)
+        stale += post is None or post.status != PostStatus.APPROVED
+        async with db.transaction() as tx:
+            await tx.posts.transition(post_id, [PostStatus.APPROVED], PostStatus.PENDING)
+    stop.set()
+    await asyncio.gather(*readers)
+    assert stale == 0

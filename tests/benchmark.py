@@ -1,0 +1,444 @@
+"""The benchmark: user-facing speed, exactly-once publishing and memory, in one run.
+
+    make bench            # or: .venv/bin/python -m tests.benchmark [--update-doc]
+
+It starts the Slack emulator, the fake LLMs and the fake X on 127.0.0.1, runs the real bot as
+a subprocess (`python -m bot`, like production) and a bare Bolt app (`tests/bare_bolt_app.py`)
+as the baseline, and measures everything from outside, as Slack would see it. Results are
+printed as Markdown and saved to `bench-results/latest.{md,json}`; `--update-doc` also writes
+them into BENCHMARKS.md. These are measurements, not pass/fail tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.emulators.slack import SlackEmulator
+from tests.harness import APPROVER, REPO, REQUESTER, World, draft_from_brief
+
+RESULTS = REPO / "bench-results"
+DOC = REPO / "BENCHMARKS.md"
+MARKER = "<!-- figures: written by tests/benchmark.py -->"
+
+ACK_COMMANDS = 200
+ACK_BURST = 20
+SUBMISSIONS = 100
+APPROVALS = 100
+EXACTLY_ONCE_POSTS = 100
+EXACTLY_ONCE_CLICKS = 50
+DRAFTS_FOR_MEMORY = 1000
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The `pct` percentile (nearest rank) of `values`."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def ms(seconds: float) -> str:
+    """Seconds as milliseconds for the report."""
+    return f"{seconds * 1000:.1f} ms"
+
+
+@dataclass
+class Process:
+    """A Python module run as a subprocess, its memory read from /proc."""
+
+    module: str
+    env: dict[str, str]
+    log: Path
+    started_at: float = 0.0
+    proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        """Spawn it."""
+        with self.log.open("wb") as out:
+            self.started_at = time.monotonic()
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", self.module, cwd=REPO, env=self.env, stdout=out, stderr=out
+            )
+
+    def memory(self) -> dict[str, float]:
+        """Current (VmRSS) and peak (VmHWM) resident memory, in MiB."""
+        assert self.proc is not None
+        fields: dict[str, float] = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                fields[name] = int(value.split()[0]) / 1024
+        return fields
+
+    async def stop(self) -> None:
+        """SIGTERM, then wait."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.terminate()
+            await self.proc.wait()
+
+
+@dataclass
+class Report:
+    """Every figure of one run."""
+
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, name: str, **values: Any) -> None:
+        """Record one measurement and print it."""
+        self.figures[name] = values
+        print(f"{name}: {values}", flush=True)
+
+
+def environment(world: World, slack: SlackEmulator | None = None) -> dict[str, str]:
+    """The bot's (or the baseline's) environment for the benchmark."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(
+        world.bot_environment(
+            SOCIALPOST_RATE_LIMIT="1000000/1",
+            SOCIALPOST_WORKSPACE_RATE_LIMIT="1000000/1",
+            SOCIALPOST_SOCKET_PING_INTERVAL="10",
+            SOCIALPOST_RETRY_BASE_DELAY="0.2",
+            SOCIALPOST_RETRY_MAX_DELAY="2",
+            LOG_LEVEL="WARNING",
+            LOG_FORMAT="json",
+        )
+    )
+    env["PYTHONPATH"] = str(REPO)
+    if slack is not None:
+        env["SLACK_API_URL"] = slack.api_url
+    return env
+
+
+async def first_ack(slack: SlackEmulator, process: Process) -> float:
+    """Seconds from spawning `process` to the first acked `/socialpost`."""
+    opens = slack.connection_opens
+    while slack.connection_opens == opens:
+        assert process.proc is not None and process.proc.returncode is None, process.log
+        await asyncio.sleep(0.005)
+    await slack.wait_connected()
+    ack = await slack.slash_command(REQUESTER, "warm-up")
+    assert ack.received
+    return time.monotonic() - process.started_at
+
+
+async def ack_latencies(bot: SlackEmulator, bare: SlackEmulator) -> tuple[list[float], ...]:
+    """200 commands to each app, in alternating bursts of 20: the ack latencies."""
+    bot_times: list[float] = []
+    bare_times: list[float] = []
+    for _ in range(ACK_COMMANDS // ACK_BURST):
+        print(
+            "  burst p50 so far (bot, bare):",
+            [round(t * 1000) for t in bot_times[-ACK_BURST:]][::5],
+            [round(t * 1000) for t in bare_times[-ACK_BURST:]][::5],
+            flush=True,
+        )
+        for slack, into in ((bot, bot_times), (bare, bare_times)):
+            acks = await asyncio.gather(
+                *(slack.slash_command(REQUESTER, "") for _ in range(ACK_BURST))
+            )
+            into += [ack.latency for ack in acks if ack.latency is not None]
+            await asyncio.sleep(0.2)
+    return bot_times, bare_times
+
+
+async def submit(world: World, brief: str) -> tuple[float, str]:
+    """Open the modal and submit `brief` for X; returns when it was submitted and the view."""
+    slack = world.slack
+    ack = await slack.slash_command(REQUESTER, "")
+    trigger = ack.envelope["payload"]["trigger_id"]
+    opened = await slack.wait_for_call(
+        "views.open", lambda call: call.args.get("trigger_id") == trigger, timeout=10
+    )
+    view = opened.response["view"]
+    values = {
+        "brief": {"brief": {"type": "plain_text_input", "value": brief}},
+        "platform": {"platform": {"type": "checkboxes", "selected_options": [{"value": "x"}]}},
+    }
+    submitted = time.monotonic()
+    await slack.submit_view(view, REQUESTER, values, wait_ack=False)
+    return submitted, str(view["id"])
+
+
+def _has(call: Any, text: str, *, draft: bool) -> bool:
+    blocks = json.dumps(call.args.get("blocks"))
+    return text in blocks and (not draft or "socialpost_approve" in blocks)
+
+
+async def submit_to_cards(world: World) -> tuple[list[float], list[float]]:
+    """Submit briefs one after another: submit -> placeholder card, submit -> draft card."""
+    placeholder: list[float] = []
+    drafted: list[float] = []
+    for n in range(SUBMISSIONS):
+        brief = f"Latency brief {n}"
+        after = len(world.slack.calls)
+        submitted, _ = await submit(world, brief)
+        card = await world.slack.wait_for_call(
+            "chat.postMessage", lambda c, b=brief: _has(c, b, draft=False), after=after
+        )
+        placeholder.append(card.at - submitted)
+        update = await world.slack.wait_for_call(
+            "chat.update", lambda c, b=brief: _has(c, b, draft=True), after=after
+        )
+        drafted.append(update.at - submitted)
+    return placeholder, drafted
+
+
+async def pending_cards(world: World, prefix: str, count: int) -> list[Any]:
+    """Submit `count` briefs at once and return their draft cards."""
+    for start in range(0, count, 20):
+        batch = range(start, min(start + 20, count))
+        await asyncio.gather(*(submit(world, f"{prefix} {n}") for n in batch))
+
+    def ready() -> list[Any] | None:
+        cards = [
+            message
+            for message in world.slack.channel_messages("C0APPROVALS")
+            if prefix in message.all_text() and "socialpost_approve" in message.buttons()
+        ]
+        return cards if len(cards) >= count else None
+
+    return await _wait(ready, 120, f"{count} draft cards")
+
+
+async def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while (value := check()) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.01)
+    return value
+
+
+async def approve_to_publish(world: World) -> list[float]:
+    """Click Approve on cards one after another: click -> the publish request reaching X."""
+    cards = await pending_cards(world, "Approve latency", APPROVALS)
+    latencies = []
+    for card in cards:
+        draft = next(b["text"]["text"] for b in card.blocks if b.get("block_id") == "draft")
+        seen = len(world.x.requests)
+        clicked = time.monotonic()
+        await world.slack.click_button(APPROVER, "socialpost_approve", message=card, wait_ack=False)
+
+        def arrived(seen: int = seen, draft: str = draft) -> Any:
+            return next(
+                (r for r in world.x.requests[seen:] if (r.json or {}).get("text") == draft), None
+            )
+
+        request = await _wait(arrived, 10, "publish request")
+        latencies.append(request.at - clicked)
+    return latencies
+
+
+async def exactly_once(world: World) -> dict[str, int]:
+    """100 posts, each hit by 50 concurrent approve clicks: how many tweets."""
+    cards = await pending_cards(world, "Exactly once", EXACTLY_ONCE_POSTS)
+    tweets_before = len(world.x.tweets)
+    for start in range(0, len(cards), 10):
+        await asyncio.gather(
+            *(
+                world.slack.click_button(
+                    APPROVER if i % 2 else "U0BOSS", "socialpost_approve", message=card
+                )
+                for card in cards[start : start + 10]
+                for i in range(EXACTLY_ONCE_CLICKS)
+            )
+        )
+    await asyncio.sleep(0.5)
+    await _wait(
+        lambda: True if len(world.x.tweets) - tweets_before >= EXACTLY_ONCE_POSTS else None,
+        60,
+        "tweets",
+    )
+    await asyncio.sleep(2)
+    return {
+        "posts": len(cards),
+        "clicks": len(cards) * EXACTLY_ONCE_CLICKS,
+        "tweets": len(world.x.tweets) - tweets_before,
+    }
+
+
+async def many_drafts(world: World) -> None:
+    """1,000 drafts, 50 submissions at a time, until every card shows its draft."""
+    for start in range(0, DRAFTS_FOR_MEMORY, 50):
+        await asyncio.gather(*(submit(world, f"Memory {n}") for n in range(start, start + 50)))
+    await _wait(
+        lambda: (
+            True
+            if sum(
+                1
+                for m in world.slack.channel_messages("C0APPROVALS")
+                if "Memory" in m.all_text() and "socialpost_approve" in m.buttons()
+            )
+            >= DRAFTS_FOR_MEMORY
+            else None
+        ),
+        600,
+        "1,000 draft cards",
+    )
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    """p50 and p99 of latencies."""
+    return {
+        "n": len(values),
+        "p50_ms": round(percentile(values, 50) * 1000, 2),
+        "p99_ms": round(percentile(values, 99) * 1000, 2),
+        "max_ms": round(max(values) * 1000, 2),
+    }
+
+
+async def run(report: Report) -> None:
+    """Everything, in one run."""
+    RESULTS.mkdir(exist_ok=True)
+    async with World() as world:
+        world.openai.reply_with(draft_from_brief)
+        bare_slack = await SlackEmulator().start()
+        bot = Process("bot", environment(world), RESULTS / "bot.log")
+        bare = Process("tests.bare_bolt_app", environment(world, bare_slack), RESULTS / "bare.log")
+        try:
+            await bot.start()
+            bot_start = await first_ack(world.slack, bot)
+            await bare.start()
+            bare_start = await first_ack(bare_slack, bare)
+            report.add(
+                "startup_to_first_ack",
+                bot_s=round(bot_start, 2),
+                bare_bolt_s=round(bare_start, 2),
+            )
+            await asyncio.sleep(2)
+            idle = bot.memory()
+            report.add("memory_idle_mib", rss=round(idle["VmRSS"], 1), peak=round(idle["VmHWM"], 1))
+
+            bot_acks, bare_acks = await ack_latencies(world.slack, bare_slack)
+            ours, base = summary(bot_acks), summary(bare_acks)
+            report.add(
+                "ack_latency",
+                bot=ours,
+                bare_bolt=base,
+                p50_ratio=round(ours["p50_ms"] / base["p50_ms"], 2),
+                p99_ratio=round(ours["p99_ms"] / base["p99_ms"], 2),
+            )
+            placeholder, drafted = await submit_to_cards(world)
+            report.add("submit_to_placeholder_card", **summary(placeholder))
+            report.add("submit_to_draft_card", **summary(drafted))
+            report.add("approve_to_publish_request", **summary(await approve_to_publish(world)))
+            report.add("exactly_once", **await exactly_once(world))
+
+            started = time.monotonic()
+            await many_drafts(world)
+            await asyncio.sleep(2)
+            after = bot.memory()
+            report.add(
+                "memory_after_1000_drafts_mib",
+                rss=round(after["VmRSS"], 1),
+                peak=round(after["VmHWM"], 1),
+                growth_vs_idle_pct=round((after["VmRSS"] / idle["VmRSS"] - 1) * 100, 1),
+                seconds=round(time.monotonic() - started, 1),
+            )
+        finally:
+            await bot.stop()
+            await bare.stop()
+            await bare_slack.stop()
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def markdown(report: Report, host: dict[str, Any]) -> str:
+    """The figures as a Markdown table."""
+    f = report.figures
+    ack = f["ack_latency"]
+    rows = [
+        (
+            "Start-up to first ack (bot / bare Bolt)",
+            "{bot_s} s / {bare_bolt_s} s".format(**f["startup_to_first_ack"]),
+        ),
+        (
+            "Ack p50, 200 commands in bursts of 20 (bot / bare Bolt)",
+            f"{ack['bot']['p50_ms']} ms / {ack['bare_bolt']['p50_ms']} ms",
+        ),
+        (
+            "Ack p99 (bot / bare Bolt)",
+            f"{ack['bot']['p99_ms']} ms / {ack['bare_bolt']['p99_ms']} ms",
+        ),
+        ("Ack ratio bot / bare Bolt (p50, p99)", f"{ack['p50_ratio']}x, {ack['p99_ratio']}x"),
+    ]
+    for name, label in [
+        ("submit_to_placeholder_card", "Submit -> placeholder card"),
+        ("submit_to_draft_card", "Submit -> draft card (instant fake LLM)"),
+        ("approve_to_publish_request", "Approve click -> publish request at X"),
+    ]:
+        rows.append(
+            (
+                f"{label} (p50 / p99, n={f[name]['n']})",
+                f"{f[name]['p50_ms']} ms / {f[name]['p99_ms']} ms",
+            )
+        )
+    once = f["exactly_once"]
+    rows.append(
+        (
+            "Exactly once: tweets for 100 posts x 50 concurrent clicks",
+            f"{once['tweets']} tweets ({once['clicks']} clicks)",
+        )
+    )
+    idle, after = f["memory_idle_mib"], f["memory_after_1000_drafts_mib"]
+    rows.append(("RSS idle (current / peak)", f"{idle['rss']} MiB / {idle['peak']} MiB"))
+    rows.append(
+        (
+            "RSS after 1,000 drafts (current / peak)",
+            f"{after['rss']} MiB / {after['peak']} MiB ({after['growth_vs_idle_pct']:+}% vs idle)",
+        )
+    )
+    lines = [
+        "Measured {date} on {cpus} CPUs, Python {python}, {platform}.".format(**host),
+        "",
+        "| figure | value |",
+        "|---|---|",
+        *[f"| {name} | {value} |" for name, value in rows],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Run the benchmark and report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--update-doc", action="store_true", help="write the figures into BENCHMARKS.md"
+    )
+    args = parser.parse_args()
+    for name in [n for n in os.environ if n.lower().endswith("_proxy")]:
+        del os.environ[name]
+    report = Report()
+    asyncio.run(run(report))
+    host = machine()
+    table = markdown(report, host)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps({"machine": host, **report.figures}, indent=2))
+    (RESULTS / "latest.md").write_text(table)
+    print("\n" + table)
+    if args.update_doc:
+        doc = DOC.read_text(encoding="utf-8")
+        head, sep, _ = doc.partition(MARKER)
+        if not sep:
+            raise SystemExit(f"{DOC} has no {MARKER!r} line")
+        DOC.write_text(f"{head}{MARKER}\n\n{table}", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
