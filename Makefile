@@ -29,4 +29,4 @@ lint: $(VENV)/.test-installed
 	$(BIN)/mypy
 
 bench: $(VENV)/.test-installed
-	$(BIN)/python -m tests.benchmark
+	$(BIN)/python -m tests.benchmark --update-doc

@@ -8,6 +8,7 @@ await runtime.aclose()                    # stop the worker, cancel drafts, clos
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
@@ -191,7 +192,15 @@ class Runtime:
         async with self.db.transaction() as tx:
             await tx.jobs.prune_done(week_ago)
         await self.outbox.start()
-        self.tasks.spawn(self.llm.warm_up(), name="llm-warm-up")
+        self.tasks.spawn(self._warm_up(), name="warm-up")
+
+    async def _warm_up(self) -> None:
+        """Load lazy imports now, then take the start-up heap out of the garbage collector's
+        sight: litellm's objects are many and permanent, and scanning them on every full
+        collection shows up as latency spikes."""
+        await self.llm.warm_up()
+        gc.collect()
+        gc.freeze()
 
     async def aclose(self) -> None:
         """Stop the worker and background drafts, then close clients and the database."""

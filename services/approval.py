@@ -156,7 +156,7 @@ class ApprovalService:
     async def _refuse(
         self, action: str, actor: Actor, post_id: str, verdict: Verdict, post: Post | None = None
     ) -> Outcome:
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(urgent=True) as tx:
             await self._audit(tx, actor, action, post_id if post else None, f"refused:{verdict}")
         log.info("action_refused", action=action, user=actor.user_id, post_id=post_id, why=verdict)
         return Outcome(verdict, post)
@@ -193,7 +193,7 @@ class ApprovalService:
         source = json.dumps(
             {"user": actor.user_id, "channel": actor.channel, "message_ts": actor.message_ts}
         )
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(urgent=True) as tx:
             claimed = await tx.posts.transition(
                 post_id,
                 [PostStatus.PENDING],
@@ -258,7 +258,7 @@ class ApprovalService:
         if not self.policy.may_edit(actor.user_id, post):
             return await self._refuse("retry", actor, post_id, Verdict.NOT_EDITOR, post)
         if post.status == PostStatus.FAILED_APPROVAL_SEND:
-            async with self._db.transaction() as tx:
+            async with self._db.transaction(urgent=True) as tx:
                 await enqueue_card(tx, post_id)
                 await self._audit(tx, actor, "retry", post_id, "card_requeued")
             self._outbox.wake()
@@ -302,7 +302,7 @@ class ApprovalService:
             raise InvalidRequest(
                 {"text": f"Too long for {name}: {'; '.join(measurement.problems)}."}
             )
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(urgent=True) as tx:
             # Read the version inside the write transaction: concurrent edits can't collide.
             current = await tx.posts.get(post_id)
             edited = None
@@ -349,7 +349,7 @@ class ApprovalService:
         allowed = await self.may_change(post_id, actor, "make_thread")
         if not allowed.done or allowed.post is None:
             return allowed
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(urgent=True) as tx:
             changed = await tx.posts.update(post_id, only_if=[PostStatus.PENDING], thread=True)
             if changed is not None:
                 await enqueue_card(tx, post_id)
@@ -367,7 +367,7 @@ class ApprovalService:
             return Outcome(Verdict.NOT_FAILED, post)
         if not self.policy.is_approver(actor.user_id):
             return await self._refuse("retry_job", actor, job.post_id or "", Verdict.NOT_APPROVER)
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(urgent=True) as tx:
             revived = await tx.jobs.revive(job_id, run_at=time.time())
             await self._audit(tx, actor, "retry_job", job.post_id, f"job {job_id} requeued")
         self._outbox.wake()
@@ -383,7 +383,7 @@ class ApprovalService:
         publish: bool = False,
     ) -> Outcome:
         """One transition from the post's current status, with its card update and audit."""
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(urgent=True) as tx:
             moved = await tx.posts.transition(
                 post.id, [post.status], to_status, failure_reason=None
             )
@@ -416,7 +416,7 @@ class ApprovalService:
         if post.status not in from_statuses:
             verdict = _decided_verdict(post.status) or otherwise
             return await self._refuse(action, actor, post_id, verdict, post)
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(urgent=True) as tx:
             closed = await tx.posts.transition(
                 post_id, from_statuses, PostStatus.REJECTED, rejected_by=actor.user_id
             )

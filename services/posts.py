@@ -123,7 +123,7 @@ class PostService:
         self._limiter.acquire(request.requester, drafts=len(request.platforms))
         created: list[Post] = []
         posts: list[Post] = []
-        async with self._db.transaction() as tx:
+        async with self._db.transaction(urgent=True) as tx:
             for platform in request.platforms:
                 post, new = await tx.posts.create(
                     post_id=str(uuid.uuid4()),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -31,6 +32,45 @@ BUSY_TIMEOUT_MS = 5000
 
 class DatabaseError(Exception):
     """The database can't be used by this version of socialpost."""
+
+
+class PriorityLock:
+    """An asyncio lock that hands itself to urgent waiters before ordinary ones.
+
+    Writes made for a person waiting on Slack (a submission, a click) go ahead of the
+    background work (the retry-table worker, finished drafts), so a backlog of the latter never
+    delays an answer. Within each class, first come, first served.
+    """
+
+    def __init__(self) -> None:
+        self._locked = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._ordinary: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, *, urgent: bool) -> None:
+        """Wait for the lock."""
+        if not self._locked and not self._urgent and not self._ordinary:
+            self._locked = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._ordinary).append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                # The lock was handed to us as we were cancelled: pass it on.
+                self.release()
+            raise
+
+    def release(self) -> None:
+        """Hand the lock to the next waiter, urgent ones first."""
+        for queue in (self._urgent, self._ordinary):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._locked = False
 
 
 class SerialReader:
@@ -135,7 +175,7 @@ class Database:
         self.path = path
         self._writer = writer
         self._reader = SerialReader(reader)
-        self._write_lock = asyncio.Lock()
+        self._write_lock = PriorityLock()
         self.posts = PostRepository(self._reader)
         self.jobs = JobRepository(self._reader)
         self.audit = AuditLog(self._reader)
@@ -161,9 +201,13 @@ class Database:
         return cls(path, writer, reader)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        """One `BEGIN IMMEDIATE` transaction; commits on success, rolls back on any error."""
-        async with self._write_lock:
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[Transaction]:
+        """One `BEGIN IMMEDIATE` transaction; commits on success, rolls back on any error.
+
+        `urgent` transactions (someone in Slack is waiting) go before background ones.
+        """
+        await self._write_lock.acquire(urgent=urgent)
+        try:
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 yield Transaction(self._writer)
@@ -171,6 +215,8 @@ class Database:
                 await self._writer.rollback()
                 raise
             await self._writer.commit()
+        finally:
+            self._write_lock.release()
 
     async def close(self) -> None:
         """Close both connections."""

@@ -2,13 +2,17 @@
 
 Run like the bot (`python -m tests.bare_bolt_app`) with SLACK_BOT_TOKEN, SLACK_APP_TOKEN and
 SLACK_API_URL set; it is what a minimal Bolt for Python app does on the same machine.
+BARE_MODAL_JSON may name a file holding the modal to open (the benchmark passes the bot's own,
+so both apps make Slack do the same work).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -31,14 +35,26 @@ MODAL = {
 }
 
 
-async def handle_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
-    """Ack at once, then open the modal."""
-    await ack()
-    await client.views_open(trigger_id=command["trigger_id"], view=MODAL)
+def modal() -> dict[str, Any]:
+    """The modal to open: BARE_MODAL_JSON's, or a one-field form."""
+    path = os.environ.get("BARE_MODAL_JSON")
+    if path:
+        view: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+        return view
+    return MODAL
 
 
 async def main() -> None:
     """Serve until SIGTERM."""
+    view = modal()
+
+    async def handle_command(
+        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """Ack at once, then open the modal."""
+        await ack()
+        await client.views_open(trigger_id=command["trigger_id"], view=view)
+
     base_url = os.environ["SLACK_API_URL"]
     app = AsyncApp(client=AsyncWebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=base_url))
     app.command("/socialpost")(handle_command)

@@ -19,7 +19,14 @@ from services.models import Deployment
 from services.outbox import Outbox
 from services.ratelimit import RateLimiter
 from services.tasks import BackgroundTasks
-from storage.db import Database, DatabaseError, migrate, migrations, schema_version
+from storage.db import (
+    Database,
+    DatabaseError,
+    PriorityLock,
+    migrate,
+    migrations,
+    schema_version,
+)
 from storage.models import PostStatus
 
 LATEST = migrations()[-1][0]
@@ -228,3 +235,33 @@ async def test_reads_under_concurrent_load_see_the_latest_commit(db: Database) -
     stop.set()
     await asyncio.gather(*readers)
     assert stale == 0
+
+
+async def test_urgent_writes_go_before_background_writes() -> None:
+    """The write lock hands itself to urgent waiters first, FIFO within each class, and
+    passes it on when a waiter is cancelled."""
+    lock = PriorityLock()
+    order: list[str] = []
+
+    async def take(name: str, urgent: bool) -> None:
+        await lock.acquire(urgent=urgent)
+        order.append(name)
+        await asyncio.sleep(0)
+        lock.release()
+
+    await lock.acquire(urgent=False)
+    tasks = [
+        asyncio.create_task(take("background-1", False)),
+        asyncio.create_task(take("background-2", False)),
+        asyncio.create_task(take("cancelled", True)),
+        asyncio.create_task(take("urgent-1", True)),
+        asyncio.create_task(take("urgent-2", True)),
+    ]
+    await asyncio.sleep(0)
+    tasks[2].cancel()
+    await asyncio.sleep(0)
+    lock.release()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == ["urgent-1", "urgent-2", "background-1", "background-2"]
+    await lock.acquire(urgent=False)
+    lock.release()
