@@ -19,6 +19,7 @@ from bot.app import create_app
 from bot.logging import configure_logging
 from bot.services import Runtime, dry_run_platforms
 from bot.settings import Mode, Settings
+from services.platforms import PLATFORMS
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +47,8 @@ def _log_start(settings: Settings, runtime: Runtime, started: float) -> None:
         )
     for platform in sorted(set(runtime.publishers) & dry_run_platforms(settings)):
         log.info("platform_dry_run", platform=platform)
+    for platform in sorted(set(PLATFORMS) - set(runtime.publishers)):
+        log.info("platform_not_offered", platform=platform, reason="no credentials")
     log.info(
         "socialpost_started",
         mode=settings.mode.value,

@@ -54,7 +54,7 @@ class JobRepository(Repository):
         return None if row is None else int(row[0])
 
     async def claim_due(
-        self, now: float, lease_until: float, limit: int, *, exclude: Collection[int] = ()
+        self, now: float, lease: float, limit: int, *, exclude: Collection[int] = ()
     ) -> list[Job]:
         """Lease up to `limit` due jobs: queued and due, or running with an expired lease.
 
@@ -66,17 +66,17 @@ class JobRepository(Repository):
         async with self._db.execute(
             """
             UPDATE retry_jobs
-            SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ?
+            SET status = 'running', attempts = attempts + 1, lease = ?, updated_at = ?
             WHERE id IN (
                 SELECT j.id FROM retry_jobs j
                 WHERE (
                     (j.status = 'queued' AND j.next_attempt_at <= ?)
-                    OR (j.status = 'running' AND j.lease_until < ?)
+                    OR (j.status = 'running' AND j.lease < ?)
                 )
                 AND j.id NOT IN (SELECT value FROM json_each(?))
                 AND NOT EXISTS (
                     SELECT 1 FROM retry_jobs r
-                    WHERE r.status = 'running' AND r.lease_until >= ? AND r.id != j.id
+                    WHERE r.status = 'running' AND r.lease >= ? AND r.id != j.id
                       AND r.post_id IS j.post_id AND r.kind = j.kind
                 )
                 ORDER BY j.next_attempt_at, j.id
@@ -84,7 +84,7 @@ class JobRepository(Repository):
             )
             RETURNING *
             """,
-            (lease_until, utc_now(), now, now, json.dumps(excluded), now, limit),
+            (lease, utc_now(), now, now, json.dumps(excluded), now, limit),
         ) as cursor:
             rows = await cursor.fetchall()
         jobs = [_job(row) for row in rows]
@@ -97,19 +97,19 @@ class JobRepository(Repository):
                 await self.reschedule(job.id, run_at=now, error=None, count_attempt=False)
         return sorted(kept.values(), key=lambda job: job.id)
 
-    async def renew_leases(self, job_ids: list[int], lease_until: float) -> None:
+    async def renew_leases(self, job_ids: list[int], lease: float) -> None:
         """Extend the lease of jobs still running."""
         if job_ids:
             await self._run(
-                f"UPDATE retry_jobs SET lease_until = ? WHERE status = 'running'"
+                f"UPDATE retry_jobs SET lease = ? WHERE status = 'running'"
                 f" AND id IN ({', '.join('?' for _ in job_ids)})",
-                (lease_until, *job_ids),
+                (lease, *job_ids),
             )
 
     async def complete(self, job_id: int) -> None:
         """The job did its work."""
         await self._run(
-            "UPDATE retry_jobs SET status = 'done', lease_until = NULL, last_error = NULL,"
+            "UPDATE retry_jobs SET status = 'done', lease = NULL, last_error = NULL,"
             " updated_at = ? WHERE id = ?",
             (utc_now(), job_id),
         )
@@ -119,7 +119,7 @@ class JobRepository(Repository):
     ) -> None:
         """Queue the job again for `run_at` (a transient failure, or a wait)."""
         await self._run(
-            "UPDATE retry_jobs SET status = 'queued', next_attempt_at = ?, lease_until = NULL,"
+            "UPDATE retry_jobs SET status = 'queued', next_attempt_at = ?, lease = NULL,"
             " last_error = COALESCE(?, last_error), attempts = attempts - ?, updated_at = ?"
             " WHERE id = ?",
             (run_at, error, 0 if count_attempt else 1, utc_now(), job_id),
@@ -128,7 +128,7 @@ class JobRepository(Repository):
     async def bury(self, job_id: int, *, queue: str, error: str) -> None:
         """The job failed for good: move it to the dead-letter `queue`."""
         await self._run(
-            "UPDATE retry_jobs SET status = 'dead', queue = ?, last_error = ?, lease_until = NULL,"
+            "UPDATE retry_jobs SET status = 'dead', queue = ?, last_error = ?, lease = NULL,"
             " updated_at = ? WHERE id = ?",
             (queue, error, utc_now(), job_id),
         )
@@ -145,7 +145,7 @@ class JobRepository(Repository):
     async def requeue_running(self, now: float) -> int:
         """At start-up: every job an earlier process left running is due again at once."""
         async with self._db.execute(
-            "UPDATE retry_jobs SET status = 'queued', next_attempt_at = ?, lease_until = NULL,"
+            "UPDATE retry_jobs SET status = 'queued', next_attempt_at = ?, lease = NULL,"
             " updated_at = ? WHERE status = 'running' RETURNING id",
             (now, utc_now()),
         ) as cursor:
@@ -178,7 +178,7 @@ class JobRepository(Repository):
             "SELECT MIN(t) FROM ("
             " SELECT MIN(next_attempt_at) AS t FROM retry_jobs WHERE status = 'queued'"
             " UNION ALL"
-            " SELECT MIN(lease_until) FROM retry_jobs WHERE status = 'running')"
+            " SELECT MIN(lease) FROM retry_jobs WHERE status = 'running')"
         ) as cursor:
             row = await cursor.fetchone()
         return None if row is None or row[0] is None else float(row[0])

@@ -101,7 +101,7 @@ class Job(Row):
     payload: dict[str, Any]
     attempts: int
     next_attempt_at: float
-    lease_until: float | None = None
+    lease: float | None = None
     last_error: str | None = None
     status: JobStatus
     queue: str | None = None

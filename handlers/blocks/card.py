@@ -196,7 +196,9 @@ def approval_card(post: Post, *, dry_run: bool) -> tuple[str, list[Block]]:
                     context(f":warning: {GENERATION_FAILED}. This is the previous version.")
                 )
             if dry_run:
-                blocks.append(context(f":test_tube: Dry run: approving will not post to {name}."))
+                blocks.append(
+                    context(f":test_tube: This is a dry run: approving will not post to {name}.")
+                )
             blocks.append(
                 {"type": "actions", "block_id": "actions", "elements": _pending_buttons(post)}
             )

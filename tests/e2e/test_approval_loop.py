@@ -230,3 +230,28 @@ async def test_prefilled_brief_help_and_status(world: World) -> None:
     status_ack = await world.slack.slash_command(REQUESTER, "status")
     assert "1 pending approval" in status_ack.payload["text"]
     assert "Pending approval (1)" in str(status_ack.payload["blocks"])
+
+
+async def test_platform_without_credentials_is_a_dry_run(world: World) -> None:
+    """SOCIALPOST_DRY_RUN=auto and no X credentials: the card says dry run, approving calls
+    nothing and the card says nothing was sent."""
+    bot = await world.start_bot(X_API_KEY=None)
+    await bot.submit()
+    card = await bot.draft_card()
+    assert "dry run" in card.all_text()
+    await bot.click(card, "approve")
+    posted = await bot.wait_card(lambda c: "Posted to X by" in c.all_text())
+    assert "dry run: nothing was sent to X" in posted.all_text()
+    await bot.settle()
+    assert world.x.requests == []
+
+
+async def test_dry_run_false_offers_only_configured_platforms(world: World) -> None:
+    """SOCIALPOST_DRY_RUN=false: a platform without credentials is not in the modal, and a
+    forged submission for it is refused."""
+    bot = await world.start_bot(SOCIALPOST_DRY_RUN="false", INSTAGRAM_ACCESS_TOKEN=None)
+    view = await bot.open_modal()
+    platform_block = next(b for b in view["blocks"] if b["block_id"] == "platform")
+    assert [o["value"] for o in platform_block["element"]["options"]] == ["x", "linkedin"]
+    ack, _ = await bot.submit(platforms=("instagram",), image_url="https://example.com/a.jpg")
+    assert "platform" in ack.payload["errors"]

@@ -67,7 +67,7 @@ def test_fallback_and_dry_run_are_visible() -> None:
     """A fallback model and a dry-run platform are both said on the card."""
     _, blocks = approval_card(post(llm_fallback=True), dry_run=True)
     dumped = json.dumps(blocks)
-    assert "fallback" in dumped and "Dry run" in dumped
+    assert "fallback" in dumped and "dry run" in dumped
 
 
 def test_decided_cards_have_no_decision_buttons() -> None:
