@@ -203,10 +203,12 @@ class Runtime:
         gc.freeze()
 
     async def aclose(self) -> None:
-        """Stop the worker and background drafts, then close clients and the database."""
-        await self.outbox.stop()
+        """Let running jobs and drafts finish (up to SOCIALPOST_SHUTDOWN_GRACE seconds), stop
+        the worker, then close clients and the database."""
+        grace = self.settings.shutdown_grace
+        await self.outbox.stop(grace=grace)
         await self.home.aclose()
-        await self.tasks.aclose()
+        await self.tasks.aclose(grace=grace)
         for publisher in self.publishers.values():
             await publisher.aclose()
         await self.session.close()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
+from dotenv import load_dotenv
 from pydantic import (
     BaseModel,
     Field,
@@ -159,6 +161,7 @@ class Settings(BaseSettings):
     retry_base_delay: float = Field(2.0, ge=0, validation_alias="SOCIALPOST_RETRY_BASE_DELAY")
     retry_max_delay: float = Field(300.0, ge=0, validation_alias="SOCIALPOST_RETRY_MAX_DELAY")
     job_lease: float = Field(30.0, gt=0, validation_alias="SOCIALPOST_JOB_LEASE")
+    shutdown_grace: float = Field(10.0, ge=0, validation_alias="SOCIALPOST_SHUTDOWN_GRACE")
     platform_cooldown: float = Field(60.0, gt=0, validation_alias="SOCIALPOST_PLATFORM_COOLDOWN")
 
     rate_limit: Annotated[RateLimit, NoDecode] = Field(
@@ -412,9 +415,42 @@ def _describe(error: Any) -> str:
     return f"{name}: {message}"
 
 
+CREDENTIAL_GROUPS = {
+    "X": ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),
+    "LinkedIn": ("LINKEDIN_ACCESS_TOKEN", "LINKEDIN_AUTHOR_URN"),
+    "Instagram": ("INSTAGRAM_ACCESS_TOKEN", "INSTAGRAM_USER_ID"),
+}
+
+
+def credential_problems(environ: Mapping[str, str]) -> list[str]:
+    """A platform's credentials half set is a mistake: without this check the platform would
+    quietly become dry-run and approved posts would never be published."""
+    problems = []
+    for platform, names in CREDENTIAL_GROUPS.items():
+        present = [name for name in names if environ.get(name, "").strip()]
+        if present and len(present) < len(names):
+            for name in names:
+                if name not in present:
+                    problems.append(
+                        f"{name}: required to post to {platform}, since "
+                        f"{', '.join(present)} {'is' if len(present) == 1 else 'are'} set"
+                    )
+    return problems
+
+
 def load_settings(env_file: str | Path | None = ".env") -> Settings:
-    """Read and check the environment once; raise `SettingsError` listing every problem."""
+    """Read and check the environment once; raise `SettingsError` listing every problem.
+
+    The `.env` file is loaded into the process environment (without overriding what is
+    already set), because litellm reads the provider keys (`OPENAI_API_KEY`, ...) from there.
+    """
+    if env_file is not None and Path(env_file).is_file():
+        load_dotenv(env_file, override=False)
+    problems = credential_problems(os.environ)
     try:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
-        raise SettingsError([_describe(error) for error in exc.errors()]) from None
+        raise SettingsError([_describe(error) for error in exc.errors()] + problems) from None
+    if problems:
+        raise SettingsError(problems)
+    return settings

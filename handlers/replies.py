@@ -36,12 +36,19 @@ def card_actor(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, Actor]:
 async def tell_privately(
     client: AsyncWebClient, user_id: str, text: str, *, channel: str | None = None
 ) -> None:
-    """An ephemeral message in `channel` (only `user_id` sees it), or a DM without one."""
-    try:
-        if channel and not channel.startswith("D"):
+    """An ephemeral message in `channel` (only `user_id` sees it), else a direct message.
+
+    The ephemeral can fail (the bot isn't in the channel the command came from, say); the
+    person still gets the answer, from the bot's DM.
+    """
+    if channel and not channel.startswith("D"):
+        try:
             await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
-        else:
-            await client.chat_postMessage(channel=user_id, text=text)
+            return
+        except SlackApiError as exc:
+            log.info("ephemeral_failed_using_dm", user=user_id, error=exc.response.get("error"))
+    try:
+        await client.chat_postMessage(channel=user_id, text=text)
     except SlackApiError as exc:
         # A private reply is a courtesy: losing one must not turn into an error for the user.
         log.warning("private_reply_failed", user=user_id, error=exc.response.get("error"))

@@ -24,7 +24,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict
 
 from services.drafting import DraftingService
-from services.errors import InvalidRequest
+from services.errors import InvalidRequest, RateLimited
 from services.outbox import Outbox, enqueue_card, enqueue_publish
 from services.platforms import rules_for
 from services.ratelimit import RateLimiter
@@ -263,7 +263,7 @@ class ApprovalService:
                 await self._audit(tx, actor, "retry", post_id, "card_requeued")
             self._outbox.wake()
             return Outcome(Verdict.DONE, post)
-        self._limiter.acquire(actor.user_id)
+        await self._take_token("retry", actor, post)
         outcome = await self._move("retry", post, actor, PostStatus.GENERATING)
         if outcome.done:
             self._drafting.start(post_id)
@@ -299,6 +299,7 @@ class ApprovalService:
         measurement = measure_draft(post.platform, text, thread=post.thread)
         if not measurement.within_limit:
             name = rules_for(post.platform).name
+            await self._refuse("edit", actor, post_id, Verdict.OVER_LIMIT, post)
             raise InvalidRequest(
                 {"text": f"Too long for {name}: {'; '.join(measurement.problems)}."}
             )
@@ -338,7 +339,7 @@ class ApprovalService:
             raise InvalidRequest(
                 {"feedback": f"Keep the feedback under {FEEDBACK_MAX} characters."}
             )
-        self._limiter.acquire(actor.user_id)
+        await self._take_token("regenerate", actor, allowed.post)
         outcome = await self._move("regenerate", allowed.post, actor, PostStatus.GENERATING)
         if outcome.done:
             self._drafting.start(post_id, feedback=feedback)
@@ -372,6 +373,15 @@ class ApprovalService:
             await self._audit(tx, actor, "retry_job", job.post_id, f"job {job_id} requeued")
         self._outbox.wake()
         return Outcome(Verdict.DONE if revived else Verdict.NOT_FAILED, post)
+
+    async def _take_token(self, action: str, actor: Actor, post: Post) -> None:
+        """Take a drafting token for `actor`; a refusal is audited, then raised."""
+        try:
+            self._limiter.acquire(actor.user_id)
+        except RateLimited:
+            async with self._db.transaction(urgent=True) as tx:
+                await self._audit(tx, actor, action, post.id, "refused:rate_limited")
+            raise
 
     async def _move(
         self,

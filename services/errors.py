@@ -4,6 +4,7 @@
     ├── InvalidRequest               bad input from a user: nothing was stored (field -> message)
     ├── RateLimited                  too many drafting requests; `retry_after` seconds to wait
     ├── PostNotFound                 no post with that id
+    ├── CircuitOpen                  a provider or platform is cooling down after failing
     ├── GenerationError              the LLM side failed
     │   └── GenerationUnavailable    every provider failed or is cooling down
     └── PublishError                 a platform did not take the post
@@ -42,6 +43,16 @@ class RateLimited(SocialpostError):
 
 class PostNotFound(SocialpostError):
     """No post has that id."""
+
+
+class CircuitOpen(SocialpostError):
+    """`name` failed repeatedly and is left alone until `retry_at` (epoch seconds), or its one
+    trial request is in flight."""
+
+    def __init__(self, name: str, retry_at: float) -> None:
+        self.name = name
+        self.retry_at = retry_at
+        super().__init__(f"{name} is cooling down")
 
 
 class GenerationError(SocialpostError):

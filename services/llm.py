@@ -3,9 +3,9 @@
 litellm does the talking (one API for OpenAI, Anthropic, Gemini, ...). Fallback is a plain loop
 over the configured deployments rather than litellm's Router, because the Router's cool-down
 ignores connection errors, so an unreachable provider would keep costing every draft a timeout.
-Each provider has a purgatory circuit breaker instead: 2 failures in a row of any kind open it
-for `cooldown` seconds, then one trial request decides. This loop is the only retry layer:
-litellm and the provider SDKs are told not to retry.
+Each provider has a circuit breaker instead (`services.circuit`): 2 failures in a row of any
+kind open it for `cooldown` seconds, then one trial request decides. This loop is the only
+retry layer: litellm and the provider SDKs are told not to retry.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm
 import structlog
-from purgatory import AsyncCircuitBreakerFactory
-from purgatory.domain.model import OpenedState
 
-from services.errors import GenerationUnavailable
+from services.circuit import Circuits
+from services.errors import CircuitOpen, GenerationUnavailable
 from services.models import Completion, Deployment
 
 litellm.suppress_debug_info = True
@@ -60,15 +59,7 @@ class LLMClient:
             raise ValueError("at least one LLM deployment is needed")
         self.deployments = list(deployments)
         self.timeout = timeout
-        self._breakers = AsyncCircuitBreakerFactory(
-            default_threshold=FAILURES_TO_OPEN, default_ttl=cooldown
-        )
-        self._breakers.add_listener(self._log_breaker_event)
-
-    @staticmethod
-    def _log_breaker_event(name: str, event_name: str, event: Any) -> None:
-        if event_name == "state_changed":
-            log.warning("llm_provider_circuit", provider=name, state=event.state)
+        self._circuits = Circuits(threshold=FAILURES_TO_OPEN, cooldown=cooldown, kind="llm")
 
     async def warm_up(self) -> None:
         """Load what litellm and the provider SDKs import lazily on their first call.
@@ -98,11 +89,10 @@ class LLMClient:
         """
         failures: list[tuple[str, str]] = []
         for index, deployment in enumerate(self.deployments):
-            breaker = await self._breakers.get_breaker(deployment.name)
             try:
-                async with breaker:
+                async with self._circuits.guard(deployment.name):
                     text, model = await self._ask(deployment, messages)
-            except OpenedState:
+            except CircuitOpen:
                 failures.append((deployment.name, "cooling down"))
                 continue
             except Exception as exc:
@@ -117,6 +107,7 @@ class LLMClient:
                 provider=deployment.provider,
                 model=model,
                 deployment=deployment.name,
+                configured_model=deployment.model,
                 fallback_used=index > 0,
             )
         raise GenerationUnavailable(failures)

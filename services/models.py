@@ -54,6 +54,7 @@ class Completion(BaseModel):
     provider: str
     model: str
     deployment: str
+    configured_model: str
     fallback_used: bool
 
 
@@ -69,6 +70,7 @@ class Draft(BaseModel):
     within_limit: bool
     provider: str
     model: str
+    configured_model: str
     fallback_used: bool
     prompt: str
     raw_output: str

@@ -108,6 +108,16 @@ async def enqueue_notice(
     await tx.jobs.enqueue(JobKind.NOTIFY_USER, post_id, run_at=time.time(), payload=payload)
 
 
+async def _cancel(tasks: list[asyncio.Task[None] | None]) -> None:
+    """Cancel the tasks and wait until they are gone."""
+    live = [task for task in tasks if task is not None]
+    for task in live:
+        task.cancel()
+    for task in live:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 class Outbox:
     """The worker that drains the retry table. `start()` at start-up, `stop()` at shutdown."""
 
@@ -152,15 +162,16 @@ class Outbox:
         self._loop_task = asyncio.create_task(self._work(), name="outbox")
         self._lease_task = asyncio.create_task(self._renew_leases(), name="outbox-leases")
 
-    async def stop(self) -> None:
-        """Stop claiming jobs; jobs still running are cancelled and run again next start."""
-        tasks = [t for t in (self._loop_task, self._lease_task) if t is not None]
-        tasks += list(self._running.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop claiming jobs and give running ones `grace` seconds to finish (a publish cut
+        off mid-request would run again after the restart and could only find its post as
+        duplicate content); what is still running then is cancelled and runs again next start.
+        """
+        await _cancel([self._loop_task])
+        running = list(self._running.values())
+        if running and grace > 0:
+            await asyncio.wait(running, timeout=grace)
+        await _cancel([self._lease_task, *self._running.values()])
         self._loop_task = self._lease_task = None
 
     async def drain(self, timeout: float = 10.0) -> None:

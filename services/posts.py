@@ -15,7 +15,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict
 
 from services.drafting import DraftingService
-from services.errors import InvalidRequest
+from services.errors import InvalidRequest, RateLimited
 from services.outbox import Outbox, enqueue_card
 from services.platforms import PLATFORMS
 from services.ratelimit import RateLimiter
@@ -120,7 +120,17 @@ class PostService:
         if existing:
             log.info("duplicate_submission", request_id=request.request_id)
             return existing
-        self._limiter.acquire(request.requester, drafts=len(request.platforms))
+        try:
+            self._limiter.acquire(request.requester, drafts=len(request.platforms))
+        except RateLimited as limited:
+            async with self._db.transaction(urgent=True) as tx:
+                await tx.audit.record(
+                    actor=request.requester,
+                    action="draft",
+                    post_id=None,
+                    outcome=f"refused:rate_limited:{limited.scope}",
+                )
+            raise
         created: list[Post] = []
         posts: list[Post] = []
         async with self._db.transaction(urgent=True) as tx:

@@ -11,10 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import structlog
-from purgatory import AsyncCircuitBreakerFactory
-from purgatory.domain.model import OpenedState
 
-from services.errors import FailureReason, PermanentPublishError, TransientPublishError
+from services.circuit import Circuits
+from services.errors import (
+    CircuitOpen,
+    FailureReason,
+    PermanentPublishError,
+    TransientPublishError,
+)
 from services.outbox import JobFailed, Outbox, RetryLater, enqueue_card
 from services.publishers import Publisher
 from services.threads import split_thread
@@ -77,18 +81,12 @@ class PublishJobs:
         self._db = db
         self._outbox = outbox
         self._publishers = dict(publishers)
-        self._cooldown = cooldown
-        self._breakers = AsyncCircuitBreakerFactory(
-            default_threshold=FAILURES_TO_OPEN,
-            default_ttl=cooldown,
-            exclude=[PermanentPublishError],
+        self._circuits = Circuits(
+            threshold=FAILURES_TO_OPEN,
+            cooldown=cooldown,
+            kind="platform",
+            ignore=[PermanentPublishError],
         )
-        self._breakers.add_listener(self._log_breaker_event)
-
-    @staticmethod
-    def _log_breaker_event(name: str, event_name: str, event: object) -> None:
-        if event_name == "state_changed":
-            log.warning("publisher_circuit", platform=name, state=getattr(event, "state", None))
 
     async def run(self, job: Job) -> None:
         """Publish the job's post unless it was published, discarded or is gone."""
@@ -104,14 +102,12 @@ class PublishJobs:
         checkpoints = StoredCheckpoints(
             self._db, post.id, await self._db.posts.publish_steps(post.id)
         )
-        breaker = await self._breakers.get_breaker(post.platform)
         try:
-            async with breaker:
+            async with self._circuits.guard(post.platform):
                 result = await publisher.publish(post, checkpoints)
-        except OpenedState as opened:
+        except CircuitOpen as cooling:
             raise RetryLater(
-                opened.opened_at + self._cooldown + 0.01,
-                f"{post.platform} is failing; waiting for its cool-down",
+                cooling.retry_at + 0.01, f"{post.platform} is failing; waiting for its cool-down"
             ) from None
         except TransientPublishError as exc:
             raise JobFailed(

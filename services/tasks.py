@@ -36,8 +36,10 @@ class BackgroundTasks:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def aclose(self) -> None:
-        """Cancel every running task and wait for them to stop."""
+    async def aclose(self, grace: float = 0.0) -> None:
+        """Give running tasks `grace` seconds to finish, then cancel the rest."""
+        if self._tasks and grace > 0:
+            await asyncio.wait(list(self._tasks), timeout=grace)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -14,7 +14,13 @@ from services.platforms import Measurement, rules_for
 MAX_PARTS = 25
 _BREAK = re.compile(r"^\s*-{3,}\s*$", re.MULTILINE)
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+")
-_ASKS_FOR_THREAD = re.compile(r"\bthread\b", re.IGNORECASE)
+# "a thread", "as a thread", "an X thread", "Twitter thread", "tweet thread", "thread of 5"...
+# but not "thread-safe" or "reply in the Slack thread".
+_ASKS_FOR_THREAD = re.compile(
+    r"\b(?:a|an|as\s+a|x|twitter|tweet|tweetstorm)\s+thread\b(?![-\w])"
+    r"|\bthread\s+of\s+(?:\d+|two|three|four|five|six)\b",
+    re.IGNORECASE,
+)
 
 
 def asks_for_thread(brief: str) -> bool:
@@ -70,10 +76,15 @@ def _cut(chunk: str, budget: int) -> list[str]:
 
 
 def split_thread(text: str, limit: int = 280) -> list[str]:
-    """The numbered parts of a thread, each at most `limit` weighted characters."""
+    """The numbered parts of a thread, each at most `limit` weighted characters.
+
+    A text that fits one post stays one post, verbatim and unnumbered.
+    """
     chunks = [chunk.strip() for chunk in _BREAK.split(text) if chunk.strip()]
     if not chunks:
         return []
+    if len(chunks) == 1 and _weight(chunks[0]) <= limit:
+        return chunks
     numbering = 4  # " 1/9"
     while True:
         budget = limit - numbering

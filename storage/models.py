@@ -60,6 +60,7 @@ class Post(Row):
     approval_source: str | None = None
     llm_provider: str | None = None
     llm_model: str | None = None
+    llm_deployment: str | None = None
     llm_fallback: bool = False
     prompt: str | None = None
     raw_output: str | None = None

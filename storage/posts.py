@@ -28,6 +28,7 @@ _WRITABLE = frozenset(
         "approval_source",
         "llm_provider",
         "llm_model",
+        "llm_deployment",
         "llm_fallback",
         "prompt",
         "raw_output",

@@ -153,6 +153,7 @@ class World:
             "SOCIALPOST_JOB_LEASE": "2",
             "SOCIALPOST_PLATFORM_COOLDOWN": "0.3",
             "SOCIALPOST_SOCKET_PING_INTERVAL": "0.5",
+            "SOCIALPOST_SHUTDOWN_GRACE": "2",
             "SOCIALPOST_RATE_LIMIT": "100/60",
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "console",

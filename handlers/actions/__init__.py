@@ -13,6 +13,7 @@ from handlers.actions.regenerate import handle_regenerate
 from handlers.actions.reject import handle_reject
 from handlers.actions.retry import handle_retry
 from handlers.actions.retry_job import handle_retry_job
+from handlers.actions.suggest_changes import handle_suggest_changes
 
 
 def register(app: AsyncApp) -> None:
@@ -21,6 +22,7 @@ def register(app: AsyncApp) -> None:
     app.action(ids.REJECT)(handle_reject)
     app.action(ids.EDIT)(handle_edit)
     app.action(ids.REGENERATE)(handle_regenerate)
+    app.action(ids.SUGGEST_CHANGES)(handle_suggest_changes)
     app.action(ids.MAKE_THREAD)(handle_make_thread)
     app.action(ids.RETRY)(handle_retry)
     app.action(ids.DISCARD)(handle_discard)

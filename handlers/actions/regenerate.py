@@ -1,4 +1,4 @@
-"""The Regenerate button: ask for optional feedback in a modal."""
+"""The Regenerate button: a new version from the same brief, right away."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.actions.outcome import open_post_modal
-from handlers.blocks.modal import regenerate_modal
+from handlers.actions.outcome import decide
 from services.container import Services
 
 
@@ -20,6 +19,6 @@ async def handle_regenerate(
     client: AsyncWebClient,
     services: Services,
 ) -> None:
-    """Open the regenerate modal, if the clicker may regenerate the draft."""
-    check = functools.partial(services.approval.may_change, action="regenerate")
-    await open_post_modal(ack, body, action, client, check, regenerate_modal)
+    """Write a new version of the draft (no feedback: "Suggest changes…" takes some)."""
+    regenerate = functools.partial(services.approval.regenerate, feedback=None)
+    await decide(ack, body, action, client, regenerate)

@@ -74,7 +74,7 @@ def _measure_line(post: Post) -> str:
     unit = "weighted characters" if post.platform == "x" else "characters"
     if not measurement.within_limit:
         return f":warning: over the limit: {'; '.join(measurement.problems)}"
-    if post.thread:
+    if post.thread and measurement.parts > 1:
         return f"Thread of {measurement.parts} posts, each within {measurement.limit} {unit}"
     return f"{measurement.length}/{measurement.limit} {unit}"
 
@@ -99,6 +99,7 @@ def _pending_buttons(post: Post) -> list[Block]:
         button("Approve & post", ids.APPROVE, post.id, "primary"),
         button("Edit", ids.EDIT, post.id),
         button("Regenerate", ids.REGENERATE, post.id),
+        button("Suggest changes…", ids.SUGGEST_CHANGES, post.id),
         button("Reject", ids.REJECT, post.id, "danger"),
     ]
     if post.platform == "x" and not post.thread and _over_limit(post):
@@ -109,10 +110,16 @@ def _pending_buttons(post: Post) -> list[Block]:
 def _model_line(post: Post) -> str:
     if not post.llm_model:
         return ""
-    model = post.llm_model
-    if post.llm_provider and not model.startswith(f"{post.llm_provider}/"):
-        model = f"{post.llm_provider}/{model}"
-    line = f"Written by {model}"
+    answered = post.llm_model
+    if post.llm_provider and not answered.startswith(f"{post.llm_provider}/"):
+        answered = f"{post.llm_provider}/{answered}"
+    configured = post.llm_deployment or answered
+    if "/" not in configured and post.llm_provider:
+        configured = f"{post.llm_provider}/{configured}"
+    line = f"Written by {configured}"
+    if answered != configured:
+        # Providers answer with the model an alias resolved to (…-latest -> a dated one).
+        line += f" (answered as {post.llm_model})"
     if post.llm_fallback:
         line += " (fallback: the first choice was unavailable)"
     return line

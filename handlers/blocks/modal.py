@@ -178,11 +178,11 @@ def edit_modal(post: Post, *, channel: str | None, message_ts: str | None) -> Vi
 
 
 def regenerate_modal(post: Post, *, channel: str | None, message_ts: str | None) -> View:
-    """Ask for a new version, with optional feedback."""
+    """Ask for a new version guided by feedback."""
     return {
         "type": "modal",
         "callback_id": ids.REGENERATE_VIEW,
-        "title": plain("Regenerate"),
+        "title": plain("Suggest changes"),
         "submit": plain("Write a new one"),
         "close": plain("Cancel"),
         "private_metadata": _card_metadata(post, channel, message_ts),

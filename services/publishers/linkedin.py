@@ -29,6 +29,7 @@ from storage.models import Post
 log = structlog.get_logger(__name__)
 
 PLATFORM = "LinkedIn"
+POST_STEP = "post"
 
 LITTLE_TEXT_RESERVED = frozenset("\\|{}@[]()<>#*_~")
 """Characters the little text format reserves; plain text must backslash-escape each one."""
@@ -149,9 +150,16 @@ class LinkedInPublisher:
             raise network_error(PLATFORM, exc) from exc
 
     async def publish(self, post: Post, checkpoints: Checkpoints) -> PublishResult:
-        """Publish the post's text as one public LinkedIn post."""
-        urn = await self.create(post.message or "")
-        log.info("linkedin_posted", post_id=post.id, urn=urn)
+        """Publish the post's text as one public LinkedIn post.
+
+        The URN is saved the moment LinkedIn answers, so a retry after a failure further on
+        finishes the job instead of posting again.
+        """
+        urn = checkpoints.get(POST_STEP)
+        if urn is None:
+            urn = await self.create(post.message or "")
+            await checkpoints.save(POST_STEP, urn)
+            log.info("linkedin_posted", post_id=post.id, urn=urn)
         return PublishResult(external_id=urn, url=post_url(urn))
 
     async def aclose(self) -> None:

@@ -36,7 +36,7 @@ CREATE TABLE retry_jobs (
     payload          TEXT NOT NULL DEFAULT '{}',
     attempts         INTEGER NOT NULL DEFAULT 0,
     next_attempt_at  REAL NOT NULL,
-    lease      REAL,
+    lease_until      REAL,
     last_error       TEXT,
     status           TEXT NOT NULL DEFAULT 'queued'
                      CHECK (status IN ('queued', 'running', 'done', 'dead')),

@@ -35,6 +35,7 @@ async def test_command_to_tweet(world: World) -> None:
         "socialpost_approve",
         "socialpost_edit",
         "socialpost_regenerate",
+        "socialpost_suggest_changes",
         "socialpost_reject",
     }
     await bot.click(card, "approve", APPROVER)
@@ -235,7 +236,9 @@ async def test_prefilled_brief_help_and_status(world: World) -> None:
 async def test_platform_without_credentials_is_a_dry_run(world: World) -> None:
     """SOCIALPOST_DRY_RUN=auto and no X credentials: the card says dry run, approving calls
     nothing and the card says nothing was sent."""
-    bot = await world.start_bot(X_API_KEY=None)
+    bot = await world.start_bot(
+        X_API_KEY=None, X_API_SECRET=None, X_ACCESS_TOKEN=None, X_ACCESS_TOKEN_SECRET=None
+    )
     await bot.submit()
     card = await bot.draft_card()
     assert "dry run" in card.all_text()
@@ -249,7 +252,9 @@ async def test_platform_without_credentials_is_a_dry_run(world: World) -> None:
 async def test_dry_run_false_offers_only_configured_platforms(world: World) -> None:
     """SOCIALPOST_DRY_RUN=false: a platform without credentials is not in the modal, and a
     forged submission for it is refused."""
-    bot = await world.start_bot(SOCIALPOST_DRY_RUN="false", INSTAGRAM_ACCESS_TOKEN=None)
+    bot = await world.start_bot(
+        SOCIALPOST_DRY_RUN="false", INSTAGRAM_ACCESS_TOKEN=None, INSTAGRAM_USER_ID=None
+    )
     view = await bot.open_modal()
     platform_block = next(b for b in view["blocks"] if b["block_id"] == "platform")
     assert [o["value"] for o in platform_block["element"]["options"]] == ["x", "linkedin"]

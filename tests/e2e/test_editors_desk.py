@@ -25,10 +25,10 @@ async def edit(bot: object, card: object, user: str, text: str) -> object:
     return await bot.slack.submit_view(view, user, values)
 
 
-async def regenerate(bot: object, card: object, user: str, feedback: str | None) -> object:
-    """Click Regenerate on `card`, give feedback, submit; returns the submission's ack."""
+async def suggest_changes(bot: object, card: object, user: str, feedback: str | None) -> object:
+    """Click "Suggest changes…" on `card`, give feedback, submit; returns the submission's ack."""
     before = len(bot.slack.calls)
-    await bot.click(card, "regenerate", user)
+    await bot.click(card, "suggest_changes", user)
     call = await bot.slack.wait_for_call("views.open", after=before)
     values = {"feedback": {"feedback": {"type": "plain_text_input", "value": feedback}}}
     return await bot.slack.submit_view(call.response["view"], user, values)
@@ -89,14 +89,28 @@ async def test_outsiders_cannot_edit(world: World) -> None:
     assert world.slack.calls_to("views.open") == [world.slack.calls_to("views.open")[0]]
 
 
-async def test_regenerate_writes_a_new_version_with_feedback(world: World) -> None:
-    """Regenerate sends a new LLM request carrying the previous draft and the feedback, and
-    the card shows the new draft."""
+async def test_regenerate_click_writes_a_new_version(world: World) -> None:
+    """A click on Regenerate sends a new LLM request from the same brief at once, and the
+    card shows the new draft as version 2."""
+    bot = await world.start_bot()
+    await bot.submit("Announce the picnic")
+    card = await bot.draft_card()
+    world.openai.reply_with("Picnic on Friday: bring snacks!")
+    await bot.click(card, "regenerate", APPROVER)
+    new = await bot.wait_card(lambda c: "Picnic on Friday: bring snacks!" in c.all_text())
+    assert "Version 2" in new.all_text()
+    assert len(world.openai.requests) == 2
+    assert "Announce the picnic" in world.openai.requests[1].user_text
+
+
+async def test_suggest_changes_regenerates_with_feedback(world: World) -> None:
+    """ "Suggest changes…" asks for feedback; the new LLM request carries the previous draft and
+    the feedback, and the card shows the new draft."""
     bot = await world.start_bot()
     await bot.submit()
     card = await bot.draft_card()
     world.openai.reply_with("A shorter, more playful take.")
-    ack = await regenerate(bot, card, REQUESTER, "shorter and more playful")
+    ack = await suggest_changes(bot, card, REQUESTER, "shorter and more playful")
     assert not ack.payload
     new = await bot.wait_card(lambda c: "A shorter, more playful take." in c.all_text())
     assert "Version 2" in new.all_text()
@@ -116,7 +130,7 @@ async def test_failed_regeneration_keeps_the_previous_version(world: World) -> N
     card = await bot.draft_card()
     world.openai.fail_always(Fault(status=500))
     world.anthropic.fail_always(Fault(status=500))
-    await regenerate(bot, card, APPROVER, None)
+    await bot.click(card, "regenerate", APPROVER)
     back = await bot.wait_card(
         lambda c: "previous version" in c.all_text() and "socialpost_approve" in c.buttons()
     )
@@ -166,7 +180,7 @@ async def test_permanent_failure_mid_thread_says_how_far_it_got(world: World) ->
     from part 2."""
     world.openai.reply_with(THREAD_DRAFT)
     bot = await world.start_bot()
-    await bot.submit("Thread please")
+    await bot.submit("A thread please")
     card = await bot.draft_card()
     world.x.hold(1)
     await bot.click(card, "approve")

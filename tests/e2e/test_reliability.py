@@ -249,3 +249,23 @@ async def test_sigkill_during_drafting_fails_the_draft_and_tells_the_requester(
     assert "Unable to generate content right now. Please try again" in dms[0].text
     await restarted.click(card, "retry", REQUESTER)
     await restarted.wait_card(lambda c: "socialpost_approve" in c.buttons(), timeout=20)
+
+
+async def test_graceful_stop_lets_an_in_flight_publish_finish(world: World) -> None:
+    """SIGTERM while X is answering a publish: the bot waits for the answer, stores the
+    post as posted, and after a restart nothing is sent again."""
+    bot = await world.start_bot()
+    await bot.submit()
+    card = await bot.draft_card()
+    world.x.hold(1)
+    await bot.click(card, "approve")
+    await world.x.wait_for_held(1)
+    stopping = asyncio.create_task(bot.stop())
+    await asyncio.sleep(0.3)
+    world.x.release()
+    await stopping
+    restarted = await world.start_bot()
+    await restarted.wait_card(lambda c: "Posted to X by" in c.all_text())
+    await restarted.settle()
+    assert len(world.x.requests) == 1
+    assert len(world.x.tweets) == 1

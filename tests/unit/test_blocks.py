@@ -58,6 +58,7 @@ def test_pending_card_shows_draft_verbatim_and_decision_buttons() -> None:
         ids.APPROVE: "post-1",
         ids.EDIT: "post-1",
         ids.REGENERATE: "post-1",
+        ids.SUGGEST_CHANGES: "post-1",
         ids.REJECT: "post-1",
     }
     assert "awaiting approval" in text

@@ -125,3 +125,19 @@ async def test_empty_answer_counts_as_a_failure(providers: tuple[FakeLLM, FakeLL
     openai, anthropic = providers
     openai.reply_with("   ")
     assert (await client(openai, anthropic).complete(MESSAGES)).text == "from anthropic"
+
+
+async def test_after_the_cooldown_only_one_trial_request_goes_out(
+    providers: tuple[FakeLLM, FakeLLM],
+) -> None:
+    """When the cool-down ends, concurrent drafts send one trial to the failing provider; the
+    others go straight to the fallback instead of waiting on it too."""
+    openai, anthropic = providers
+    openai.fail_always(Fault(delay=30))
+    llm = client(openai, anthropic, timeout=0.5, cooldown=0.3)
+    for _ in range(2):
+        await llm.complete(MESSAGES)
+    await asyncio.sleep(0.35)
+    results = await asyncio.gather(*(llm.complete(MESSAGES) for _ in range(4)))
+    assert len(openai.requests) == 3, "two failures, then a single trial"
+    assert all(result.deployment == "secondary" for result in results)

@@ -661,3 +661,16 @@ async def test_instagram_expired_saved_container_is_replaced(
     (media,) = instagram.media
     assert media.container_id == checkpoints.done["container"] != old
     assert result.external_id == media.id
+
+
+async def test_linkedin_urn_is_saved_and_a_retry_does_not_post_again(
+    linkedin: FakeLinkedIn, li: LinkedInPublisher
+) -> None:
+    """The URN is checkpointed as soon as LinkedIn answers; a second run with the same
+    checkpoints returns it without another request."""
+    checkpoints = MemoryCheckpoints()
+    first = await li.publish(post("Hello LinkedIn"), checkpoints)
+    again = await li.publish(post("Hello LinkedIn"), checkpoints)
+    assert checkpoints.saves == [("post", first.external_id)]
+    assert again == first
+    assert len(linkedin.requests) == 1

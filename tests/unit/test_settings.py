@@ -178,12 +178,24 @@ def test_brand_voice_from_text_or_file(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """A .env file in the working directory provides settings too."""
+    """A .env file in the working directory provides settings, and the provider keys in it
+    reach the environment litellm reads; real environment variables win."""
+    values = {**MINIMAL, "OPENAI_API_KEY": "sk-from-dotenv-123", "SOCIALPOST_HTTP_PORT": "4000"}
     (tmp_path / ".env").write_text(
-        "\n".join(f"{k}={v}" for k, v in MINIMAL.items()), encoding="utf-8"
+        "\n".join(f"{k}={v}" for k, v in values.items()), encoding="utf-8"
     )
     monkeypatch.chdir(tmp_path)
-    assert load_settings().approval_channel == "C0APPROVALS"
+    monkeypatch.setenv("SOCIALPOST_HTTP_PORT", "5000")
+    try:
+        settings = load_settings()
+        assert settings.approval_channel == "C0APPROVALS"
+        assert settings.http_port == 5000
+        assert os.environ["OPENAI_API_KEY"] == "sk-from-dotenv-123"
+        assert "sk-from-dotenv-123" in settings.secret_values()
+    finally:
+        for name in values:
+            if name != "SOCIALPOST_HTTP_PORT":
+                os.environ.pop(name, None)
 
 
 def test_python_m_bot_without_configuration_exits_1_with_one_message(tmp_path: Path) -> None:
@@ -208,3 +220,21 @@ def test_python_m_bot_without_configuration_exits_1_with_one_message(tmp_path: P
     for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SOCIALPOST_APPROVAL_CHANNEL"):
         assert name in result.stderr
     assert result.stdout == ""
+
+
+def test_half_set_platform_credentials_are_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three of the four X variables (or a LinkedIn token without its author) stop start-up
+    naming what is missing, instead of silently falling back to a dry run."""
+    found = problems(
+        monkeypatch,
+        **MINIMAL,
+        X_API_KEY="k",
+        X_API_SECRET="s",
+        X_ACCESS_TOKEN="t",
+        LINKEDIN_ACCESS_TOKEN="li",
+    )
+    assert found == [
+        "X_ACCESS_TOKEN_SECRET: required to post to X, since X_API_KEY, X_API_SECRET, "
+        "X_ACCESS_TOKEN are set",
+        "LINKEDIN_AUTHOR_URN: required to post to LinkedIn, since LINKEDIN_ACCESS_TOKEN is set",
+    ]

@@ -27,7 +27,7 @@ from storage.db import (
     migrations,
     schema_version,
 )
-from storage.models import PostStatus
+from storage.models import JobStatus, PostStatus
 
 LATEST = migrations()[-1][0]
 
@@ -265,3 +265,20 @@ async def test_urgent_writes_go_before_background_writes() -> None:
     assert order == ["urgent-1", "urgent-2", "background-1", "background-2"]
     await lock.acquire(urgent=False)
     lock.release()
+
+
+async def test_upgrade_from_schema_3_keeps_queued_jobs_and_their_lease(tmp_path: Path) -> None:
+    """A retry table written before the `lease` rename (schema 3) keeps its jobs and leases."""
+    path = tmp_path / "v3.db"
+    async with aiosqlite.connect(path, isolation_level=None) as raw:
+        await migrate(raw, target=3)
+        await raw.execute(
+            "INSERT INTO retry_jobs (kind, payload, next_attempt_at, lease_until, status,"
+            " created_at, updated_at) VALUES ('notify_user', '{}', 1.0, 99.5, 'running', 'x', 'x')"
+        )
+    database = await Database.open(path)
+    try:
+        (job,) = await database.jobs.with_status(JobStatus.RUNNING)
+        assert (job.kind, job.lease) == ("notify_user", 99.5)
+    finally:
+        await database.close()
