@@ -203,8 +203,8 @@ class ApprovalService:
                 approval_source=source,
             )
             if claimed is not None:
-                await enqueue_publish(tx, post_id)
                 await enqueue_card(tx, post_id)
+                await enqueue_publish(tx, post_id)
             await self._audit(tx, actor, "approve", post_id, "approved" if claimed else "lost")
         if claimed is None:
             return await self._lost_race("approve", post_id, actor)
@@ -398,9 +398,9 @@ class ApprovalService:
                 post.id, [post.status], to_status, failure_reason=None
             )
             if moved is not None:
+                await enqueue_card(tx, post.id)
                 if publish:
                     await enqueue_publish(tx, post.id)
-                await enqueue_card(tx, post.id)
             await self._audit(tx, actor, action, post.id, to_status.value if moved else "lost")
         if moved is None:
             return await self._lost_race(action, post.id, actor)

@@ -206,7 +206,11 @@ class Outbox:
         now = time.time()
         async with self._db.transaction() as tx:
             jobs = await tx.jobs.claim_due(
-                now, now + self._lease, free, exclude=self._running.keys()
+                now,
+                now + self._lease,
+                free,
+                exclude=self._running.keys(),
+                after_first_try=(JobKind.PUBLISH, JobKind.SYNC_CARD),
             )
         for job in jobs:
             task = asyncio.create_task(self._run(job), name=f"job-{job.id}")

@@ -54,15 +54,25 @@ class JobRepository(Repository):
         return None if row is None else int(row[0])
 
     async def claim_due(
-        self, now: float, lease: float, limit: int, *, exclude: Collection[int] = ()
+        self,
+        now: float,
+        lease: float,
+        limit: int,
+        *,
+        exclude: Collection[int] = (),
+        after_first_try: tuple[str, str] | None = None,
     ) -> list[Job]:
         """Lease up to `limit` due jobs: queued and due, or running with an expired lease.
 
         A job waits while another job of the same kind for the same post is running, so card
         updates and publishes of one post never overlap; `exclude` names jobs this process is
-        still running whatever their lease says. Call inside a transaction.
+        still running whatever their lease says. With `after_first_try=(kind, before)`, a job
+        of `kind` also waits for the first try of an older job of kind `before` for its post
+        (the card shows "Publishing..." before the publish), but never for that job's retries.
+        Call inside a transaction.
         """
         excluded = list(exclude)
+        waiting_kind, before_kind = after_first_try or ("", "")
         async with self._db.execute(
             """
             UPDATE retry_jobs
@@ -79,12 +89,27 @@ class JobRepository(Repository):
                     WHERE r.status = 'running' AND r.lease >= ? AND r.id != j.id
                       AND r.post_id IS j.post_id AND r.kind = j.kind
                 )
+                AND NOT (j.kind = ? AND EXISTS (
+                    SELECT 1 FROM retry_jobs b
+                    WHERE b.post_id IS j.post_id AND b.kind = ? AND b.id < j.id
+                      AND (b.status = 'running' OR (b.status = 'queued' AND b.attempts = 0))
+                ))
                 ORDER BY j.next_attempt_at, j.id
                 LIMIT ?
             )
             RETURNING *
             """,
-            (lease, utc_now(), now, now, json.dumps(excluded), now, limit),
+            (
+                lease,
+                utc_now(),
+                now,
+                now,
+                json.dumps(excluded),
+                now,
+                waiting_kind,
+                before_kind,
+                limit,
+            ),
         ) as cursor:
             rows = await cursor.fetchall()
         jobs = [_job(row) for row in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
@@ -39,7 +40,8 @@ async def handle_new_post(
     state = (view.get("state") or {}).get("values") or {}
     user_id = body["user"]["id"]
     request = DraftRequest(
-        request_id=view["id"],
+        # Slack always sends the view id; without one there is nothing to de-duplicate on.
+        request_id=view.get("id") or f"no-view-{uuid.uuid4()}",
         requester=user_id,
         brief=text_value(state, ids.BRIEF),
         platforms=tuple(selected_values(state, ids.PLATFORM)),

@@ -265,3 +265,20 @@ def job_for(post_id: str) -> Job:
         created_at="now",
         updated_at="now",
     )
+
+
+async def test_publish_waits_for_the_first_try_of_its_card_update(db: Database) -> None:
+    """A publish queued after a card update waits until that update has been tried once (the
+    card says "Publishing..." first), but not for the update's retries."""
+    post_id = await stored_post(db, PostStatus.APPROVED)
+    rule = (JobKind.PUBLISH, JobKind.SYNC_CARD)
+    async with db.transaction() as tx:
+        card = await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=0, coalesce=True)
+        publish = await tx.jobs.enqueue(JobKind.PUBLISH, post_id, run_at=0)
+        claimed = await tx.jobs.claim_due(time.time(), 1e12, 10, after_first_try=rule)
+        assert [job.id for job in claimed] == [card]
+        assert await tx.jobs.claim_due(time.time(), 1e12, 10, after_first_try=rule) == []
+        assert card is not None
+        await tx.jobs.reschedule(card, run_at=time.time() + 60, error="Slack down")
+        claimed = await tx.jobs.claim_due(time.time(), 1e12, 10, after_first_try=rule)
+        assert [job.id for job in claimed] == [publish]
