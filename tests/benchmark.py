@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -221,6 +222,7 @@ async def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
 async def approve_to_publish(world: World) -> list[float]:
     """Click Approve on cards one after another: click -> the publish request reaching X."""
     cards = await pending_cards(world, "Approve latency", APPROVALS)
+    quiet_measurer()
     latencies = []
     for card in cards:
         draft = next(b["text"]["text"] for b in card.blocks if b.get("block_id") == "draft")
@@ -303,6 +305,17 @@ def bot_modal() -> dict[str, Any]:
     return new_post_modal(platforms=["x", "linkedin", "instagram"], origin_channel="C0GENERAL")
 
 
+def quiet_measurer() -> None:
+    """Keep this process's own garbage collections out of the figures.
+
+    The emulators record every call, so the measuring process's heap grows through the run,
+    and a full collection of it can stall for hundreds of milliseconds, which would be
+    counted against the bot. Everything recorded so far is moved out of the collector's way.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def run(report: Report) -> None:
     """Everything, in one run."""
     RESULTS.mkdir(exist_ok=True)
@@ -341,6 +354,7 @@ async def run(report: Report) -> None:
                 seconds=round(time.monotonic() - started, 1),
             )
 
+            quiet_measurer()
             bot_acks, bare_acks = await ack_latencies(world.slack, bare_slack)
             ours, base = summary(bot_acks), summary(bare_acks)
             report.add(
@@ -350,6 +364,7 @@ async def run(report: Report) -> None:
                 p50_ratio=round(ours["p50_ms"] / base["p50_ms"], 2),
                 p99_ratio=round(ours["p99_ms"] / base["p99_ms"], 2),
             )
+            quiet_measurer()
             placeholder, drafted = await submit_to_cards(world)
             report.add("submit_to_placeholder_card", **summary(placeholder))
             report.add("submit_to_draft_card", **summary(drafted))
