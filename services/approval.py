@@ -157,7 +157,7 @@ class ApprovalService:
         self, action: str, actor: Actor, post_id: str, verdict: Verdict, post: Post | None = None
     ) -> Outcome:
         async with self._db.transaction(urgent=True) as tx:
-            await self._audit(tx, actor, action, post_id if post else None, f"refused:{verdict}")
+            await self._audit(tx, actor, action, post_id or None, f"refused:{verdict}")
         log.info("action_refused", action=action, user=actor.user_id, post_id=post_id, why=verdict)
         return Outcome(verdict, post)
 

@@ -21,7 +21,7 @@ from services.platforms import PLATFORMS
 from services.ratelimit import RateLimiter
 from services.threads import asks_for_thread
 from storage.db import Database
-from storage.models import Job, JobStatus, Post, PostStatus
+from storage.models import Post, PostStatus
 
 log = structlog.get_logger(__name__)
 
@@ -173,7 +173,3 @@ class PostService:
         )
         posted = await self._db.posts.with_status([PostStatus.POSTED], limit=limit)
         return pending, failed, posted
-
-    async def dead_jobs(self, *, limit: int = 20) -> list[Job]:
-        """Jobs in a dead-letter queue."""
-        return await self._db.jobs.with_status(JobStatus.DEAD, limit=limit)
