@@ -146,11 +146,7 @@ class Runtime:
             approvers=frozenset(settings.approvers),
             allow_self_approval=settings.allow_self_approval,
         )
-        self.home = HomeService(db, self.notifier, policy)
-        self.outbox.register(
-            JobKind.SYNC_CARD,
-            CardJobs(db, self.outbox, self.notifier, on_change=self.home.changed),
-        )
+
         self.outbox.register(JobKind.NOTIFY_USER, NoticeJobs(db, self.notifier))
         self.outbox.register(
             JobKind.PUBLISH,
@@ -162,15 +158,21 @@ class Runtime:
             workspace_capacity=settings.workspace_rate_limit.capacity,
             workspace_per_seconds=settings.workspace_rate_limit.per_seconds,
         )
+        posts = PostService(
+            db,
+            self.outbox,
+            self.drafting,
+            limiter,
+            offered_platforms=publishers,
+            dry_run_platforms=dry_run,
+        )
+        self.home = HomeService(db, posts, self.notifier, policy)
+        self.outbox.register(
+            JobKind.SYNC_CARD,
+            CardJobs(db, self.outbox, self.notifier, on_change=self.home.changed),
+        )
         self.services = Services(
-            posts=PostService(
-                db,
-                self.outbox,
-                self.drafting,
-                limiter,
-                offered_platforms=publishers,
-                dry_run_platforms=dry_run,
-            ),
+            posts=posts,
             approval=ApprovalService(db, self.outbox, policy, self.drafting, limiter),
             home=self.home,
         )

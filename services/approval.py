@@ -19,6 +19,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict
@@ -30,7 +31,7 @@ from services.platforms import rules_for
 from services.ratelimit import RateLimiter
 from services.threads import measure_draft
 from storage.db import Database, Transaction
-from storage.models import JobStatus, Post, PostStatus
+from storage.models import FAILED_STATUSES, JobStatus, Post, PostStatus
 from storage.posts import utc_now
 
 log = structlog.get_logger(__name__)
@@ -224,11 +225,7 @@ class ApprovalService:
             "discard",
             post_id,
             actor,
-            [
-                PostStatus.FAILED_POST,
-                PostStatus.FAILED_GENERATION,
-                PostStatus.FAILED_APPROVAL_SEND,
-            ],
+            FAILED_STATUSES,
             otherwise=Verdict.NOT_FAILED,
         )
 
@@ -391,11 +388,13 @@ class ApprovalService:
         to_status: PostStatus,
         *,
         publish: bool = False,
+        **fields: Any,
     ) -> Outcome:
-        """One transition from the post's current status, with its card update and audit."""
+        """One transition from the post's current status (as just read: a concurrent change
+        makes it lose), with its card update, its publish if asked, and the audit entry."""
         async with self._db.transaction(urgent=True) as tx:
             moved = await tx.posts.transition(
-                post.id, [post.status], to_status, failure_reason=None
+                post.id, [post.status], to_status, failure_reason=None, **fields
             )
             if moved is not None:
                 await enqueue_card(tx, post.id)
@@ -417,6 +416,7 @@ class ApprovalService:
         *,
         otherwise: Verdict,
     ) -> Outcome:
+        """Reject or discard: approvers only, from `from_statuses` only."""
         loaded = await self._load(action, post_id, actor)
         if isinstance(loaded, Outcome):
             return loaded
@@ -426,18 +426,7 @@ class ApprovalService:
         if post.status not in from_statuses:
             verdict = _decided_verdict(post.status) or otherwise
             return await self._refuse(action, actor, post_id, verdict, post)
-        async with self._db.transaction(urgent=True) as tx:
-            closed = await tx.posts.transition(
-                post_id, from_statuses, PostStatus.REJECTED, rejected_by=actor.user_id
-            )
-            if closed is not None:
-                await enqueue_card(tx, post_id)
-            await self._audit(tx, actor, action, post_id, "rejected" if closed else "lost")
-        if closed is None:
-            return await self._lost_race(action, post_id, actor)
-        self._outbox.wake()
-        log.info("post_closed", action=action, post_id=post_id, user=actor.user_id)
-        return Outcome(Verdict.DONE, closed)
+        return await self._move(action, post, actor, PostStatus.REJECTED, rejected_by=actor.user_id)
 
     async def _lost_race(self, action: str, post_id: str, actor: Actor) -> Outcome:
         """Another click changed the post between our read and our UPDATE."""

@@ -14,14 +14,14 @@ import structlog
 
 from services.approval import ApprovalPolicy
 from services.notifier import DeliveryError, Notifier
+from services.posts import PostService
 from storage.db import Database
-from storage.models import Job, JobStatus, Post, PostStatus
+from storage.models import Job, JobStatus, Post
 
 log = structlog.get_logger(__name__)
 
 MAX_VIEWERS = 200
 LIST_LENGTH = 10
-FAILED = [PostStatus.FAILED_POST, PostStatus.FAILED_GENERATION, PostStatus.FAILED_APPROVAL_SEND]
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,16 @@ class HomeService:
     """Builds and refreshes App Home tabs."""
 
     def __init__(
-        self, db: Database, notifier: Notifier, policy: ApprovalPolicy, *, debounce: float = 0.3
+        self,
+        db: Database,
+        posts: PostService,
+        notifier: Notifier,
+        policy: ApprovalPolicy,
+        *,
+        debounce: float = 0.3,
     ) -> None:
         self._db = db
+        self._posts = posts
         self._notifier = notifier
         self._policy = policy
         self._debounce = debounce
@@ -51,17 +58,17 @@ class HomeService:
 
     async def data(self, user_id: str) -> HomeData:
         """The queue as `user_id` sees it."""
-        failed = await self._db.posts.with_status(FAILED, limit=LIST_LENGTH)
+        pending, failed, posted = await self._posts.queue(limit=LIST_LENGTH)
         failed_ids = {post.id for post in failed}
         dead = await self._db.jobs.with_status(JobStatus.DEAD, limit=LIST_LENGTH * 2)
         return HomeData(
             viewer=user_id,
             is_approver=self._policy.is_approver(user_id),
-            pending=await self._db.posts.with_status([PostStatus.PENDING], limit=LIST_LENGTH),
+            pending=pending,
             failed=failed,
             # Dead jobs of failed posts are retried through the post; list the others.
             dead_jobs=[job for job in dead if job.post_id not in failed_ids][:LIST_LENGTH],
-            posted=await self._db.posts.with_status([PostStatus.POSTED], limit=LIST_LENGTH),
+            posted=posted,
         )
 
     async def opened(self, user_id: str) -> None:

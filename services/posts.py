@@ -21,7 +21,7 @@ from services.platforms import PLATFORMS
 from services.ratelimit import RateLimiter
 from services.threads import asks_for_thread
 from storage.db import Database
-from storage.models import Post, PostStatus
+from storage.models import FAILED_STATUSES, Post, PostStatus
 
 log = structlog.get_logger(__name__)
 
@@ -163,13 +163,6 @@ class PostService:
     async def queue(self, *, limit: int = 20) -> tuple[list[Post], list[Post], list[Post]]:
         """Pending, failed and recently posted posts, newest first."""
         pending = await self._db.posts.with_status([PostStatus.PENDING], limit=limit)
-        failed = await self._db.posts.with_status(
-            [
-                PostStatus.FAILED_POST,
-                PostStatus.FAILED_GENERATION,
-                PostStatus.FAILED_APPROVAL_SEND,
-            ],
-            limit=limit,
-        )
+        failed = await self._db.posts.with_status(FAILED_STATUSES, limit=limit)
         posted = await self._db.posts.with_status([PostStatus.POSTED], limit=limit)
         return pending, failed, posted

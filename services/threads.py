@@ -95,9 +95,8 @@ def split_thread(text: str, limit: int = 280) -> list[str]:
         numbering = len(f" {total}/{total}")
 
 
-def thread_problems(text: str) -> tuple[str, ...]:
-    """What stops the text from going out as a thread (nothing, usually)."""
-    parts = split_thread(text)
+def _thread_problems(parts: list[str]) -> tuple[str, ...]:
+    """What stops these parts from going out as a thread (nothing, usually)."""
     if not parts:
         return ("the thread is empty",)
     if len(parts) > MAX_PARTS:
@@ -110,9 +109,10 @@ def measure_draft(platform: str, text: str, *, thread: bool = False) -> Measurem
     rules = rules_for(platform)
     if not (thread and platform == "x"):
         return rules.measure(text)
+    parts = split_thread(text, rules.limit)
     return Measurement(
         length=rules.length(text),
         limit=rules.limit,
-        problems=thread_problems(text),
-        parts=len(split_thread(text, rules.limit)),
+        problems=_thread_problems(parts),
+        parts=len(parts),
     )

@@ -21,6 +21,13 @@ class PostStatus(StrEnum):
     FAILED_APPROVAL_SEND = "failed_approval_send"
 
 
+FAILED_STATUSES = (
+    PostStatus.FAILED_POST,
+    PostStatus.FAILED_GENERATION,
+    PostStatus.FAILED_APPROVAL_SEND,
+)
+
+
 class JobStatus(StrEnum):
     """Where a retry-table job is."""
 

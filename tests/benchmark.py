@@ -101,19 +101,15 @@ class Report:
 
 def environment(world: World, slack: SlackEmulator | None = None) -> dict[str, str]:
     """The bot's (or the baseline's) environment for the benchmark."""
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    env.update(
-        world.bot_environment(
-            SOCIALPOST_RATE_LIMIT="1000000/1",
-            SOCIALPOST_WORKSPACE_RATE_LIMIT="1000000/1",
-            SOCIALPOST_SOCKET_PING_INTERVAL="10",
-            SOCIALPOST_RETRY_BASE_DELAY="0.2",
-            SOCIALPOST_RETRY_MAX_DELAY="2",
-            LOG_LEVEL="WARNING",
-            LOG_FORMAT="json",
-        )
+    env = world.process_environment(
+        SOCIALPOST_RATE_LIMIT="1000000/1",
+        SOCIALPOST_WORKSPACE_RATE_LIMIT="1000000/1",
+        SOCIALPOST_SOCKET_PING_INTERVAL="10",
+        SOCIALPOST_RETRY_BASE_DELAY="0.2",
+        SOCIALPOST_RETRY_MAX_DELAY="2",
+        LOG_LEVEL="WARNING",
+        LOG_FORMAT="json",
     )
-    env["PYTHONPATH"] = str(REPO)
     if slack is not None:
         env["SLACK_API_URL"] = slack.api_url
     return env

@@ -161,8 +161,10 @@ class World:
         values.update(overrides)
         return {name: value for name, value in values.items() if value is not None}
 
-    async def spawn_bot(self, **overrides: str | None) -> BotProcess:
-        """Run `python -m bot` as a subprocess with the same configuration."""
+    def process_environment(self, **overrides: str | None) -> dict[str, str]:
+        """The whole environment of a bot subprocess: this one without proxies or stray
+        SOCIALPOST_ settings, plus `bot_environment(**overrides)` and the repository on
+        PYTHONPATH."""
         env = {
             key: value
             for key, value in os.environ.items()
@@ -170,7 +172,11 @@ class World:
         }
         env.update(self.bot_environment(**overrides))
         env["PYTHONPATH"] = str(REPO)
-        process = BotProcess(self, env)
+        return env
+
+    async def spawn_bot(self, **overrides: str | None) -> BotProcess:
+        """Run `python -m bot` as a subprocess with the same configuration."""
+        process = BotProcess(self, self.process_environment(**overrides))
         self.processes.append(process)
         return await process.start()
 

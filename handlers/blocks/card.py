@@ -7,7 +7,7 @@ from typing import Any
 from handlers import ids
 from handlers.blocks.messages import GENERATION_FAILED, escape
 from services.models import Post, PostStatus
-from services.platforms import rules_for
+from services.platforms import Measurement, rules_for
 from services.threads import MAX_PARTS, measure_draft, split_thread
 
 Block = dict[str, Any]
@@ -69,18 +69,13 @@ def _brief(post: Post) -> Block:
     return context(f"*Brief:* {escape(brief)}")
 
 
-def _measure_line(post: Post) -> str:
-    measurement = measure_draft(post.platform, post.message or "", thread=post.thread)
+def _measure_line(post: Post, measurement: Measurement) -> str:
     unit = "weighted characters" if post.platform == "x" else "characters"
     if not measurement.within_limit:
         return f":warning: over the limit: {'; '.join(measurement.problems)}"
     if post.thread and measurement.parts > 1:
         return f"Thread of {measurement.parts} posts, each within {measurement.limit} {unit}"
     return f"{measurement.length}/{measurement.limit} {unit}"
-
-
-def _over_limit(post: Post) -> bool:
-    return not measure_draft(post.platform, post.message or "", thread=post.thread).within_limit
 
 
 def draft_sections(post: Post) -> list[Block]:
@@ -94,7 +89,7 @@ def draft_sections(post: Post) -> list[Block]:
     return sections
 
 
-def _pending_buttons(post: Post) -> list[Block]:
+def _pending_buttons(post: Post, measurement: Measurement) -> list[Block]:
     elements = [
         button("Approve & post", ids.APPROVE, post.id, "primary"),
         button("Edit", ids.EDIT, post.id),
@@ -102,7 +97,7 @@ def _pending_buttons(post: Post) -> list[Block]:
         button("Suggest changes…", ids.SUGGEST_CHANGES, post.id),
         button("Reject", ids.REJECT, post.id, "danger"),
     ]
-    if post.platform == "x" and not post.thread and _over_limit(post):
+    if post.platform == "x" and not post.thread and not measurement.within_limit:
         elements.insert(1, button("Post as a thread", ids.MAKE_THREAD, post.id))
     return elements
 
@@ -190,7 +185,8 @@ def approval_card(post: Post, *, dry_run: bool) -> tuple[str, list[Block]]:
     kind = "thread" if post.thread else "draft"
     blocks.append(mrkdwn(f"*{name} {kind}* from {who}"))
     blocks += draft_sections(post)
-    details = [_measure_line(post), _version_line(post)]
+    measurement = measure_draft(post.platform, post.message or "", thread=post.thread)
+    details = [_measure_line(post, measurement), _version_line(post)]
     if model := _model_line(post):
         details.append(model)
     blocks.append(context(*details))
@@ -207,7 +203,11 @@ def approval_card(post: Post, *, dry_run: bool) -> tuple[str, list[Block]]:
                     context(f":test_tube: This is a dry run: approving will not post to {name}.")
                 )
             blocks.append(
-                {"type": "actions", "block_id": "actions", "elements": _pending_buttons(post)}
+                {
+                    "type": "actions",
+                    "block_id": "actions",
+                    "elements": _pending_buttons(post, measurement),
+                }
             )
         case PostStatus.APPROVED:
             blocks.append(mrkdwn(f":rocket: *Publishing...* (approved by <@{post.approved_by}>)"))
