@@ -3,7 +3,9 @@
 A state change and the job that carries it out are written in one transaction (see
 `enqueue_card`, `enqueue_publish`), so a crash can't keep one without the other. The worker
 leases due jobs, runs them concurrently, renews the leases while they run, and on start-up
-makes every job an earlier process left running due again at once.
+makes every job an earlier process left running due again at once: this process holds the
+database's process lock (`storage.db`), so the process that leased them is gone, whatever
+their leases say.
 
 A job handler signals how a run ended by returning (done) or raising:
 
@@ -154,7 +156,8 @@ class Outbox:
         self._wake.set()
 
     async def start(self) -> None:
-        """Recover jobs an earlier process left running, then start working."""
+        """Recover jobs an earlier (dead: we hold the database) process left running, then
+        start working."""
         async with self._db.transaction() as tx:
             recovered = await tx.jobs.requeue_running(time.time())
         if recovered:

@@ -168,7 +168,11 @@ class JobRepository(Repository):
             return await cursor.fetchone() is not None
 
     async def requeue_running(self, now: float) -> int:
-        """At start-up: every job an earlier process left running is due again at once."""
+        """At start-up: every job an earlier process left running is due again at once.
+
+        Only for the process holding the database's process lock: the one that leased these
+        jobs is then known to be dead, so their leases, live or not, mean nothing.
+        """
         async with self._db.execute(
             "UPDATE retry_jobs SET status = 'queued', next_attempt_at = ?, lease = NULL,"
             " updated_at = ? WHERE status = 'running' RETURNING id",

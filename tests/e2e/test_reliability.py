@@ -269,3 +269,28 @@ async def test_graceful_stop_lets_an_in_flight_publish_finish(world: World) -> N
     await restarted.settle()
     assert len(world.x.requests) == 1
     assert len(world.x.tweets) == 1
+
+
+async def test_a_second_process_on_the_same_database_refuses_to_start(world: World) -> None:
+    """While a bot runs with a publish in flight, a second `python -m bot` on the same SQLite
+    file exits 1 with a message naming the file and SOCIALPOST_DATABASE_URL (no traceback),
+    and the in-flight publish is not run again: X gets exactly one request."""
+    first = await world.spawn_bot()
+    await first.submit()
+    card = await first.draft_card(timeout=20)
+    world.x.hold(1)
+    await first.click(card, "approve")
+    await world.x.wait_for_held(1, timeout=10)
+
+    second = await world.spawn_bot(connect=False)
+    assert await second.wait_exit() == 1
+    output = second.log()
+    assert "socialpost can't start" in output
+    assert str(world.db_path.resolve()) in output
+    assert "SOCIALPOST_DATABASE_URL" in output
+    assert "Traceback" not in output
+
+    world.x.release()
+    await first.wait_card(lambda c: "Posted to X by" in c.all_text(), timeout=20)
+    assert len(world.x.requests) == 1
+    assert len(world.x.tweets) == 1
