@@ -17,7 +17,7 @@ from services.approval import Actor, ApprovalPolicy, ApprovalService, Verdict
 from services.drafting import Drafter, DraftingService
 from services.llm import LLMClient
 from services.models import Deployment
-from services.outbox import Outbox
+from services.outbox import JobKind, Outbox
 from services.ratelimit import RateLimiter
 from services.tasks import BackgroundTasks
 from storage.db import (
@@ -137,10 +137,11 @@ async def db_create(db: Database, key: str) -> tuple[object, bool]:
         )
 
 
-def approval(db: Database) -> ApprovalService:
-    """The approval service over `db` (its worker isn't running: jobs just queue up)."""
+def approval(db: Database, *approvers: str) -> ApprovalService:
+    """The approval service over `db` (its worker isn't running: jobs just queue up);
+    without `approvers`, everyone is one."""
     outbox = Outbox(db, max_attempts=3, base_delay=0.01, max_delay=0.1, lease=5)
-    policy = ApprovalPolicy(approvers=frozenset(), allow_self_approval=False)
+    policy = ApprovalPolicy(approvers=frozenset(approvers), allow_self_approval=False)
     llm = LLMClient([Deployment(name="unused", model="openai/unused")], timeout=1, cooldown=1)
     drafting = DraftingService(db, Drafter(llm, brand_voice=None), outbox, BackgroundTasks())
     limiter = RateLimiter(
@@ -391,3 +392,55 @@ async def test_an_approval_racing_an_edit_never_approves_the_unseen_text(db: Dat
         else:
             assert approved.verdict == Verdict.STALE_VERSION
             assert (post.status, post.message) == (PostStatus.PENDING, "Unseen text")
+
+
+async def failed_post_with_dead_publish(db: Database) -> tuple[str, int]:
+    """A post whose publish failed for good: status failed_post, its publish job dead."""
+    post_id = await pending_post(db)
+    async with db.transaction() as tx:
+        await tx.posts.transition(post_id, [PostStatus.PENDING], PostStatus.FAILED_POST)
+        job_id = await tx.jobs.enqueue(JobKind.PUBLISH, post_id, run_at=0)
+        assert job_id is not None
+        await tx.jobs.bury(job_id, queue="dlq_publish", error="platform down")
+    return post_id, job_id
+
+
+async def test_retrying_a_dead_job_needs_an_approver_and_refusals_are_audited(
+    db: Database,
+) -> None:
+    """A non-approver's Retry on a dead job is refused before the job is even looked up
+    (an unknown id gets the same answer), and each refusal is in the audit log."""
+    _, job_id = await failed_post_with_dead_publish(db)
+    service = approval(db, "U0APP")
+    outsider = Actor(user_id="U0OUT")
+    assert (await service.retry_job(job_id, outsider)).verdict == Verdict.NOT_APPROVER
+    assert (await service.retry_job(999999, outsider)).verdict == Verdict.NOT_APPROVER
+    assert (await service.retry_job(999999, Actor(user_id="U0APP"))).verdict == (Verdict.NOT_FAILED)
+    trail = [(e.actor, e.action, e.outcome, e.detail) for e in reversed(await db.audit.recent())]
+    assert trail == [
+        ("U0OUT", "retry_job", "refused:not_approver", f"job {job_id}"),
+        ("U0OUT", "retry_job", "refused:not_approver", "job 999999"),
+        ("U0APP", "retry_job", "refused:not_failed", "job 999999"),
+    ]
+    (job,) = await db.jobs.with_status(JobStatus.DEAD)
+    assert job.id == job_id
+
+
+async def test_retrying_the_dead_publish_of_a_discarded_post_says_so(db: Database) -> None:
+    """Once the failed post was discarded, Retry on its dead publish job is refused as
+    discarded and revives nothing; before that, it publishes the post again."""
+    post_id, job_id = await failed_post_with_dead_publish(db)
+    service = approval(db)
+    approver = Actor(user_id="U0APP")
+    assert (await service.discard(post_id, approver)).done
+    refused = await service.retry_job(job_id, approver)
+    assert refused.verdict == Verdict.DISCARDED
+    assert [job.kind for job in await db.jobs.with_status(JobStatus.QUEUED)] == ["sync_card"]
+
+    other_id, other_job = await failed_post_with_dead_publish(db)
+    retried = await service.retry_job(other_job, approver)
+    assert retried.done
+    post = await db.posts.get(other_id)
+    assert post is not None and post.status == PostStatus.APPROVED
+    queued = [(j.kind, j.post_id) for j in await db.jobs.with_status(JobStatus.QUEUED)]
+    assert (JobKind.PUBLISH, other_id) in queued
