@@ -136,11 +136,13 @@ class Runtime:
             db, Drafter(self.llm, brand_voice=settings.brand_voice), self.outbox, self.tasks
         )
         dry_run = dry_run_platforms(settings)
+        # Failure reasons quote third parties: whatever shows them in Slack redacts them.
+        scrub = SecretRedactor(settings.secret_values()).redact
         self.notifier = SlackNotifier(
             self.outbox_client,
             approval_channel=settings.approval_channel,
             dry_run_platforms=dry_run,
-            scrub=SecretRedactor(settings.secret_values()).redact,
+            scrub=scrub,
         )
         policy = ApprovalPolicy(
             approvers=frozenset(settings.approvers),
@@ -165,8 +167,9 @@ class Runtime:
             limiter,
             offered_platforms=publishers,
             dry_run_platforms=dry_run,
+            scrub=scrub,
         )
-        self.home = HomeService(db, posts, self.notifier, policy)
+        self.home = HomeService(db, posts, self.notifier, policy, scrub=scrub)
         self.outbox.register(
             JobKind.SYNC_CARD,
             CardJobs(db, self.outbox, self.notifier, on_change=self.home.changed),

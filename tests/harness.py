@@ -412,6 +412,8 @@ class Bot(SlackUser):
             self.world.bots.remove(self)
 
     async def settle(self) -> None:
-        """Wait until background drafts finished and the retry table has nothing due."""
+        """Wait until background drafts finished, the retry table has nothing due and App
+        Home refreshes are done."""
         await self.runtime.tasks.join()
         await self.runtime.outbox.drain()
+        await self.runtime.home.idle()

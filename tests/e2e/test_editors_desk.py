@@ -411,3 +411,26 @@ async def test_an_approver_who_edited_the_draft_cannot_approve_it(world: World) 
     await bot.click(edited, "approve", OTHER_APPROVER)
     tweets = await world.x.wait_for_tweets(1)
     assert tweets[0].text == "The approver's own words."
+
+
+async def test_a_change_refreshes_only_the_most_recent_app_home_tabs(world: World) -> None:
+    """With 50 people having opened App Home, a new draft republishes only the 20 most recent
+    viewers' tabs (with the new draft), however many card changes it takes."""
+    bot = await world.start_bot()
+    viewers = [f"U0VIEWER{n:02d}" for n in range(50)]
+    for viewer in viewers:
+        world.slack.add_user(viewer, viewer.lower())
+        await world.slack.open_app_home(viewer)
+    await wait_until(lambda: len(world.slack.calls_to("views.publish")) == len(viewers))
+    before = len(world.slack.calls)
+    await bot.submit()
+    await bot.draft_card()
+    await bot.settle()
+    refreshed = [
+        call.args["user_id"]
+        for call in world.slack.calls[before:]
+        if call.method == "views.publish"
+    ]
+    assert refreshed and set(refreshed) <= set(viewers[-20:])
+    newest = json.dumps(world.slack.home_views[viewers[-1]]["blocks"])
+    assert "Pending approval (1)" in newest
