@@ -294,3 +294,20 @@ async def test_a_second_process_on_the_same_database_refuses_to_start(world: Wor
     await first.wait_card(lambda c: "Posted to X by" in c.all_text(), timeout=20)
     assert len(world.x.requests) == 1
     assert len(world.x.tweets) == 1
+
+
+async def test_a_draft_that_cannot_be_stored_ends_failed_not_generating(world: World) -> None:
+    """The LLM answers but storing the draft fails (the database refuses the write): the post
+    ends failed_generation at once, the card says so and the requester is told."""
+    bot = await world.start_bot()
+    async with bot.runtime.db.transaction() as tx:
+        await tx.connection.execute(
+            "CREATE TRIGGER refuse_pending BEFORE UPDATE OF status ON posts"
+            " WHEN NEW.status = 'pending' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+    await bot.submit()
+    await bot.wait_card(lambda c: "Unable to generate content" in c.all_text())
+    await wait_until(lambda: bot.dms_to(REQUESTER))
+    await bot.settle()
+    counts = await bot.runtime.db.posts.count_by_status()
+    assert counts == {PostStatus.FAILED_GENERATION: 1}
