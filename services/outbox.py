@@ -37,6 +37,9 @@ from storage.models import Job
 
 log = structlog.get_logger(__name__)
 
+# Seconds between looks at the table while nothing wakes the worker (read-only looks).
+IDLE_LOOK = 1.0
+
 
 class JobKind(StrEnum):
     """What a job does."""
@@ -190,9 +193,9 @@ class Outbox:
     async def _work(self) -> None:
         while True:
             try:
-                claimed_all = await self._claim()
-                if not claimed_all:
-                    await self._sleep_until_due()
+                claimed_at = time.time()
+                if not await self._claim(claimed_at):
+                    await self._sleep_until_due(claimed_at)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -200,13 +203,12 @@ class Outbox:
                 log.exception("outbox_loop_error")
                 await asyncio.sleep(1.0)
 
-    async def _claim(self) -> bool:
-        """Start the due jobs there is room for; True when the room was filled."""
+    async def _claim(self, now: float) -> bool:
+        """Start the jobs due at `now` there is room for; True when the room was filled."""
         self._wake.clear()
         free = self._concurrency - len(self._running)
         if free <= 0:
             return False
-        now = time.time()
         async with self._db.transaction() as tx:
             jobs = await tx.jobs.claim_due(
                 now,
@@ -225,14 +227,24 @@ class Outbox:
         self._running.pop(job_id, None)
         self._wake.set()
 
-    async def _sleep_until_due(self) -> None:
-        due = await self._db.jobs.next_due_at()
-        timeout = 1.0 if due is None else min(max(due - time.time(), 0.0), 1.0)
-        if timeout <= 0 and len(self._running) < self._concurrency:
-            # Due now but held back (another job of the same post is running): poll gently.
-            timeout = 0.02
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+    async def _sleep_until_due(self, claimed_at: float) -> None:
+        """Wait until a job may be claimable, without writing to the database meanwhile.
+
+        A job due at `claimed_at` that the claim left alone is held back by a running job of
+        its post (or there was no room): only the end of a job releases it, and the end of a
+        job wakes the worker, as does every commit that queues a job. So the next job to look
+        for is one due (or a lease that ends) after `claimed_at`; the table is read again
+        every `IDLE_LOOK` seconds in case one was queued without a wake.
+        """
+        while not self._wake.is_set():
+            due = None
+            if len(self._running) < self._concurrency:
+                due = await self._db.jobs.next_due_at(after=claimed_at)
+            timeout = IDLE_LOOK if due is None else min(max(due - time.time(), 0.0), IDLE_LOOK)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            if due is not None and due <= time.time():
+                return
 
     async def _renew_leases(self) -> None:
         while True:

@@ -201,13 +201,17 @@ class JobRepository(Repository):
         ) as cursor:
             return [_job(row) for row in await cursor.fetchall()]
 
-    async def next_due_at(self) -> float | None:
-        """When the next queued job is due, or when the next lease expires."""
+    async def next_due_at(self, *, after: float | None = None) -> float | None:
+        """When the next queued job is due, or when the next lease expires (only times later
+        than `after`, if given)."""
+        since = float("-inf") if after is None else after
         async with self._db.execute(
             "SELECT MIN(t) FROM ("
-            " SELECT MIN(next_attempt_at) AS t FROM retry_jobs WHERE status = 'queued'"
+            " SELECT MIN(next_attempt_at) AS t FROM retry_jobs"
+            " WHERE status = 'queued' AND next_attempt_at > ?"
             " UNION ALL"
-            " SELECT MIN(lease) FROM retry_jobs WHERE status = 'running')"
+            " SELECT MIN(lease) FROM retry_jobs WHERE status = 'running' AND lease > ?)",
+            (since, since),
         ) as cursor:
             row = await cursor.fetchone()
         return None if row is None or row[0] is None else float(row[0])
