@@ -122,12 +122,16 @@ class Runtime:
         self.outbox_client = AsyncWebClient(
             token=token, base_url=settings.slack_api_url, session=session, retry_handlers=[]
         )
+        # Failure reasons quote third parties: they are scrubbed of secrets when stored, and
+        # again wherever Slack shows them (rows written before this scrub existed).
+        scrub = SecretRedactor(settings.secret_values()).redact
         self.outbox = Outbox(
             db,
             max_attempts=settings.retry_max_attempts,
             base_delay=settings.retry_base_delay,
             max_delay=settings.retry_max_delay,
             lease=settings.job_lease,
+            scrub=scrub,
         )
         self.llm = LLMClient(
             settings.llm_deployments, timeout=settings.llm_timeout, cooldown=settings.llm_cooldown
@@ -136,8 +140,6 @@ class Runtime:
             db, Drafter(self.llm, brand_voice=settings.brand_voice), self.outbox, self.tasks
         )
         dry_run = dry_run_platforms(settings)
-        # Failure reasons quote third parties: whatever shows them in Slack redacts them.
-        scrub = SecretRedactor(settings.secret_values()).redact
         self.notifier = SlackNotifier(
             self.outbox_client,
             approval_channel=settings.approval_channel,

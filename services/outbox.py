@@ -16,7 +16,8 @@ A job handler signals how a run ended by returning (done) or raising:
 - anything else: a bug, logged with its traceback and retried like a transient failure.
 
 A dead job moves to its dead-letter queue (`dlq_slack`, `dlq_publish`) and its handler's
-`on_dead` records what it means for the post, in the same transaction.
+`on_dead` records what it means for the post, in the same transaction. Reasons quote third
+parties (a platform's error text), so they are scrubbed of secrets before they are stored.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import contextlib
 import functools
 import random
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
@@ -136,8 +138,10 @@ class Outbox:
         lease: float,
         concurrency: int = 16,
         rng: random.Random | None = None,
+        scrub: Callable[[str], str] = str,
     ) -> None:
         self._db = db
+        self._scrub = scrub
         self._handlers: dict[str, JobHandler] = {}
         self._max_attempts = max_attempts
         self._base_delay = base_delay
@@ -266,7 +270,7 @@ class Outbox:
             bound.info("job_waiting", reason=wait.reason, run_at=wait.run_at)
             async with self._db.transaction() as tx:
                 await tx.jobs.reschedule(
-                    job.id, run_at=wait.run_at, error=wait.reason, count_attempt=False
+                    job.id, run_at=wait.run_at, error=self._scrub(wait.reason), count_attempt=False
                 )
             return
         except JobFailed as failure:
@@ -284,18 +288,19 @@ class Outbox:
     async def _failed(
         self, job: Job, handler: JobHandler, failure: JobFailed, bound: structlog.BoundLogger
     ) -> None:
+        reason = self._scrub(failure.reason)
         if failure.transient and job.attempts < self._max_attempts:
             delay = backoff_delay(
                 job.attempts, base=self._base_delay, cap=self._max_delay, rng=self._rng
             )
             delay = max(delay, failure.retry_after or 0.0)
-            bound.warning("job_retry_scheduled", reason=failure.reason, delay=round(delay, 3))
+            bound.warning("job_retry_scheduled", reason=reason, delay=round(delay, 3))
             async with self._db.transaction() as tx:
-                await tx.jobs.reschedule(job.id, run_at=time.time() + delay, error=failure.reason)
+                await tx.jobs.reschedule(job.id, run_at=time.time() + delay, error=reason)
             return
         queue = DEAD_LETTER_QUEUES[JobKind(job.kind)]
-        bound.error("job_dead", reason=failure.reason, queue=queue)
+        bound.error("job_dead", reason=reason, queue=queue)
         async with self._db.transaction() as tx:
-            await tx.jobs.bury(job.id, queue=queue, error=failure.reason)
-            await handler.on_dead(tx, job, failure.reason)
+            await tx.jobs.bury(job.id, queue=queue, error=reason)
+            await handler.on_dead(tx, job, reason)
         self.wake()

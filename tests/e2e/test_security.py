@@ -249,8 +249,8 @@ async def test_no_secret_is_logged_stored_or_sent_to_slack(
 async def test_failure_reasons_are_redacted_in_app_home_and_status_as_on_the_card(
     world: World,
 ) -> None:
-    """A platform error quoting a secret shows redacted on the card, in App Home and in
-    `/socialpost status` alike."""
+    """A platform error quoting a secret is stored redacted, and shows redacted on the card, in
+    App Home and in `/socialpost status` alike."""
     echo = {"title": "Invalid Request", "detail": f"Rejected request signed with {OPENAI_KEY}"}
     world.x.fail_always(Fault(status=400, json=echo))
     bot = await world.start_bot()
@@ -259,6 +259,8 @@ async def test_failure_reasons_are_redacted_in_app_home_and_status_as_on_the_car
     failed = await bot.wait_card(lambda c: "Failed to post to X" in c.all_text())
     assert "[REDACTED]" in failed.all_text() and OPENAI_KEY not in failed.all_text()
     await bot.settle()
+    (post,) = await bot.runtime.db.posts.with_status([PostStatus.FAILED_POST])
+    assert post.failure_reason is not None and OPENAI_KEY not in post.failure_reason
 
     await world.slack.open_app_home(APPROVER)
     home = json.dumps(await wait_until(lambda: world.slack.home_views.get(APPROVER)))
