@@ -7,7 +7,7 @@ import time
 
 from services.models import JobStatus, PostStatus
 from tests.emulators.base import Fault, wait_until
-from tests.harness import APPROVER, DEFAULT_DRAFT, REQUESTER, World
+from tests.harness import APPROVER, DEFAULT_DRAFT, REQUESTER, BotProcess, World
 
 
 async def test_x_503_twice_then_ok_posts_one_tweet(world: World) -> None:
@@ -183,15 +183,21 @@ async def test_restart_with_a_pending_card_then_approve(world: World) -> None:
     await bot.wait_card(lambda c: "Posted to X by" in c.all_text())
 
 
-async def test_sigkill_while_publish_in_flight_then_restart_posts_once(world: World) -> None:
-    """The bot process is killed (SIGKILL) while X is handling its publish request; after a
-    restart the job runs again and there is still exactly one tweet."""
+async def spawn_with_publish_in_flight(world: World) -> BotProcess:
+    """A bot process with an approved post whose publish request X is holding unanswered."""
     process = await world.spawn_bot()
     await process.submit()
     card = await process.draft_card(timeout=20)
     world.x.hold(1)
     await process.click(card, "approve")
     await world.x.wait_for_held(1, timeout=10)
+    return process
+
+
+async def test_sigkill_while_publish_in_flight_then_restart_posts_once(world: World) -> None:
+    """The bot process is killed (SIGKILL) while X is handling its publish request; after a
+    restart the job runs again and there is still exactly one tweet."""
+    process = await spawn_with_publish_in_flight(world)
     await process.kill()
     world.x.release()
     assert len(world.x.tweets) == 1
@@ -275,12 +281,7 @@ async def test_a_second_process_on_the_same_database_refuses_to_start(world: Wor
     """While a bot runs with a publish in flight, a second `python -m bot` on the same SQLite
     file exits 1 with a message naming the file and SOCIALPOST_DATABASE_URL (no traceback),
     and the in-flight publish is not run again: X gets exactly one request."""
-    first = await world.spawn_bot()
-    await first.submit()
-    card = await first.draft_card(timeout=20)
-    world.x.hold(1)
-    await first.click(card, "approve")
-    await world.x.wait_for_held(1, timeout=10)
+    first = await spawn_with_publish_in_flight(world)
 
     second = await world.spawn_bot(connect=False)
     assert await second.wait_exit() == 1
