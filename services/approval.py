@@ -18,6 +18,7 @@ click change nothing (`Verdict.STALE_VERSION`) instead of approving text nobody 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Collection
@@ -35,7 +36,7 @@ from services.platforms import rules_for
 from services.ratelimit import RateLimiter
 from services.threads import measure_draft
 from storage.db import Database, Transaction
-from storage.models import FAILED_STATUSES, Job, JobStatus, Post, PostStatus
+from storage.models import FAILED_STATUSES, JobStatus, Post, PostStatus
 from storage.posts import utc_now
 
 log = structlog.get_logger(__name__)
@@ -175,10 +176,17 @@ class ApprovalService:
         )
 
     async def _refuse(
-        self, action: str, actor: Actor, post_id: str, verdict: Verdict, post: Post | None = None
+        self,
+        action: str,
+        actor: Actor,
+        post_id: str,
+        verdict: Verdict,
+        post: Post | None = None,
+        *,
+        detail: str | None = None,
     ) -> Outcome:
         async with self._db.transaction(urgent=True) as tx:
-            await self._audit(tx, actor, action, post_id or None, f"refused:{verdict}")
+            await self._audit(tx, actor, action, post_id or None, f"refused:{verdict}", detail)
             if verdict == Verdict.STALE_VERSION:
                 # The clicker's card is behind: show them the version they would decide on.
                 await enqueue_card(tx, post_id)
@@ -417,21 +425,22 @@ class ApprovalService:
         again (as its card's Retry does); for a post that was discarded or has gone out since,
         there is nothing to retry and the refusal says so.
         """
+        refuse = functools.partial(self._refuse, "retry_job", actor, detail=f"job {job_id}")
         if not self.policy.is_approver(actor.user_id):
-            return await self._refuse_job(actor, job_id, None, Verdict.NOT_APPROVER)
+            return await refuse("", Verdict.NOT_APPROVER)
         job = await self._db.jobs.get(job_id)
         if job is None or job.status != JobStatus.DEAD:
-            return await self._refuse_job(actor, job_id, job, Verdict.NOT_FAILED)
+            return await refuse((job.post_id or "") if job else "", Verdict.NOT_FAILED)
         post = await self._db.posts.get(job.post_id) if job.post_id else None
         if job.kind == JobKind.PUBLISH:
             if post is None:
-                return await self._refuse_job(actor, job_id, job, Verdict.NOT_FOUND)
+                return await refuse(job.post_id or "", Verdict.NOT_FOUND)
             if post.status == PostStatus.FAILED_POST:
                 return await self.retry(post.id, actor)
-            verdict = (
-                Verdict.DISCARDED if post.status == PostStatus.REJECTED else Verdict.NOT_FAILED
+            rejected = post.status == PostStatus.REJECTED
+            return await refuse(
+                post.id, Verdict.DISCARDED if rejected else Verdict.NOT_FAILED, post
             )
-            return await self._refuse_job(actor, job_id, job, verdict, post)
         async with self._db.transaction(urgent=True) as tx:
             revived = await tx.jobs.revive(job_id, run_at=time.time())
             outcome = "requeued" if revived else "lost"
@@ -440,24 +449,6 @@ class ApprovalService:
             return Outcome(Verdict.NOT_FAILED, post)
         self._outbox.wake()
         return Outcome(Verdict.DONE, post)
-
-    async def _refuse_job(
-        self,
-        actor: Actor,
-        job_id: int,
-        job: Job | None,
-        verdict: Verdict,
-        post: Post | None = None,
-    ) -> Outcome:
-        post_id = job.post_id if job is not None else None
-        async with self._db.transaction(urgent=True) as tx:
-            await self._audit(
-                tx, actor, "retry_job", post_id, f"refused:{verdict}", f"job {job_id}"
-            )
-        log.info(
-            "action_refused", action="retry_job", user=actor.user_id, job_id=job_id, why=verdict
-        )
-        return Outcome(verdict, post)
 
     async def _take_token(self, action: str, actor: Actor, post: Post) -> None:
         """Take a drafting token for `actor`; a refusal is audited, then raised."""
