@@ -113,8 +113,10 @@ class HomeService:
         try:
             await self._notifier.show_home(user_id, await self.data(user_id))
         except DeliveryError as exc:
-            # The tab is refreshed again on the next change or the next visit.
             log.warning("home_refresh_failed", user=user_id, reason=exc.reason)
+            if not exc.attempted:
+                # Slack asked us to hold back: the refresh round waits, then shows it.
+                self.changed()
 
     def changed(self) -> None:
         """Something in the queue changed: refresh the recent viewers' tabs soon (changes
