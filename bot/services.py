@@ -122,12 +122,16 @@ class Runtime:
         self.outbox_client = AsyncWebClient(
             token=token, base_url=settings.slack_api_url, session=session, retry_handlers=[]
         )
+        # Failure reasons quote third parties: they are scrubbed of secrets when stored, and
+        # again wherever Slack shows them (rows written before this scrub existed).
+        scrub = SecretRedactor(settings.secret_values()).redact
         self.outbox = Outbox(
             db,
             max_attempts=settings.retry_max_attempts,
             base_delay=settings.retry_base_delay,
             max_delay=settings.retry_max_delay,
             lease=settings.job_lease,
+            scrub=scrub,
         )
         self.llm = LLMClient(
             settings.llm_deployments, timeout=settings.llm_timeout, cooldown=settings.llm_cooldown
@@ -140,7 +144,7 @@ class Runtime:
             self.outbox_client,
             approval_channel=settings.approval_channel,
             dry_run_platforms=dry_run,
-            scrub=SecretRedactor(settings.secret_values()).redact,
+            scrub=scrub,
         )
         policy = ApprovalPolicy(
             approvers=frozenset(settings.approvers),
@@ -165,8 +169,9 @@ class Runtime:
             limiter,
             offered_platforms=publishers,
             dry_run_platforms=dry_run,
+            scrub=scrub,
         )
-        self.home = HomeService(db, posts, self.notifier, policy)
+        self.home = HomeService(db, posts, self.notifier, policy, scrub=scrub)
         self.outbox.register(
             JobKind.SYNC_CARD,
             CardJobs(db, self.outbox, self.notifier, on_change=self.home.changed),

@@ -363,6 +363,18 @@ def _configured_platforms(values: dict[str, Any]) -> set[str]:
     return platforms
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what the YAML problem is, without quoting the file: the offending line may
+    hold an API key."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return "it can't be parsed"
+    problem = exc.problem or exc.context or "it can't be parsed"
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
 def deployments_from_config(path: Path) -> list[Deployment]:
     """Read a litellm proxy-style YAML `model_list`; `os.environ/NAME` values are resolved."""
     try:
@@ -370,7 +382,7 @@ def deployments_from_config(path: Path) -> list[Deployment]:
     except OSError as exc:
         raise ValueError(f"can't read {path}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise ValueError(f"{path} is not valid YAML: {exc}") from None
+        raise ValueError(f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
     entries = document.get("model_list") if isinstance(document, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ValueError(f"{path} must have a non-empty top-level model_list")

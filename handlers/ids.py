@@ -14,7 +14,7 @@ THREAD = "thread"
 DRAFT_TEXT = "draft_text"
 FEEDBACK = "feedback"
 
-# Buttons (action_id); their value is the post id.
+# Buttons (action_id); their value is the post id (see `versioned` for a pending draft's).
 APPROVE = "socialpost_approve"
 REJECT = "socialpost_reject"
 EDIT = "socialpost_edit"
@@ -24,3 +24,19 @@ RETRY = "socialpost_retry"
 DISCARD = "socialpost_discard"
 RETRY_JOB = "socialpost_retry_job"
 MAKE_THREAD = "socialpost_make_thread"
+
+
+_VERSION_MARK = ":v"
+
+
+def versioned(post_id: str, version: int) -> str:
+    """The value of a pending draft's button: the post, and the version the button shows."""
+    return f"{post_id}{_VERSION_MARK}{version}"
+
+
+def post_and_version(value: str) -> tuple[str, int | None]:
+    """A button value read back: the post id and the version it showed (None: not said)."""
+    post_id, mark, version = value.rpartition(_VERSION_MARK)
+    if mark and post_id and version.isdigit():
+        return post_id, int(version)
+    return value, None

@@ -9,6 +9,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handlers.ids import post_and_version
 from services.approval import Actor
 
 log = structlog.get_logger(__name__)
@@ -22,13 +23,21 @@ def actor_from(body: dict[str, Any]) -> Actor:
     return Actor(user_id=body["user"]["id"], channel=channel, message_ts=message_ts)
 
 
+def clicked(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, Actor]:
+    """The post a button names, and who clicked it where, having seen which version."""
+    post_id, version = post_and_version(str(action.get("value") or ""))
+    return post_id, actor_from(body).model_copy(update={"seen_version": version})
+
+
 def card_actor(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, Actor]:
     """The post a card's modal (edit, regenerate) was opened for, and who submitted it."""
     metadata = json.loads(view.get("private_metadata") or "{}")
+    version = metadata.get("version")
     actor = Actor(
         user_id=body["user"]["id"],
         channel=metadata.get("channel"),
         message_ts=metadata.get("message_ts"),
+        seen_version=version if isinstance(version, int) else None,
     )
     return str(metadata.get("post_id", "")), actor
 

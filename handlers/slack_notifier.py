@@ -75,28 +75,39 @@ class SlackNotifier:
         self._scrub = scrub
         self._channel = approval_channel
         self._dry_run = frozenset(dry_run_platforms)
-        # Slack's rate limits are per method and workspace: after a 429 every send waits.
-        self._paused_until = 0.0
+        # Slack's rate limits are per method and workspace. After a 429 on a message (a card
+        # or a notice) every send waits, App Home refreshes included: they must not spend
+        # Slack's patience while cards are held back. A 429 on views.publish pauses only the
+        # App Home refreshes, so they can never hold up a card (nor the publish behind it).
+        self._messages_paused_until = 0.0
+        self._home_paused_until = 0.0
 
-    def _check_pause(self) -> None:
-        wait = self._paused_until - time.monotonic()
+    @staticmethod
+    def _check_pause(until: float) -> None:
+        wait = until - time.monotonic()
         if wait > 0:
             raise DeliveryError(
                 "Slack rate limit", transient=True, retry_after=wait, attempted=False
             )
 
-    def _failed(self, exc: BaseException) -> DeliveryError:
-        error = delivery_error(exc)
+    @staticmethod
+    def _pause_after(exc: BaseException, error: DeliveryError) -> float | None:
+        """Until when (monotonic) Slack asked us to hold back, if `exc` was a 429."""
         if isinstance(exc, SlackApiError) and (
             exc.response.status_code == 429 or exc.response.get("error") == "ratelimited"
         ):
-            pause = error.retry_after if error.retry_after is not None else 1.0
-            self._paused_until = max(self._paused_until, time.monotonic() + pause)
+            return time.monotonic() + (error.retry_after if error.retry_after is not None else 1.0)
+        return None
+
+    def _failed(self, exc: BaseException) -> DeliveryError:
+        error = delivery_error(exc)
+        if (until := self._pause_after(exc, error)) is not None:
+            self._messages_paused_until = max(self._messages_paused_until, until)
         return error
 
     async def show_card(self, post: Post) -> tuple[str, str]:
         """Post the card, or update it in place; a card deleted by someone is posted again."""
-        self._check_pause()
+        self._check_pause(self._messages_paused_until)
         if post.failure_reason:
             # Failure reasons quote third parties; make sure no secret rides along.
             post = post.model_copy(update={"failure_reason": self._scrub(post.failure_reason)})
@@ -119,17 +130,21 @@ class SlackNotifier:
         return str(response["channel"]), str(response["ts"])
 
     async def show_home(self, user_id: str, data: HomeData) -> None:
-        """Publish the user's App Home tab."""
+        """Publish the user's App Home tab, unless Slack asked us to hold back."""
+        self._check_pause(max(self._messages_paused_until, self._home_paused_until))
         try:
             await self._client.views_publish(user_id=user_id, view=home_view(data))
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            raise self._failed(exc) from exc
+            error = delivery_error(exc)
+            if (until := self._pause_after(exc, error)) is not None:
+                self._home_paused_until = max(self._home_paused_until, until)
+            raise error from exc
 
     async def send_notice(
         self, user_id: str, notice: Notice, post: Post | None, detail: str | None
     ) -> None:
         """A direct message to `user_id`."""
-        self._check_pause()
+        self._check_pause(self._messages_paused_until)
         blocks: list[dict[str, object]] | None = None
         if notice == Notice.GENERATION_FAILED:
             text, blocks = generation_failed_notice(post)

@@ -10,10 +10,15 @@
 Every transition is one conditional UPDATE inside a `BEGIN IMMEDIATE` transaction together
 with the jobs that carry it out and an audit entry, so two clicks can never both win and a
 crash can't separate a decision from its effects.
+
+A decision on a pending draft is for the version the clicker was shown (`Actor.seen_version`):
+the UPDATE also requires that version, so an edit or a regeneration that lands first makes the
+click change nothing (`Verdict.STALE_VERSION`) instead of approving text nobody saw.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Collection
@@ -26,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.drafting import DraftingService
 from services.errors import InvalidRequest, RateLimited
-from services.outbox import Outbox, enqueue_card, enqueue_publish
+from services.outbox import JobKind, Outbox, enqueue_card, enqueue_publish
 from services.platforms import rules_for
 from services.ratelimit import RateLimiter
 from services.threads import measure_draft
@@ -47,13 +52,15 @@ DECIDED = {
 
 
 class Actor(BaseModel):
-    """Who clicked, and on which card (channel and message ts; None from App Home)."""
+    """Who clicked, on which card (channel and message ts; None from App Home), and which
+    version of the post that card, App Home or modal showed them (None: it didn't say)."""
 
     model_config = ConfigDict(frozen=True)
 
     user_id: str
     channel: str | None = None
     message_ts: str | None = None
+    seen_version: int | None = None
 
 
 class Verdict(StrEnum):
@@ -65,11 +72,13 @@ class Verdict(StrEnum):
     NOT_APPROVER = "not_approver"
     NOT_EDITOR = "not_editor"
     OWN_POST = "own_post"
+    STALE_VERSION = "stale_version"
     ALREADY_APPROVED = "already_approved"
     ALREADY_REJECTED = "already_rejected"
     NOT_READY = "not_ready"
     NOT_EDITABLE = "not_editable"
     NOT_FAILED = "not_failed"
+    DISCARDED = "discarded"
     OVER_LIMIT = "over_limit"
 
 
@@ -101,6 +110,11 @@ class ApprovalPolicy:
     def may_edit(self, user_id: str, post: Post) -> bool:
         """Approvers and the requester may edit and regenerate a pending draft."""
         return self.is_approver(user_id) or user_id == post.requester
+
+    def may_approve_own(self, user_id: str, post: Post) -> bool:
+        """Whoever wrote the current version (the requester, or the last person who edited
+        the draft) may approve it only with self-approval allowed; anyone else may."""
+        return self.allow_self_approval or user_id not in (post.requester, post.edited_by)
 
 
 def _from_card_or_private(actor: Actor, post: Post) -> bool:
@@ -143,7 +157,13 @@ class ApprovalService:
         self._limiter = limiter
 
     async def _audit(
-        self, tx: Transaction, actor: Actor, action: str, post_id: str | None, outcome: str
+        self,
+        tx: Transaction,
+        actor: Actor,
+        action: str,
+        post_id: str | None,
+        outcome: str,
+        detail: str | None = None,
     ) -> None:
         await tx.audit.record(
             actor=actor.user_id,
@@ -152,15 +172,34 @@ class ApprovalService:
             outcome=outcome,
             channel=actor.channel,
             message_ts=actor.message_ts,
+            detail=detail,
         )
 
     async def _refuse(
-        self, action: str, actor: Actor, post_id: str, verdict: Verdict, post: Post | None = None
+        self,
+        action: str,
+        actor: Actor,
+        post_id: str,
+        verdict: Verdict,
+        post: Post | None = None,
+        *,
+        detail: str | None = None,
     ) -> Outcome:
         async with self._db.transaction(urgent=True) as tx:
-            await self._audit(tx, actor, action, post_id or None, f"refused:{verdict}")
+            await self._audit(tx, actor, action, post_id or None, f"refused:{verdict}", detail)
+            if verdict == Verdict.STALE_VERSION:
+                # The clicker's card is behind: show them the version they would decide on.
+                await enqueue_card(tx, post_id)
+        if verdict == Verdict.STALE_VERSION:
+            self._outbox.wake()
         log.info("action_refused", action=action, user=actor.user_id, post_id=post_id, why=verdict)
         return Outcome(verdict, post)
+
+    async def _refuse_if_stale(self, action: str, actor: Actor, post: Post) -> Outcome | None:
+        """The refusal when the actor was shown another version than the current one."""
+        if actor.seen_version == post.version:
+            return None
+        return await self._refuse(action, actor, post.id, Verdict.STALE_VERSION, post)
 
     async def _load(self, action: str, post_id: str, actor: Actor) -> Post | Outcome:
         """The post, or the refusal when it doesn't exist or the click came from another card."""
@@ -185,7 +224,9 @@ class ApprovalService:
             return await self._refuse("approve", actor, post_id, Verdict.NOT_APPROVER, post)
         if post.status != PostStatus.PENDING:
             return await self._refusal_for_status("approve", actor, post)
-        if post.requester == actor.user_id and not self.policy.allow_self_approval:
+        if stale := await self._refuse_if_stale("approve", actor, post):
+            return stale
+        if not self.policy.may_approve_own(actor.user_id, post):
             return await self._refuse("approve", actor, post_id, Verdict.OWN_POST, post)
         measurement = measure_draft(post.platform, post.message or "", thread=post.thread)
         if not measurement.within_limit:
@@ -195,10 +236,12 @@ class ApprovalService:
             {"user": actor.user_id, "channel": actor.channel, "message_ts": actor.message_ts}
         )
         async with self._db.transaction(urgent=True) as tx:
+            # At the version checked above: who wrote it, its length, what the card showed.
             claimed = await tx.posts.transition(
                 post_id,
                 [PostStatus.PENDING],
                 PostStatus.APPROVED,
+                at_version=post.version,
                 approved_by=actor.user_id,
                 approved_at=utc_now(),
                 approval_source=source,
@@ -216,7 +259,12 @@ class ApprovalService:
     async def reject(self, post_id: str, actor: Actor) -> Outcome:
         """Reject a pending post (`pending` -> `rejected`)."""
         return await self._close(
-            "reject", post_id, actor, [PostStatus.PENDING], otherwise=Verdict.NOT_READY
+            "reject",
+            post_id,
+            actor,
+            [PostStatus.PENDING],
+            otherwise=Verdict.NOT_READY,
+            versioned=True,
         )
 
     async def discard(self, post_id: str, actor: Actor) -> Outcome:
@@ -278,6 +326,8 @@ class ApprovalService:
         if post.status != PostStatus.PENDING:
             verdict = _decided_verdict(post.status) or Verdict.NOT_EDITABLE
             return await self._refuse(action, actor, post_id, verdict, post)
+        if stale := await self._refuse_if_stale(action, actor, post):
+            return stale
         return Outcome(Verdict.DONE, post)
 
     async def edit(self, post_id: str, actor: Actor, text: str) -> Outcome:
@@ -304,7 +354,11 @@ class ApprovalService:
             # Read the version inside the write transaction: concurrent edits can't collide.
             current = await tx.posts.get(post_id)
             edited = None
-            if current is not None and current.status == PostStatus.PENDING:
+            if (
+                current is not None
+                and current.status == PostStatus.PENDING
+                and current.version == actor.seen_version
+            ):
                 version = current.version + 1
                 edited = await tx.posts.update(
                     post_id,
@@ -337,7 +391,9 @@ class ApprovalService:
                 {"feedback": f"Keep the feedback under {FEEDBACK_MAX} characters."}
             )
         await self._take_token("regenerate", actor, allowed.post)
-        outcome = await self._move("regenerate", allowed.post, actor, PostStatus.GENERATING)
+        outcome = await self._move(
+            "regenerate", allowed.post, actor, PostStatus.GENERATING, versioned=True
+        )
         if outcome.done:
             self._drafting.start(post_id, feedback=feedback)
         return outcome
@@ -348,7 +404,12 @@ class ApprovalService:
         if not allowed.done or allowed.post is None:
             return allowed
         async with self._db.transaction(urgent=True) as tx:
-            changed = await tx.posts.update(post_id, only_if=[PostStatus.PENDING], thread=True)
+            changed = await tx.posts.update(
+                post_id,
+                only_if=[PostStatus.PENDING],
+                at_version=allowed.post.version,
+                thread=True,
+            )
             if changed is not None:
                 await enqueue_card(tx, post_id)
             await self._audit(tx, actor, "make_thread", post_id, "thread" if changed else "lost")
@@ -358,18 +419,36 @@ class ApprovalService:
         return Outcome(Verdict.DONE, changed)
 
     async def retry_job(self, job_id: int, actor: Actor) -> Outcome:
-        """Run a dead job again from scratch (App Home); approvers only."""
-        job = await self._db.jobs.get(job_id)
-        post = await self._db.posts.get(job.post_id) if job and job.post_id else None
-        if job is None or job.status != JobStatus.DEAD:
-            return Outcome(Verdict.NOT_FAILED, post)
+        """Run a dead job again from scratch (App Home); approvers only.
+
+        A dead publish can only be retried through its post: a failed post is published
+        again (as its card's Retry does); for a post that was discarded or has gone out since,
+        there is nothing to retry and the refusal says so.
+        """
+        refuse = functools.partial(self._refuse, "retry_job", actor, detail=f"job {job_id}")
         if not self.policy.is_approver(actor.user_id):
-            return await self._refuse("retry_job", actor, job.post_id or "", Verdict.NOT_APPROVER)
+            return await refuse("", Verdict.NOT_APPROVER)
+        job = await self._db.jobs.get(job_id)
+        if job is None or job.status != JobStatus.DEAD:
+            return await refuse((job.post_id or "") if job else "", Verdict.NOT_FAILED)
+        post = await self._db.posts.get(job.post_id) if job.post_id else None
+        if job.kind == JobKind.PUBLISH:
+            if post is None:
+                return await refuse(job.post_id or "", Verdict.NOT_FOUND)
+            if post.status == PostStatus.FAILED_POST:
+                return await self.retry(post.id, actor)
+            rejected = post.status == PostStatus.REJECTED
+            return await refuse(
+                post.id, Verdict.DISCARDED if rejected else Verdict.NOT_FAILED, post
+            )
         async with self._db.transaction(urgent=True) as tx:
             revived = await tx.jobs.revive(job_id, run_at=time.time())
-            await self._audit(tx, actor, "retry_job", job.post_id, f"job {job_id} requeued")
+            outcome = "requeued" if revived else "lost"
+            await self._audit(tx, actor, "retry_job", job.post_id, outcome, f"job {job_id}")
+        if not revived:
+            return Outcome(Verdict.NOT_FAILED, post)
         self._outbox.wake()
-        return Outcome(Verdict.DONE if revived else Verdict.NOT_FAILED, post)
+        return Outcome(Verdict.DONE, post)
 
     async def _take_token(self, action: str, actor: Actor, post: Post) -> None:
         """Take a drafting token for `actor`; a refusal is audited, then raised."""
@@ -388,13 +467,20 @@ class ApprovalService:
         to_status: PostStatus,
         *,
         publish: bool = False,
+        versioned: bool = False,
         **fields: Any,
     ) -> Outcome:
         """One transition from the post's current status (as just read: a concurrent change
-        makes it lose), with its card update, its publish if asked, and the audit entry."""
+        makes it lose; with `versioned`, so does a new version), with its card update, its
+        publish if asked, and the audit entry."""
         async with self._db.transaction(urgent=True) as tx:
             moved = await tx.posts.transition(
-                post.id, [post.status], to_status, failure_reason=None, **fields
+                post.id,
+                [post.status],
+                to_status,
+                at_version=post.version if versioned else None,
+                failure_reason=None,
+                **fields,
             )
             if moved is not None:
                 await enqueue_card(tx, post.id)
@@ -415,8 +501,10 @@ class ApprovalService:
         from_statuses: Collection[PostStatus],
         *,
         otherwise: Verdict,
+        versioned: bool = False,
     ) -> Outcome:
-        """Reject or discard: approvers only, from `from_statuses` only."""
+        """Reject or discard: approvers only, from `from_statuses` only (with `versioned`,
+        only for the version the actor was shown)."""
         loaded = await self._load(action, post_id, actor)
         if isinstance(loaded, Outcome):
             return loaded
@@ -426,11 +514,23 @@ class ApprovalService:
         if post.status not in from_statuses:
             verdict = _decided_verdict(post.status) or otherwise
             return await self._refuse(action, actor, post_id, verdict, post)
-        return await self._move(action, post, actor, PostStatus.REJECTED, rejected_by=actor.user_id)
+        if versioned and (stale := await self._refuse_if_stale(action, actor, post)):
+            return stale
+        return await self._move(
+            action,
+            post,
+            actor,
+            PostStatus.REJECTED,
+            versioned=versioned,
+            rejected_by=actor.user_id,
+        )
 
     async def _lost_race(self, action: str, post_id: str, actor: Actor) -> Outcome:
         """Another click changed the post between our read and our UPDATE."""
         post = await self._db.posts.get(post_id)
         if post is None:
             return Outcome(Verdict.NOT_FOUND)
+        if post.status == PostStatus.PENDING and post.version != actor.seen_version:
+            # An edit or a regeneration got there first (it queued its own card update).
+            return Outcome(Verdict.STALE_VERSION, post)
         return Outcome(_decided_verdict(post.status) or Verdict.NOT_READY, post)

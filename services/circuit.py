@@ -8,7 +8,7 @@ through) and its outcome closes or re-opens the circuit. Every state change is l
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -34,8 +34,12 @@ class Circuits:
         threshold: int,
         cooldown: float,
         kind: str,
-        ignore: Sequence[type[BaseException]] = (),
+        ignore: Sequence[
+            type[BaseException] | tuple[type[BaseException], Callable[[BaseException], bool]]
+        ] = (),
     ) -> None:
+        """`ignore`: failures that don't count against a breaker, as exception types, or as
+        (type, predicate) for those of the type the predicate is true for."""
         self.cooldown = cooldown
         self._kind = kind
         self._factory = AsyncCircuitBreakerFactory(

@@ -193,6 +193,17 @@ class DraftingService:
             # Never leave a post `generating` with nobody drafting it.
             log.exception("drafting_crashed", post_id=post_id)
             return await self._record_failure(post, "unexpected error while drafting")
+        try:
+            return await self._store(post, draft)
+        except Exception:
+            # Nor when the draft can't be stored: the failure is a smaller write that may
+            # still go through (and if not, the next start fails the post).
+            log.exception("draft_not_stored", post_id=post_id)
+            return await self._record_failure(post, "the draft could not be saved")
+
+    async def _store(self, post: Post, draft: Draft) -> Post | None:
+        """The draft becomes the post's new pending version, with its card update."""
+        post_id = post.id
         version = post.version + 1
         async with self._db.transaction() as tx:
             stored = await tx.posts.transition(

@@ -3,9 +3,12 @@
 litellm does the talking (one API for OpenAI, Anthropic, Gemini, ...). Fallback is a plain loop
 over the configured deployments rather than litellm's Router, because the Router's cool-down
 ignores connection errors, so an unreachable provider would keep costing every draft a timeout.
-Each provider has a circuit breaker instead (`services.circuit`): 2 failures in a row of any
-kind open it for `cooldown` seconds, then one trial request decides. This loop is the only
-retry layer: litellm and the provider SDKs are told not to retry.
+Each provider has a circuit breaker instead (`services.circuit`): 2 failures in a row that say
+the provider is unwell (refused connection, timeout, 5xx, 429, rejected credentials) open it
+for `cooldown` seconds, then one trial request decides. A request refused for itself (a
+content filter, a bad request) falls back like any failure but doesn't count: one user's brief
+must not switch a provider off for everyone. This loop is the only retry layer: litellm and
+the provider SDKs are told not to retry.
 """
 
 from __future__ import annotations
@@ -41,6 +44,23 @@ class EmptyCompletion(Exception):
     """The provider answered without any text."""
 
 
+# HTTP answers that say the provider (or our account with it) is unwell, whatever was asked.
+_PROVIDER_STATUSES = frozenset({401, 403, 408, 429})
+
+
+def caused_by_the_request(exc: BaseException) -> bool:
+    """Whether a failure was this request's own doing (a 4xx such as a content filter, a bad
+    request or a prompt too long; an empty answer), not a sign the provider is unwell."""
+    if isinstance(exc, EmptyCompletion):
+        return True
+    if isinstance(exc, TimeoutError | litellm.exceptions.Timeout):
+        return False
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int):
+        return False  # no HTTP answer at all: refused, reset, unreachable
+    return 400 <= status < 500 and status not in _PROVIDER_STATUSES
+
+
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError | litellm.exceptions.Timeout):
         return "timeout"
@@ -59,7 +79,12 @@ class LLMClient:
             raise ValueError("at least one LLM deployment is needed")
         self.deployments = list(deployments)
         self.timeout = timeout
-        self._circuits = Circuits(threshold=FAILURES_TO_OPEN, cooldown=cooldown, kind="llm")
+        self._circuits = Circuits(
+            threshold=FAILURES_TO_OPEN,
+            cooldown=cooldown,
+            kind="llm",
+            ignore=[(Exception, caused_by_the_request)],
+        )
 
     async def warm_up(self) -> None:
         """Load what litellm and the provider SDKs import lazily on their first call.

@@ -3,7 +3,9 @@
 A state change and the job that carries it out are written in one transaction (see
 `enqueue_card`, `enqueue_publish`), so a crash can't keep one without the other. The worker
 leases due jobs, runs them concurrently, renews the leases while they run, and on start-up
-makes every job an earlier process left running due again at once.
+makes every job an earlier process left running due again at once: this process holds the
+database's process lock (`storage.db`), so the process that leased them is gone, whatever
+their leases say.
 
 A job handler signals how a run ended by returning (done) or raising:
 
@@ -14,7 +16,8 @@ A job handler signals how a run ended by returning (done) or raising:
 - anything else: a bug, logged with its traceback and retried like a transient failure.
 
 A dead job moves to its dead-letter queue (`dlq_slack`, `dlq_publish`) and its handler's
-`on_dead` records what it means for the post, in the same transaction.
+`on_dead` records what it means for the post, in the same transaction. Reasons quote third
+parties (a platform's error text), so they are scrubbed of secrets before they are stored.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import contextlib
 import functools
 import random
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
@@ -34,6 +38,9 @@ from storage.db import Database, Transaction
 from storage.models import Job
 
 log = structlog.get_logger(__name__)
+
+# Seconds between looks at the table while nothing wakes the worker (read-only looks).
+IDLE_LOOK = 1.0
 
 
 class JobKind(StrEnum):
@@ -131,8 +138,10 @@ class Outbox:
         lease: float,
         concurrency: int = 16,
         rng: random.Random | None = None,
+        scrub: Callable[[str], str] = str,
     ) -> None:
         self._db = db
+        self._scrub = scrub
         self._handlers: dict[str, JobHandler] = {}
         self._max_attempts = max_attempts
         self._base_delay = base_delay
@@ -154,7 +163,8 @@ class Outbox:
         self._wake.set()
 
     async def start(self) -> None:
-        """Recover jobs an earlier process left running, then start working."""
+        """Recover jobs an earlier (dead: we hold the database) process left running, then
+        start working."""
         async with self._db.transaction() as tx:
             recovered = await tx.jobs.requeue_running(time.time())
         if recovered:
@@ -187,9 +197,9 @@ class Outbox:
     async def _work(self) -> None:
         while True:
             try:
-                claimed_all = await self._claim()
-                if not claimed_all:
-                    await self._sleep_until_due()
+                claimed_at = time.time()
+                if not await self._claim(claimed_at):
+                    await self._sleep_until_due(claimed_at)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -197,13 +207,12 @@ class Outbox:
                 log.exception("outbox_loop_error")
                 await asyncio.sleep(1.0)
 
-    async def _claim(self) -> bool:
-        """Start the due jobs there is room for; True when the room was filled."""
+    async def _claim(self, now: float) -> bool:
+        """Start the jobs due at `now` there is room for; True when the room was filled."""
         self._wake.clear()
         free = self._concurrency - len(self._running)
         if free <= 0:
             return False
-        now = time.time()
         async with self._db.transaction() as tx:
             jobs = await tx.jobs.claim_due(
                 now,
@@ -222,14 +231,24 @@ class Outbox:
         self._running.pop(job_id, None)
         self._wake.set()
 
-    async def _sleep_until_due(self) -> None:
-        due = await self._db.jobs.next_due_at()
-        timeout = 1.0 if due is None else min(max(due - time.time(), 0.0), 1.0)
-        if timeout <= 0 and len(self._running) < self._concurrency:
-            # Due now but held back (another job of the same post is running): poll gently.
-            timeout = 0.02
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+    async def _sleep_until_due(self, claimed_at: float) -> None:
+        """Wait until a job may be claimable, without writing to the database meanwhile.
+
+        A job due at `claimed_at` that the claim left alone is held back by a running job of
+        its post (or there was no room): only the end of a job releases it, and the end of a
+        job wakes the worker, as does every commit that queues a job. So the next job to look
+        for is one due (or a lease that ends) after `claimed_at`; the table is read again
+        every `IDLE_LOOK` seconds in case one was queued without a wake.
+        """
+        while not self._wake.is_set():
+            due = None
+            if len(self._running) < self._concurrency:
+                due = await self._db.jobs.next_due_at(after=claimed_at)
+            timeout = IDLE_LOOK if due is None else min(max(due - time.time(), 0.0), IDLE_LOOK)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+            if due is not None and due <= time.time():
+                return
 
     async def _renew_leases(self) -> None:
         while True:
@@ -251,7 +270,7 @@ class Outbox:
             bound.info("job_waiting", reason=wait.reason, run_at=wait.run_at)
             async with self._db.transaction() as tx:
                 await tx.jobs.reschedule(
-                    job.id, run_at=wait.run_at, error=wait.reason, count_attempt=False
+                    job.id, run_at=wait.run_at, error=self._scrub(wait.reason), count_attempt=False
                 )
             return
         except JobFailed as failure:
@@ -269,18 +288,19 @@ class Outbox:
     async def _failed(
         self, job: Job, handler: JobHandler, failure: JobFailed, bound: structlog.BoundLogger
     ) -> None:
+        reason = self._scrub(failure.reason)
         if failure.transient and job.attempts < self._max_attempts:
             delay = backoff_delay(
                 job.attempts, base=self._base_delay, cap=self._max_delay, rng=self._rng
             )
             delay = max(delay, failure.retry_after or 0.0)
-            bound.warning("job_retry_scheduled", reason=failure.reason, delay=round(delay, 3))
+            bound.warning("job_retry_scheduled", reason=reason, delay=round(delay, 3))
             async with self._db.transaction() as tx:
-                await tx.jobs.reschedule(job.id, run_at=time.time() + delay, error=failure.reason)
+                await tx.jobs.reschedule(job.id, run_at=time.time() + delay, error=reason)
             return
         queue = DEAD_LETTER_QUEUES[JobKind(job.kind)]
-        bound.error("job_dead", reason=failure.reason, queue=queue)
+        bound.error("job_dead", reason=reason, queue=queue)
         async with self._db.transaction() as tx:
-            await tx.jobs.bury(job.id, queue=queue, error=failure.reason)
-            await handler.on_dead(tx, job, failure.reason)
+            await tx.jobs.bury(job.id, queue=queue, error=reason)
+            await handler.on_dead(tx, job, reason)
         self.wake()

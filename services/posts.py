@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import structlog
 from pydantic import BaseModel, ConfigDict
@@ -101,8 +101,10 @@ class PostService:
         *,
         offered_platforms: Collection[str],
         dry_run_platforms: Collection[str] = (),
+        scrub: Callable[[str], str] = str,
     ) -> None:
         self._db = db
+        self._scrub = scrub
         self._outbox = outbox
         self._drafting = drafting
         self._limiter = limiter
@@ -161,8 +163,17 @@ class PostService:
         return await self._db.posts.get(post_id)
 
     async def queue(self, *, limit: int = 20) -> tuple[list[Post], list[Post], list[Post]]:
-        """Pending, failed and recently posted posts, newest first."""
+        """Pending, failed and recently posted posts, newest first, as people may see them:
+        failure reasons (which quote third parties) get the same redaction as the card."""
         pending = await self._db.posts.with_status([PostStatus.PENDING], limit=limit)
         failed = await self._db.posts.with_status(FAILED_STATUSES, limit=limit)
         posted = await self._db.posts.with_status([PostStatus.POSTED], limit=limit)
-        return pending, failed, posted
+        return self._shown(pending), self._shown(failed), posted
+
+    def _shown(self, posts: list[Post]) -> list[Post]:
+        return [
+            post.model_copy(update={"failure_reason": self._scrub(post.failure_reason)})
+            if post.failure_reason
+            else post
+            for post in posts
+        ]

@@ -1,6 +1,9 @@
 """The SQLite database: connections, PRAGMAs, migrations and transactions.
 
-One process owns the database. Writes go through a single writer connection, serialised by an
+One process owns the database, and holds an OS lock on a sibling file (`<db>.lock`) for its
+whole life to make sure: a second process on the same file refuses to start. The OS drops the
+lock when the process dies, even by kill -9, so whatever an earlier process left running is
+known to be abandoned. Writes go through a single writer connection, serialised by an
 `asyncio.Lock` and run as `BEGIN IMMEDIATE` transactions: aiosqlite runs every statement of a
 connection on one thread, so two tasks sharing a connection would otherwise interleave their
 transactions. Reads use a second, read-only connection; in WAL mode they never wait for a writer.
@@ -12,10 +15,11 @@ Each read runs alone and starts from the latest commit.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -32,6 +36,19 @@ BUSY_TIMEOUT_MS = 5000
 
 class DatabaseError(Exception):
     """The database can't be used by this version of socialpost."""
+
+
+class DatabaseInUse(DatabaseError):
+    """Another process holds the database's lock: SQLite is one process per file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"another socialpost process is using the database {path}. A SQLite database "
+            "belongs to one process: stop the other one or give this one its own "
+            "SOCIALPOST_DB_PATH. To run several processes on one database, use PostgreSQL "
+            "(SOCIALPOST_DATABASE_URL)."
+        )
 
 
 class PriorityLock:
@@ -163,16 +180,73 @@ async def _connect(target: str, *, uri: bool = False) -> aiosqlite.Connection:
 
 def _create_private_file(path: Path) -> None:
     # The file may hold drafts and user ids: readable by the owner only.
-    path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     os.close(descriptor)
+
+
+def lock_path(path: Path) -> Path:
+    """The file whose OS lock says which process owns the database at `path`."""
+    return path.with_name(f"{path.name}.lock")
+
+
+def _lock(path: Path) -> int:
+    """Take the database's process lock, or raise `DatabaseInUse`; returns its descriptor.
+
+    `flock` rather than the filelock package: on a filesystem without flock that package
+    falls back to a lock *file*, which a killed process leaves behind, and the restart would
+    then refuse to start.
+    """
+    descriptor = os.open(lock_path(path), os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise DatabaseInUse(path.resolve()) from None
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return descriptor
+
+
+def _unlock(descriptor: int) -> None:
+    fcntl.flock(descriptor, fcntl.LOCK_UN)
+    os.close(descriptor)
+
+
+async def _to_completion(operation: Awaitable[Any]) -> None:
+    """Await `operation`; if the caller is cancelled meanwhile, still wait until it is done
+    (it runs on the connection's thread either way), then pass the cancellation on.
+
+    Without this a cancelled `BEGIN` would go on to open a transaction nobody ends.
+    """
+    running = asyncio.ensure_future(operation)
+    interrupted: asyncio.CancelledError | None = None
+    while not running.done():
+        try:
+            # Unlike a plain await, waiting doesn't cancel `running` when we are cancelled.
+            await asyncio.wait([running])
+        except asyncio.CancelledError as exc:
+            interrupted = exc
+    if interrupted is not None:
+        if not running.cancelled():
+            running.exception()  # seen: the cancellation is what the caller gets
+        raise interrupted
+    running.result()
 
 
 class Database:
     """Open for the life of the process: `await Database.open(path)` ... `await db.close()`."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection,
+        reader: aiosqlite.Connection,
+        *,
+        lock: int,
+    ) -> None:
         self.path = path
+        self._process_lock = lock
         self._writer = writer
         self._reader = SerialReader(reader)
         self._write_lock = PriorityLock()
@@ -182,12 +256,18 @@ class Database:
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate_to: int | None = None) -> Self:
-        """Create or upgrade the database at `path` and connect to it."""
+        """Take the database's process lock, create or upgrade it, and connect to it.
+
+        Raises `DatabaseInUse` when another process has it open.
+        """
         path = Path(path)
-        if not path.exists():
-            _create_private_file(path)
-        writer = await _connect(str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = _lock(path)
+        writer: aiosqlite.Connection | None = None
         try:
+            if not path.exists():
+                _create_private_file(path)
+            writer = await _connect(str(path))
             async with writer.execute("PRAGMA journal_mode = WAL") as cursor:
                 await cursor.fetchone()
             # WAL with synchronous=NORMAL survives a killed process; only power loss may
@@ -196,9 +276,11 @@ class Database:
             await migrate(writer, target=migrate_to)
             reader = await _connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         except BaseException:
-            await writer.close()
+            if writer is not None:
+                await writer.close()
+            _unlock(lock)
             raise
-        return cls(path, writer, reader)
+        return cls(path, writer, reader, lock=lock)
 
     @asynccontextmanager
     async def transaction(self, *, urgent: bool = False) -> AsyncIterator[Transaction]:
@@ -208,17 +290,27 @@ class Database:
         """
         await self._write_lock.acquire(urgent=urgent)
         try:
-            await self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                yield Transaction(self._writer)
-            except BaseException:
-                await self._writer.rollback()
-                raise
-            await self._writer.commit()
+            # BEGIN inside the guarded block: a cancellation while it waits must still end
+            # the transaction it opens, or the writer stays inside it for good.
+            await _to_completion(self._writer.execute("BEGIN IMMEDIATE"))
+            yield Transaction(self._writer)
+            await _to_completion(self._writer.commit())
+        except BaseException:
+            await _to_completion(self._rollback_if_open())
+            raise
         finally:
             self._write_lock.release()
 
+    async def _rollback_if_open(self) -> None:
+        # Every statement of this transaction has been handed to the connection's thread,
+        # which runs them in order: ROLLBACK queued now comes after them all.
+        if self._writer.in_transaction:
+            await self._writer.rollback()
+
     async def close(self) -> None:
-        """Close both connections."""
-        await self._reader.close()
-        await self._writer.close()
+        """Close both connections, then let another process have the file."""
+        try:
+            await self._reader.close()
+            await self._writer.close()
+        finally:
+            _unlock(self._process_lock)

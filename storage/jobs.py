@@ -168,7 +168,11 @@ class JobRepository(Repository):
             return await cursor.fetchone() is not None
 
     async def requeue_running(self, now: float) -> int:
-        """At start-up: every job an earlier process left running is due again at once."""
+        """At start-up: every job an earlier process left running is due again at once.
+
+        Only for the process holding the database's process lock: the one that leased these
+        jobs is then known to be dead, so their leases, live or not, mean nothing.
+        """
         async with self._db.execute(
             "UPDATE retry_jobs SET status = 'queued', next_attempt_at = ?, lease = NULL,"
             " updated_at = ? WHERE status = 'running' RETURNING id",
@@ -197,13 +201,17 @@ class JobRepository(Repository):
         ) as cursor:
             return [_job(row) for row in await cursor.fetchall()]
 
-    async def next_due_at(self) -> float | None:
-        """When the next queued job is due, or when the next lease expires."""
+    async def next_due_at(self, *, after: float | None = None) -> float | None:
+        """When the next queued job is due, or when the next lease expires (only times later
+        than `after`, if given)."""
+        since = float("-inf") if after is None else after
         async with self._db.execute(
             "SELECT MIN(t) FROM ("
-            " SELECT MIN(next_attempt_at) AS t FROM retry_jobs WHERE status = 'queued'"
+            " SELECT MIN(next_attempt_at) AS t FROM retry_jobs"
+            " WHERE status = 'queued' AND next_attempt_at > ?"
             " UNION ALL"
-            " SELECT MIN(lease) FROM retry_jobs WHERE status = 'running')"
+            " SELECT MIN(lease) FROM retry_jobs WHERE status = 'running' AND lease > ?)",
+            (since, since),
         ) as cursor:
             row = await cursor.fetchone()
         return None if row is None or row[0] is None else float(row[0])

@@ -69,6 +69,11 @@ def _assignments(fields: dict[str, Any]) -> tuple[str, list[Any]]:
     return columns, list(fields.values())
 
 
+def _version_condition(version: int | None) -> tuple[str, list[int]]:
+    """The WHERE clause part (and its parameter) that pins a post to one version."""
+    return ("", []) if version is None else (" AND version = ?", [version])
+
+
 def _post(row: aiosqlite.Row | None) -> Post | None:
     return None if row is None else Post.model_validate(dict(row))
 
@@ -155,30 +160,42 @@ class PostRepository(Repository):
         post_id: str,
         from_statuses: Iterable[PostStatus],
         to_status: PostStatus,
+        *,
+        at_version: int | None = None,
         **fields: Any,
     ) -> Post | None:
-        """Move the post to `to_status` only if it is in one of `from_statuses`.
+        """Move the post to `to_status` only if it is in one of `from_statuses` (and, given
+        `at_version`, still at that version).
 
         One conditional UPDATE: of two concurrent transitions from the same status exactly one
         gets the post back; the other gets None. Call inside a transaction.
         """
         columns, values = _assignments(fields)
         allowed = [status.value for status in from_statuses]
+        version_check, version = _version_condition(at_version)
         async with self._db.execute(
             f"UPDATE posts SET status = ?, updated_at = ?{columns}"
-            f" WHERE id = ? AND status IN ({', '.join('?' for _ in allowed)}) RETURNING id",
-            (to_status.value, utc_now(), *values, post_id, *allowed),
+            f" WHERE id = ? AND status IN ({', '.join('?' for _ in allowed)}){version_check}"
+            " RETURNING id",
+            (to_status.value, utc_now(), *values, post_id, *allowed, *version),
         ) as cursor:
             changed = await cursor.fetchone()
         return None if changed is None else await self.get(post_id)
 
     async def update(
-        self, post_id: str, *, only_if: Iterable[PostStatus] | None = None, **fields: Any
+        self,
+        post_id: str,
+        *,
+        only_if: Iterable[PostStatus] | None = None,
+        at_version: int | None = None,
+        **fields: Any,
     ) -> Post | None:
-        """Set columns without changing the status (optionally only in some statuses)."""
+        """Set columns without changing the status (optionally only in some statuses, or
+        only at one version)."""
         columns, values = _assignments(fields)
-        sql = f"UPDATE posts SET updated_at = ?{columns} WHERE id = ?"
-        params: list[Any] = [utc_now(), *values, post_id]
+        version_check, version = _version_condition(at_version)
+        sql = f"UPDATE posts SET updated_at = ?{columns} WHERE id = ?{version_check}"
+        params: list[Any] = [utc_now(), *values, post_id, *version]
         if only_if is not None:
             allowed = [status.value for status in only_if]
             sql += f" AND status IN ({', '.join('?' for _ in allowed)})"

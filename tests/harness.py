@@ -174,11 +174,12 @@ class World:
         env["PYTHONPATH"] = str(REPO)
         return env
 
-    async def spawn_bot(self, **overrides: str | None) -> BotProcess:
-        """Run `python -m bot` as a subprocess with the same configuration."""
+    async def spawn_bot(self, *, connect: bool = True, **overrides: str | None) -> BotProcess:
+        """Run `python -m bot` as a subprocess with the same configuration; with `connect`,
+        wait until its Socket Mode connection is up."""
         process = BotProcess(self, self.process_environment(**overrides))
         self.processes.append(process)
-        return await process.start()
+        return await process.start(connect=connect)
 
     async def start_bot(self, **overrides: str | None) -> Bot:
         """Run the real bot in this event loop until the test ends (or `Bot.stop()`)."""
@@ -338,8 +339,8 @@ class BotProcess(SlackUser):
         self.log_path = world.dir / f"bot-{len(world.processes)}.log"
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self, timeout: float = 30.0) -> Self:
-        """Start the process and wait until its Socket Mode connection is up."""
+    async def start(self, timeout: float = 30.0, *, connect: bool = True) -> Self:
+        """Start the process and (with `connect`) wait until its Socket Mode connection is up."""
         opened_before = self.world.slack.connection_opens
         log = self.log_path.open("wb")
         self.process = await asyncio.create_subprocess_exec(
@@ -352,6 +353,8 @@ class BotProcess(SlackUser):
             stderr=log,
         )
         log.close()
+        if not connect:
+            return self
 
         def connected() -> bool:
             if self.process is not None and self.process.returncode is not None:
@@ -361,6 +364,11 @@ class BotProcess(SlackUser):
         await wait_until(connected, timeout=timeout, message="the bot process to connect")
         await self.world.slack.wait_connected()
         return self
+
+    async def wait_exit(self, timeout: float = 30.0) -> int:
+        """Wait until the process ends on its own; returns its exit code."""
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), timeout=timeout)
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown code runs, like a crash or an OOM kill."""
@@ -404,6 +412,8 @@ class Bot(SlackUser):
             self.world.bots.remove(self)
 
     async def settle(self) -> None:
-        """Wait until background drafts finished and the retry table has nothing due."""
+        """Wait until background drafts finished, the retry table has nothing due and App
+        Home refreshes are done."""
         await self.runtime.tasks.join()
         await self.runtime.outbox.drain()
+        await self.runtime.home.idle()

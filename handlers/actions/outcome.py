@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks import messages
-from handlers.replies import actor_from, tell_privately
+from handlers.replies import clicked, tell_privately
 from services.approval import Actor, Outcome, Verdict
 from services.errors import RateLimited
 from services.platforms import rules_for
@@ -22,11 +22,13 @@ REFUSALS = {
     Verdict.NOT_APPROVER: messages.NOT_APPROVER,
     Verdict.NOT_EDITOR: messages.NOT_EDITOR,
     Verdict.OWN_POST: messages.OWN_POST,
+    Verdict.STALE_VERSION: messages.STALE_VERSION,
     Verdict.ALREADY_APPROVED: messages.ALREADY_APPROVED,
     Verdict.ALREADY_REJECTED: messages.ALREADY_REJECTED,
     Verdict.NOT_READY: messages.NOT_READY,
     Verdict.NOT_EDITABLE: messages.NOT_EDITABLE,
     Verdict.NOT_FAILED: messages.NOT_FAILED,
+    Verdict.DISCARDED: messages.DISCARDED,
 }
 
 
@@ -60,9 +62,9 @@ async def decide(
     database); the card itself shows when the decision has been stored.
     """
     await ack()
-    actor = actor_from(body)
+    post_id, actor = clicked(body, action)
     try:
-        outcome = await decision(action["value"], actor)
+        outcome = await decision(post_id, actor)
     except RateLimited as limited:
         text = messages.rate_limited(limited.retry_after, limited.scope)
         await tell_privately(client, actor.user_id, text, channel=actor.channel)
@@ -83,8 +85,8 @@ async def open_post_modal(
 ) -> None:
     """Ack a card button, check the clicker may change the post, then open `build`'s modal."""
     await ack()
-    actor = actor_from(body)
-    outcome = await check(action["value"], actor)
+    post_id, actor = clicked(body, action)
+    outcome = await check(post_id, actor)
     if not outcome.done or outcome.post is None:
         await reply_to(client, actor, outcome)
         return

@@ -90,15 +90,17 @@ def draft_sections(post: Post) -> list[Block]:
 
 
 def _pending_buttons(post: Post, measurement: Measurement) -> list[Block]:
+    # Each decision is for the version this card shows.
+    value = ids.versioned(post.id, post.version)
     elements = [
-        button("Approve & post", ids.APPROVE, post.id, "primary"),
-        button("Edit", ids.EDIT, post.id),
-        button("Regenerate", ids.REGENERATE, post.id),
-        button("Suggest changes…", ids.SUGGEST_CHANGES, post.id),
-        button("Reject", ids.REJECT, post.id, "danger"),
+        button("Approve & post", ids.APPROVE, value, "primary"),
+        button("Edit", ids.EDIT, value),
+        button("Regenerate", ids.REGENERATE, value),
+        button("Suggest changes…", ids.SUGGEST_CHANGES, value),
+        button("Reject", ids.REJECT, value, "danger"),
     ]
     if post.platform == "x" and not post.thread and not measurement.within_limit:
-        elements.insert(1, button("Post as a thread", ids.MAKE_THREAD, post.id))
+        elements.insert(1, button("Post as a thread", ids.MAKE_THREAD, value))
     return elements
 
 

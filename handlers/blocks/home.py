@@ -27,14 +27,15 @@ def _header(text: str) -> Block:
 
 def _pending(post: Post, data: HomeData) -> list[Block]:
     blocks = [{**mrkdwn(post_line(post)), "block_id": f"pending_{post.id}"}]
+    value = ids.versioned(post.id, post.version)  # the version this tab shows
     if data.is_approver:
         blocks.append(
             {
                 "type": "actions",
                 "block_id": f"pending_actions_{post.id}",
                 "elements": [
-                    button("Approve & post", ids.APPROVE, post.id, "primary"),
-                    button("Reject", ids.REJECT, post.id, "danger"),
+                    button("Approve & post", ids.APPROVE, value, "primary"),
+                    button("Reject", ids.REJECT, value, "danger"),
                 ],
             }
         )

@@ -4,6 +4,7 @@ ALREADY_APPROVED = "The post has already been approved."
 ALREADY_REJECTED = "The post has already been rejected."
 NOT_APPROVER = "Only approvers can approve or reject posts."
 OWN_POST = "You can't approve your own post."
+STALE_VERSION = "This draft has changed since this card was shown. Check the new version first."
 GENERATION_FAILED = "Unable to generate content right now. Please try again"
 RATE_LIMITED = "You're drafting too fast. Try again in {seconds} seconds."
 WORKSPACE_RATE_LIMITED = (
@@ -15,6 +16,7 @@ NOT_READY = "The draft isn't ready yet: wait for it to appear on the card."
 NOT_EDITABLE = "Only a pending draft can be changed."
 NOT_EDITOR = "Only approvers and the requester can change this draft."
 NOT_FAILED = "There is nothing to retry: the post hasn't failed."
+DISCARDED = "There is nothing to retry: the post was discarded."
 OVER_LIMIT = (
     "This draft is over {platform}'s limit ({measure}). Edit or regenerate it before approving."
 )

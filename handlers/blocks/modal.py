@@ -140,7 +140,10 @@ def _thread_choice() -> list[Block]:
 
 
 def _card_metadata(post: Post, channel: str | None, message_ts: str | None) -> str:
-    return json.dumps({"post_id": post.id, "channel": channel, "message_ts": message_ts})
+    # The version the modal was opened on: its submission changes nothing if that's gone.
+    return json.dumps(
+        {"post_id": post.id, "version": post.version, "channel": channel, "message_ts": message_ts}
+    )
 
 
 def edit_modal(post: Post, *, channel: str | None, message_ts: str | None) -> View:

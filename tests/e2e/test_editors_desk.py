@@ -6,7 +6,15 @@ import json
 
 from services.models import PostStatus
 from tests.emulators.base import Fault, wait_until
-from tests.harness import APPROVER, DEFAULT_DRAFT, OUTSIDER, REQUESTER, World, draft_from_brief
+from tests.harness import (
+    APPROVER,
+    DEFAULT_DRAFT,
+    OTHER_APPROVER,
+    OUTSIDER,
+    REQUESTER,
+    World,
+    draft_from_brief,
+)
 
 THREAD_DRAFT = (
     "We rebuilt our approval flow from scratch this quarter.\n---\n"
@@ -330,3 +338,99 @@ async def test_instagram_post_goes_through_container_and_publish_once(world: Wor
     assert len(world.instagram.containers) == 1
     posted = await bot.wait_card(lambda c: "Posted to Instagram by" in c.all_text())
     assert media.permalink in posted.all_text()
+
+
+STALE = "This draft has changed since this card was shown. Check the new version first."
+
+
+async def test_approve_on_a_card_showing_an_old_version_publishes_nothing(world: World) -> None:
+    """The requester edits while Slack holds the card update back (429): Approve on the card,
+    which still shows version 1, publishes nothing and is answered privately; the card then
+    shows version 2, and approving that publishes the edited text."""
+    bot = await world.start_bot()
+    await bot.submit()
+    card = await bot.draft_card()
+    await bot.settle()
+    before = len(world.slack.calls)
+    world.slack.fail_method_with_error("chat.update", "ratelimited", retry_after=2)
+    assert not (await edit(bot, card, REQUESTER, "Text no approver has seen.")).payload
+    await world.slack.wait_for_call("chat.update", after=before)
+    assert DEFAULT_DRAFT in bot.cards()[0].all_text(), "the card still shows version 1"
+
+    await bot.click(card, "approve", APPROVER)
+    await wait_until(lambda: bot.ephemerals_for(APPROVER))
+    assert bot.ephemerals_for(APPROVER) == [STALE]
+    refreshed = await bot.wait_card(lambda c: "Text no approver has seen." in c.all_text())
+    assert "Version 2" in refreshed.all_text()
+    await bot.settle()
+    assert world.x.requests == []
+    post = (await bot.runtime.db.posts.with_status([PostStatus.PENDING]))[0]
+    trail = [(e.actor, e.action, e.outcome) for e in await bot.runtime.db.audit.for_post(post.id)]
+    assert (APPROVER, "approve", "refused:stale_version") in trail
+
+    await bot.click(refreshed, "approve", APPROVER)
+    tweets = await world.x.wait_for_tweets(1)
+    assert tweets[0].text == "Text no approver has seen."
+
+
+async def test_an_edit_saved_from_an_outdated_modal_is_refused(world: World) -> None:
+    """Two people open Edit on version 1; the first save wins, the second stays in its modal
+    with the stale-version answer instead of overwriting text it never saw."""
+    bot = await world.start_bot()
+    await bot.submit()
+    card = await bot.draft_card()
+    before = len(world.slack.calls)
+    await bot.click(card, "edit", REQUESTER)
+    first = (await world.slack.wait_for_call("views.open", after=before)).response["view"]
+    before = len(world.slack.calls)
+    await bot.click(card, "edit", APPROVER)
+    second = (await world.slack.wait_for_call("views.open", after=before)).response["view"]
+    values = {"draft_text": {"draft_text": {"type": "plain_text_input", "value": "First save."}}}
+    assert not (await world.slack.submit_view(first, REQUESTER, values)).payload
+    late = {"draft_text": {"draft_text": {"type": "plain_text_input", "value": "Late save."}}}
+    ack = await world.slack.submit_view(second, APPROVER, late)
+    assert ack.payload == {"response_action": "errors", "errors": {"draft_text": STALE}}
+    await bot.wait_card(lambda c: "First save." in c.all_text())
+    post = (await bot.runtime.db.posts.with_status([PostStatus.PENDING]))[0]
+    assert (post.message, post.version) == ("First save.", 2)
+
+
+async def test_an_approver_who_edited_the_draft_cannot_approve_it(world: World) -> None:
+    """An approver rewrites someone's draft, then approves it: refused privately as their own
+    post (they wrote the current version); another approver can approve it."""
+    bot = await world.start_bot()
+    await bot.submit()
+    card = await bot.draft_card()
+    assert not (await edit(bot, card, APPROVER, "The approver's own words.")).payload
+    edited = await bot.wait_card(lambda c: "The approver's own words." in c.all_text())
+    await bot.click(edited, "approve", APPROVER)
+    await wait_until(lambda: bot.ephemerals_for(APPROVER))
+    assert bot.ephemerals_for(APPROVER) == ["You can't approve your own post."]
+    await bot.settle()
+    assert world.x.requests == []
+    await bot.click(edited, "approve", OTHER_APPROVER)
+    tweets = await world.x.wait_for_tweets(1)
+    assert tweets[0].text == "The approver's own words."
+
+
+async def test_a_change_refreshes_only_the_most_recent_app_home_tabs(world: World) -> None:
+    """With 50 people having opened App Home, a new draft republishes only the 20 most recent
+    viewers' tabs (with the new draft), however many card changes it takes."""
+    bot = await world.start_bot()
+    viewers = [f"U0VIEWER{n:02d}" for n in range(50)]
+    for viewer in viewers:
+        world.slack.add_user(viewer, viewer.lower())
+        await world.slack.open_app_home(viewer)
+    await wait_until(lambda: len(world.slack.calls_to("views.publish")) == len(viewers))
+    before = len(world.slack.calls)
+    await bot.submit()
+    await bot.draft_card()
+    await bot.settle()
+    refreshed = [
+        call.args["user_id"]
+        for call in world.slack.calls[before:]
+        if call.method == "views.publish"
+    ]
+    assert refreshed and set(refreshed) <= set(viewers[-20:])
+    newest = json.dumps(world.slack.home_views[viewers[-1]]["blocks"])
+    assert "Pending approval (1)" in newest

@@ -7,7 +7,7 @@ import time
 
 from services.models import JobStatus, PostStatus
 from tests.emulators.base import Fault, wait_until
-from tests.harness import APPROVER, DEFAULT_DRAFT, REQUESTER, World
+from tests.harness import APPROVER, DEFAULT_DRAFT, REQUESTER, BotProcess, World
 
 
 async def test_x_503_twice_then_ok_posts_one_tweet(world: World) -> None:
@@ -183,15 +183,21 @@ async def test_restart_with_a_pending_card_then_approve(world: World) -> None:
     await bot.wait_card(lambda c: "Posted to X by" in c.all_text())
 
 
-async def test_sigkill_while_publish_in_flight_then_restart_posts_once(world: World) -> None:
-    """The bot process is killed (SIGKILL) while X is handling its publish request; after a
-    restart the job runs again and there is still exactly one tweet."""
+async def spawn_with_publish_in_flight(world: World) -> BotProcess:
+    """A bot process with an approved post whose publish request X is holding unanswered."""
     process = await world.spawn_bot()
     await process.submit()
     card = await process.draft_card(timeout=20)
     world.x.hold(1)
     await process.click(card, "approve")
     await world.x.wait_for_held(1, timeout=10)
+    return process
+
+
+async def test_sigkill_while_publish_in_flight_then_restart_posts_once(world: World) -> None:
+    """The bot process is killed (SIGKILL) while X is handling its publish request; after a
+    restart the job runs again and there is still exactly one tweet."""
+    process = await spawn_with_publish_in_flight(world)
     await process.kill()
     world.x.release()
     assert len(world.x.tweets) == 1
@@ -269,3 +275,40 @@ async def test_graceful_stop_lets_an_in_flight_publish_finish(world: World) -> N
     await restarted.settle()
     assert len(world.x.requests) == 1
     assert len(world.x.tweets) == 1
+
+
+async def test_a_second_process_on_the_same_database_refuses_to_start(world: World) -> None:
+    """While a bot runs with a publish in flight, a second `python -m bot` on the same SQLite
+    file exits 1 with a message naming the file and SOCIALPOST_DATABASE_URL (no traceback),
+    and the in-flight publish is not run again: X gets exactly one request."""
+    first = await spawn_with_publish_in_flight(world)
+
+    second = await world.spawn_bot(connect=False)
+    assert await second.wait_exit() == 1
+    output = second.log()
+    assert "socialpost can't start" in output
+    assert str(world.db_path.resolve()) in output
+    assert "SOCIALPOST_DATABASE_URL" in output
+    assert "Traceback" not in output
+
+    world.x.release()
+    await first.wait_card(lambda c: "Posted to X by" in c.all_text(), timeout=20)
+    assert len(world.x.requests) == 1
+    assert len(world.x.tweets) == 1
+
+
+async def test_a_draft_that_cannot_be_stored_ends_failed_not_generating(world: World) -> None:
+    """The LLM answers but storing the draft fails (the database refuses the write): the post
+    ends failed_generation at once, the card says so and the requester is told."""
+    bot = await world.start_bot()
+    async with bot.runtime.db.transaction() as tx:
+        await tx.connection.execute(
+            "CREATE TRIGGER refuse_pending BEFORE UPDATE OF status ON posts"
+            " WHEN NEW.status = 'pending' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+    await bot.submit()
+    await bot.wait_card(lambda c: "Unable to generate content" in c.all_text())
+    await wait_until(lambda: bot.dms_to(REQUESTER))
+    await bot.settle()
+    counts = await bot.runtime.db.posts.count_by_status()
+    assert counts == {PostStatus.FAILED_GENERATION: 1}

@@ -17,7 +17,7 @@ import pytest
 
 from bot.logging import configure_logging
 from services.models import PostStatus
-from tests.emulators.base import wait_until
+from tests.emulators.base import Fault, wait_until
 from tests.harness import (
     ANTHROPIC_KEY,
     APPROVER,
@@ -244,3 +244,28 @@ async def test_no_secret_is_logged_stored_or_sent_to_slack(
         assert secret not in slack_traffic
     for path in world.dir.glob("socialpost.db*"):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path.name
+
+
+async def test_failure_reasons_are_redacted_in_app_home_and_status_as_on_the_card(
+    world: World,
+) -> None:
+    """A platform error quoting a secret is stored redacted, and shows redacted on the card, in
+    App Home and in `/socialpost status` alike."""
+    echo = {"title": "Invalid Request", "detail": f"Rejected request signed with {OPENAI_KEY}"}
+    world.x.fail_always(Fault(status=400, json=echo))
+    bot = await world.start_bot()
+    await bot.submit()
+    await bot.click(await bot.draft_card(), "approve")
+    failed = await bot.wait_card(lambda c: "Failed to post to X" in c.all_text())
+    assert "[REDACTED]" in failed.all_text() and OPENAI_KEY not in failed.all_text()
+    await bot.settle()
+    (post,) = await bot.runtime.db.posts.with_status([PostStatus.FAILED_POST])
+    assert post.failure_reason is not None and OPENAI_KEY not in post.failure_reason
+
+    await world.slack.open_app_home(APPROVER)
+    home = json.dumps(await wait_until(lambda: world.slack.home_views.get(APPROVER)))
+    assert "Failed (1)" in home
+    assert "[REDACTED]" in home and OPENAI_KEY not in home
+    status = json.dumps((await world.slack.slash_command(APPROVER, "status")).payload)
+    assert "Failed (1)" in status
+    assert "[REDACTED]" in status and OPENAI_KEY not in status

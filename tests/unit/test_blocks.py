@@ -42,7 +42,8 @@ def buttons(blocks: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def test_pending_card_shows_draft_verbatim_and_decision_buttons() -> None:
-    """The draft is plain text (no mrkdwn), the brief is escaped, buttons carry the post id."""
+    """The draft is plain text (no mrkdwn), the brief is escaped, buttons carry the post id
+    and the version the card shows."""
     text, blocks = approval_card(post(), dry_run=False)
     draft = next(b for b in blocks if b.get("block_id") == "draft")
     assert draft["text"] == {
@@ -55,11 +56,11 @@ def test_pending_card_shows_draft_verbatim_and_decision_buttons() -> None:
     assert "24/280 weighted characters" in dumped
     assert "openai/gpt-4o-mini" in dumped
     assert buttons(blocks) == {
-        ids.APPROVE: "post-1",
-        ids.EDIT: "post-1",
-        ids.REGENERATE: "post-1",
-        ids.SUGGEST_CHANGES: "post-1",
-        ids.REJECT: "post-1",
+        ids.APPROVE: "post-1:v1",
+        ids.EDIT: "post-1:v1",
+        ids.REGENERATE: "post-1:v1",
+        ids.SUGGEST_CHANGES: "post-1:v1",
+        ids.REJECT: "post-1:v1",
     }
     assert "awaiting approval" in text
 

@@ -12,7 +12,7 @@ from services.errors import GenerationUnavailable
 from services.llm import LLMClient
 from services.models import Deployment
 from tests.emulators.base import Fault
-from tests.emulators.llm import FakeLLM
+from tests.emulators.llm import FakeLLM, openai_error_body
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
 
@@ -141,3 +141,45 @@ async def test_after_the_cooldown_only_one_trial_request_goes_out(
     results = await asyncio.gather(*(llm.complete(MESSAGES) for _ in range(4)))
     assert len(openai.requests) == 3, "two failures, then a single trial"
     assert all(result.deployment == "secondary" for result in results)
+
+
+CONTENT_FILTER = openai_error_body(
+    400, "The response was filtered due to the prompt triggering content management policy."
+)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(status=400, json=CONTENT_FILTER),
+        Fault(status=400),
+        Fault(status=404),
+        Fault(status=422),
+    ],
+)
+async def test_errors_the_request_caused_never_open_the_circuit(
+    providers: tuple[FakeLLM, FakeLLM], fault: Fault
+) -> None:
+    """A 4xx the request caused (a content filter, a bad request) falls back for that request
+    but doesn't count against the provider: after three in a row it is still asked first."""
+    openai, anthropic = providers
+    openai.fail(fault, times=3)
+    llm = client(openai, anthropic)
+    for _ in range(3):
+        assert (await llm.complete(MESSAGES)).deployment == "secondary"
+    assert (await llm.complete(MESSAGES)).deployment == "primary"
+    assert len(openai.requests) == 4
+
+
+@pytest.mark.parametrize("status", [401, 403, 429, 500, 503])
+async def test_errors_that_say_the_provider_is_unwell_open_the_circuit(
+    providers: tuple[FakeLLM, FakeLLM], status: int
+) -> None:
+    """Rejected credentials, rate limits and server errors count: after two the provider is
+    skipped."""
+    openai, anthropic = providers
+    openai.fail_always(Fault(status=status))
+    llm = client(openai, anthropic)
+    for _ in range(3):
+        assert (await llm.complete(MESSAGES)).deployment == "secondary"
+    assert len(openai.requests) == 2

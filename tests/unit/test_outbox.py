@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -17,6 +18,7 @@ from services.publishers import Checkpoints, PublishResult
 from services.publishing import PublishJobs
 from storage.db import Database, Transaction
 from storage.models import Job, JobStatus, Post, PostStatus
+from tests.emulators.base import wait_until
 
 
 @pytest.fixture
@@ -282,3 +284,61 @@ async def test_publish_waits_for_the_first_try_of_its_card_update(db: Database) 
         await tx.jobs.reschedule(card, run_at=time.time() + 60, error="Slack down")
         claimed = await tx.jobs.claim_due(time.time(), 1e12, 10, after_first_try=rule)
         assert [job.id for job in claimed] == [publish]
+
+
+class CountingDatabase(Database):
+    """A database that counts its write transactions."""
+
+    transactions = 0
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[Transaction]:
+        """Count, then the real transaction."""
+        self.transactions += 1
+        async with super().transaction(urgent=urgent) as tx:
+            yield tx
+
+
+class BlockingHandler:
+    """A job handler whose first run waits for `release`."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.runs: list[int] = []
+
+    async def run(self, job: Job) -> None:
+        self.runs.append(job.id)
+        if len(self.runs) == 1:
+            await self.release.wait()
+
+    async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
+        raise AssertionError("no job dies here")
+
+
+async def test_a_held_back_job_is_not_polled_for_with_writes(tmp_path: Path) -> None:
+    """While a due card update waits for the one running for its post, the worker opens no
+    write transactions for it; the running one's end starts it at once."""
+    db = await CountingDatabase.open(tmp_path / "held.db")
+    try:
+        post_id = await stored_post(db, PostStatus.PENDING)
+        handler = BlockingHandler()
+        worker = outbox(db, lease=30)
+        worker.register(JobKind.SYNC_CARD, handler)
+        async with db.transaction() as tx:
+            first = await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=time.time())
+        await worker.start()
+        try:
+            await wait_until(lambda: handler.runs == [first])
+            async with db.transaction() as tx:
+                second = await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=time.time())
+            worker.wake()
+            await asyncio.sleep(0.1)
+            before = db.transactions
+            await asyncio.sleep(0.5)
+            assert db.transactions - before <= 1, "polled with write transactions"
+            handler.release.set()
+            await wait_until(lambda: handler.runs == [first, second])
+        finally:
+            await worker.stop()
+    finally:
+        await db.close()

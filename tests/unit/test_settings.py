@@ -166,6 +166,29 @@ def test_llm_config_problems_are_explained(
     assert expected in found[0]
 
 
+def test_llm_config_syntax_error_says_where_without_quoting_the_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A YAML syntax error names the line, column and problem, never the offending line
+    itself (it may hold an API key)."""
+    secret = "sk-live-do-not-print-0123456789"
+    config = tmp_path / "llm.yaml"
+    config.write_text(
+        "model_list:\n"
+        "  - model_name: a\n"
+        "    litellm_params:\n"
+        "      model: openai/gpt-4o-mini\n"
+        f"      api_key: {secret}: broken\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SettingsError) as raised:
+        settings_with(monkeypatch, **MINIMAL, SOCIALPOST_LLM_CONFIG=str(config))
+    message = str(raised.value)
+    assert secret not in message
+    assert f"{config} is not valid YAML: line 5, column " in message
+    assert "mapping values are not allowed here" in message
+
+
 def test_brand_voice_from_text_or_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """SOCIALPOST_BRAND_VOICE is the voice itself, or a path to a file holding it."""
     assert settings_with(monkeypatch, **MINIMAL, SOCIALPOST_BRAND_VOICE="Warm.").brand_voice == (

@@ -1,4 +1,5 @@
-"""Storage: migrations, the private database file, and race-free status transitions."""
+"""Storage: migrations, the private database file, race-free status transitions, one process
+per file, and transactions that survive cancellation."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from services.approval import Actor, ApprovalPolicy, ApprovalService, Verdict
 from services.drafting import Drafter, DraftingService
 from services.llm import LLMClient
 from services.models import Deployment
-from services.outbox import Outbox
+from services.outbox import JobKind, Outbox
 from services.ratelimit import RateLimiter
 from services.tasks import BackgroundTasks
 from storage.db import (
     Database,
     DatabaseError,
+    DatabaseInUse,
     PriorityLock,
     migrate,
     migrations,
@@ -135,10 +137,11 @@ async def db_create(db: Database, key: str) -> tuple[object, bool]:
         )
 
 
-def approval(db: Database) -> ApprovalService:
-    """The approval service over `db` (its worker isn't running: jobs just queue up)."""
+def approval(db: Database, *approvers: str) -> ApprovalService:
+    """The approval service over `db` (its worker isn't running: jobs just queue up);
+    without `approvers`, everyone is one."""
     outbox = Outbox(db, max_attempts=3, base_delay=0.01, max_delay=0.1, lease=5)
-    policy = ApprovalPolicy(approvers=frozenset(), allow_self_approval=False)
+    policy = ApprovalPolicy(approvers=frozenset(approvers), allow_self_approval=False)
     llm = LLMClient([Deployment(name="unused", model="openai/unused")], timeout=1, cooldown=1)
     drafting = DraftingService(db, Drafter(llm, brand_voice=None), outbox, BackgroundTasks())
     limiter = RateLimiter(
@@ -152,7 +155,7 @@ async def test_fifty_concurrent_approvals_have_one_winner(db: Database) -> None:
     post_id = await pending_post(db)
     service = approval(db)
     outcomes = await asyncio.gather(
-        *(service.approve(post_id, Actor(user_id=f"U{i:03d}")) for i in range(50))
+        *(service.approve(post_id, Actor(user_id=f"U{i:03d}", seen_version=1)) for i in range(50))
     )
     verdicts = [o.verdict for o in outcomes]
     assert verdicts.count(Verdict.DONE) == 1
@@ -169,8 +172,8 @@ async def test_approve_and_reject_race_has_one_winner(db: Database) -> None:
         post_id = await pending_post(db)
         service = approval(db)
         approved, rejected = await asyncio.gather(
-            service.approve(post_id, Actor(user_id="U1")),
-            service.reject(post_id, Actor(user_id="U2")),
+            service.approve(post_id, Actor(user_id="U1", seen_version=1)),
+            service.reject(post_id, Actor(user_id="U2", seen_version=1)),
         )
         assert [approved.done, rejected.done].count(True) == 1
         post = await db.posts.get(post_id)
@@ -200,8 +203,8 @@ async def test_every_decision_and_refusal_is_audited(db: Database) -> None:
     """The audit log has who did or tried what to which post, from which card."""
     post_id = await pending_post(db, requester="U0REQ")
     service = approval(db)
-    own = await service.approve(post_id, Actor(user_id="U0REQ", channel="C1", message_ts=None))
-    done = await service.approve(post_id, Actor(user_id="U0APP", channel="C1", message_ts=None))
+    own = await service.approve(post_id, Actor(user_id="U0REQ", channel="C1", seen_version=1))
+    done = await service.approve(post_id, Actor(user_id="U0APP", channel="C1", seen_version=1))
     assert (own.verdict, done.verdict) == (Verdict.OWN_POST, Verdict.DONE)
     trail = await db.audit.for_post(post_id)
     assert [(e.actor, e.action, e.outcome) for e in trail] == [
@@ -282,3 +285,162 @@ async def test_upgrade_from_schema_3_keeps_queued_jobs_and_their_lease(tmp_path:
         assert (job.kind, job.lease) == ("notify_user", 99.5)
     finally:
         await database.close()
+
+
+async def audit_actors(db: Database) -> list[str]:
+    """Who the audit log names, oldest first (the tests below write one entry per write)."""
+    return [entry.actor for entry in reversed(await db.audit.recent())]
+
+
+async def write_entry(db: Database, actor: str) -> None:
+    """One write transaction."""
+    async with db.transaction() as tx:
+        await tx.audit.record(actor=actor, action="test", post_id=None, outcome="written")
+
+
+async def test_cancelled_while_begin_waits_leaves_the_writer_usable(tmp_path: Path) -> None:
+    """A task cancelled while its BEGIN IMMEDIATE waits for SQLite's write lock doesn't leave
+    the writer inside the transaction that BEGIN opens afterwards: later writes work."""
+    db = await Database.open(tmp_path / "cancel.db")
+    try:
+        blocker = sqlite3.connect(tmp_path / "cancel.db", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # our BEGIN now waits (busy_timeout)
+        task = asyncio.create_task(write_entry(db, "cancelled"))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        blocker.execute("COMMIT")  # the waiting BEGIN goes through on the connection's thread
+        blocker.close()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await write_entry(db, "later")
+        assert await audit_actors(db) == ["later"]
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2, 3, 5, 8, 13, 40])
+async def test_cancelled_mid_transaction_rolls_back_and_leaves_the_writer_usable(
+    db: Database, steps: int
+) -> None:
+    """A transaction cancelled after any number of event-loop steps (mid-BEGIN, between or
+    inside statements, mid-COMMIT) is all or nothing, and the next write works."""
+
+    async def write_many() -> None:
+        async with db.transaction() as tx:
+            for n in range(20):
+                await tx.audit.record(actor=f"batch-{n}", action="t", post_id=None, outcome="o")
+
+    task = asyncio.create_task(write_many())
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    written = await audit_actors(db)
+    assert written in ([], [f"batch-{n}" for n in range(20)])
+    await write_entry(db, "later")
+    assert (await audit_actors(db))[-1] == "later"
+
+
+async def test_a_second_open_of_the_same_file_is_refused(tmp_path: Path) -> None:
+    """While one Database has the file, opening it again fails naming the file and
+    SOCIALPOST_DATABASE_URL; once it is closed, the file opens again."""
+    path = tmp_path / "owned.db"
+    first = await Database.open(path)
+    try:
+        with pytest.raises(DatabaseInUse) as refused:
+            await Database.open(path)
+        assert str(path.resolve()) in str(refused.value)
+        assert "SOCIALPOST_DATABASE_URL" in str(refused.value)
+        assert stat.S_IMODE((tmp_path / "owned.db.lock").stat().st_mode) == 0o600
+    finally:
+        await first.close()
+    again = await Database.open(path)
+    await again.close()
+
+
+async def test_a_transition_at_an_old_version_changes_nothing(db: Database) -> None:
+    """The conditional UPDATE pins the version: once the draft is at version 2, a claim made
+    for version 1 gets nothing back, and one for version 2 moves it."""
+    post_id = await pending_post(db)
+    async with db.transaction() as tx:
+        await tx.posts.update(post_id, message="Edited", version=2)
+        stale = await tx.posts.transition(
+            post_id, [PostStatus.PENDING], PostStatus.APPROVED, at_version=1
+        )
+        current = await tx.posts.transition(
+            post_id, [PostStatus.PENDING], PostStatus.APPROVED, at_version=2
+        )
+    assert stale is None
+    assert current is not None and current.status == PostStatus.APPROVED
+
+
+async def test_an_approval_racing_an_edit_never_approves_the_unseen_text(db: Database) -> None:
+    """Approvals for version 1 racing an edit to version 2: either the approval won (the
+    approved text is version 1) or it is refused as stale; never version 2 approved."""
+    for _ in range(10):
+        post_id = await pending_post(db)
+        service = approval(db)
+        approved, edited = await asyncio.gather(
+            service.approve(post_id, Actor(user_id="U0APP", seen_version=1)),
+            service.edit(post_id, Actor(user_id="U0REQ", seen_version=1), "Unseen text"),
+        )
+        post = await db.posts.get(post_id)
+        assert post is not None
+        assert [approved.done, edited.done].count(True) == 1
+        if approved.done:
+            assert (post.status, post.message) == (PostStatus.APPROVED, "Hello world")
+        else:
+            assert approved.verdict == Verdict.STALE_VERSION
+            assert (post.status, post.message) == (PostStatus.PENDING, "Unseen text")
+
+
+async def failed_post_with_dead_publish(db: Database) -> tuple[str, int]:
+    """A post whose publish failed for good: status failed_post, its publish job dead."""
+    post_id = await pending_post(db)
+    async with db.transaction() as tx:
+        await tx.posts.transition(post_id, [PostStatus.PENDING], PostStatus.FAILED_POST)
+        job_id = await tx.jobs.enqueue(JobKind.PUBLISH, post_id, run_at=0)
+        assert job_id is not None
+        await tx.jobs.bury(job_id, queue="dlq_publish", error="platform down")
+    return post_id, job_id
+
+
+async def test_retrying_a_dead_job_needs_an_approver_and_refusals_are_audited(
+    db: Database,
+) -> None:
+    """A non-approver's Retry on a dead job is refused before the job is even looked up
+    (an unknown id gets the same answer), and each refusal is in the audit log."""
+    _, job_id = await failed_post_with_dead_publish(db)
+    service = approval(db, "U0APP")
+    outsider = Actor(user_id="U0OUT")
+    assert (await service.retry_job(job_id, outsider)).verdict == Verdict.NOT_APPROVER
+    assert (await service.retry_job(999999, outsider)).verdict == Verdict.NOT_APPROVER
+    assert (await service.retry_job(999999, Actor(user_id="U0APP"))).verdict == (Verdict.NOT_FAILED)
+    trail = [(e.actor, e.action, e.outcome, e.detail) for e in reversed(await db.audit.recent())]
+    assert trail == [
+        ("U0OUT", "retry_job", "refused:not_approver", f"job {job_id}"),
+        ("U0OUT", "retry_job", "refused:not_approver", "job 999999"),
+        ("U0APP", "retry_job", "refused:not_failed", "job 999999"),
+    ]
+    (job,) = await db.jobs.with_status(JobStatus.DEAD)
+    assert job.id == job_id
+
+
+async def test_retrying_the_dead_publish_of_a_discarded_post_says_so(db: Database) -> None:
+    """Once the failed post was discarded, Retry on its dead publish job is refused as
+    discarded and revives nothing; before that, it publishes the post again."""
+    post_id, job_id = await failed_post_with_dead_publish(db)
+    service = approval(db)
+    approver = Actor(user_id="U0APP")
+    assert (await service.discard(post_id, approver)).done
+    refused = await service.retry_job(job_id, approver)
+    assert refused.verdict == Verdict.DISCARDED
+    assert [job.kind for job in await db.jobs.with_status(JobStatus.QUEUED)] == ["sync_card"]
+
+    other_id, other_job = await failed_post_with_dead_publish(db)
+    retried = await service.retry_job(other_job, approver)
+    assert retried.done
+    post = await db.posts.get(other_id)
+    assert post is not None and post.status == PostStatus.APPROVED
+    queued = [(j.kind, j.post_id) for j in await db.jobs.with_status(JobStatus.QUEUED)]
+    assert (JobKind.PUBLISH, other_id) in queued
