@@ -34,6 +34,10 @@ class HomeData:
     failed: list[Post]
     dead_jobs: list[Job]
     posted: list[Post]
+    # How many there are in all: the lists hold the newest `LIST_LENGTH`.
+    pending_total: int
+    failed_total: int
+    dead_jobs_total: int
 
 
 class HomeService:
@@ -59,8 +63,10 @@ class HomeService:
     async def data(self, user_id: str) -> HomeData:
         """The queue as `user_id` sees it."""
         pending, failed, posted = await self._posts.queue(limit=LIST_LENGTH)
+        pending_total, failed_total = await self._posts.queue_sizes()
         failed_ids = {post.id for post in failed}
         dead = await self._db.jobs.with_status(JobStatus.DEAD, limit=LIST_LENGTH * 2)
+        dead_total = await self._db.jobs.count(JobStatus.DEAD, except_posts=failed_ids)
         return HomeData(
             viewer=user_id,
             is_approver=self._policy.is_approver(user_id),
@@ -69,6 +75,9 @@ class HomeService:
             # Dead jobs of failed posts are retried through the post; list the others.
             dead_jobs=[job for job in dead if job.post_id not in failed_ids][:LIST_LENGTH],
             posted=posted,
+            pending_total=pending_total,
+            failed_total=failed_total,
+            dead_jobs_total=dead_total,
         )
 
     async def opened(self, user_id: str) -> None:

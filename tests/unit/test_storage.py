@@ -282,3 +282,18 @@ async def test_upgrade_from_schema_3_keeps_queued_jobs_and_their_lease(tmp_path:
         assert (job.kind, job.lease) == ("notify_user", 99.5)
     finally:
         await database.close()
+
+
+async def test_jobs_are_counted_by_status_leaving_out_given_posts(db: Database) -> None:
+    """`jobs.count` counts the jobs in a status, without those of the posts left out (App Home
+    lists a failed post's dead jobs through the post)."""
+    first, second = await pending_post(db), await pending_post(db)
+    async with db.transaction() as tx:
+        for post_id in (first, second, None, first):
+            job_id = await tx.jobs.enqueue("publish", post_id, run_at=0)
+            assert job_id is not None
+            await tx.jobs.bury(job_id, queue="dlq_publish", error="gone")
+        await tx.jobs.enqueue("sync_card", second, run_at=0)
+    assert await db.jobs.count(JobStatus.DEAD) == 4
+    assert await db.jobs.count(JobStatus.DEAD, except_posts={first}) == 2
+    assert await db.jobs.count(JobStatus.QUEUED, except_posts={first}) == 1
