@@ -149,9 +149,8 @@ class SlackNotifier:
         if notice == Notice.GENERATION_FAILED:
             text, blocks = generation_failed_notice(post)
         else:
-            text = messages.CARD_UNDELIVERABLE.format(
-                channel=self._channel, reason=self._scrub(detail or "unknown error")
-            )
+            reason = self._scrub(detail or "unknown error")
+            text = messages.card_undeliverable(self._channel, reason)
         try:
             await self._client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:

@@ -40,6 +40,10 @@ class HomeData:
     failed: list[Post]
     dead_jobs: list[Job]
     posted: list[Post]
+    # How many there are in all: the lists hold the newest `LIST_LENGTH`.
+    pending_total: int
+    failed_total: int
+    dead_jobs_total: int
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class _Queue:
     failed: list[Post]
     dead_jobs: list[Job]
     posted: list[Post]
+    # pending, failed and dead jobs in all (the lists hold the newest `LIST_LENGTH`)
+    totals: tuple[int, int, int]
 
 
 class HomeService:
@@ -77,8 +83,10 @@ class HomeService:
 
     async def _queue(self) -> _Queue:
         pending, failed, posted = await self._posts.queue(limit=LIST_LENGTH)
+        pending_total, failed_total = await self._posts.queue_sizes()
         failed_ids = {post.id for post in failed}
         dead = await self._db.jobs.with_status(JobStatus.DEAD, limit=LIST_LENGTH * 2)
+        dead_total = await self._db.jobs.count(JobStatus.DEAD, except_posts=failed_ids)
         # Dead jobs of failed posts are retried through the post; list the others. Their
         # errors quote third parties: the same redaction as the card's.
         dead_jobs = [
@@ -88,9 +96,16 @@ class HomeService:
             for job in dead
             if job.post_id not in failed_ids
         ]
-        return _Queue(pending, failed, dead_jobs[:LIST_LENGTH], posted)
+        return _Queue(
+            pending,
+            failed,
+            dead_jobs[:LIST_LENGTH],
+            posted,
+            totals=(pending_total, failed_total, dead_total),
+        )
 
     def _data_for(self, user_id: str, queue: _Queue) -> HomeData:
+        pending_total, failed_total, dead_total = queue.totals
         return HomeData(
             viewer=user_id,
             is_approver=self._policy.is_approver(user_id),
@@ -98,6 +113,9 @@ class HomeService:
             failed=queue.failed,
             dead_jobs=queue.dead_jobs,
             posted=queue.posted,
+            pending_total=pending_total,
+            failed_total=failed_total,
+            dead_jobs_total=dead_total,
         )
 
     async def data(self, user_id: str) -> HomeData:

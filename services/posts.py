@@ -177,3 +177,9 @@ class PostService:
             else post
             for post in posts
         ]
+
+    async def queue_sizes(self) -> tuple[int, int]:
+        """How many posts are pending and how many failed, in all (`queue` lists the newest)."""
+        counts = await self._db.posts.count_by_status()
+        failed = sum(counts.get(status, 0) for status in FAILED_STATUSES)
+        return counts.get(PostStatus.PENDING, 0), failed

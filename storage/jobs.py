@@ -201,6 +201,17 @@ class JobRepository(Repository):
         ) as cursor:
             return [_job(row) for row in await cursor.fetchall()]
 
+    async def count(self, status: JobStatus, *, except_posts: Collection[str] = ()) -> int:
+        """How many jobs are in `status`, leaving out the jobs of the posts `except_posts`."""
+        sql = "SELECT COUNT(*) FROM retry_jobs WHERE status = ?"
+        skipped = list(except_posts)
+        if skipped:
+            marks = ", ".join("?" for _ in skipped)
+            sql += f" AND (post_id IS NULL OR post_id NOT IN ({marks}))"
+        async with self._db.execute(sql, (status.value, *skipped)) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
     async def next_due_at(self, *, after: float | None = None) -> float | None:
         """When the next queued job is due, or when the next lease expires (only times later
         than `after`, if given)."""

@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks import messages
+from handlers.blocks.markup import md
 from handlers.replies import clicked, tell_privately
 from services.approval import Actor, Outcome, Verdict
 from services.errors import RateLimited
@@ -38,7 +39,7 @@ def refusal_text(outcome: Outcome) -> str | None:
         return None
     if outcome.verdict == Verdict.OVER_LIMIT and outcome.post is not None:
         name = rules_for(outcome.post.platform).name
-        return messages.OVER_LIMIT.format(platform=name, measure=outcome.detail or "")
+        return md(messages.OVER_LIMIT, platform=name, measure=outcome.detail or "")
     return REFUSALS[outcome.verdict]
 
 

@@ -5,31 +5,41 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import ids
-from handlers.blocks.messages import GENERATION_FAILED, escape
+from handlers.blocks.markup import Mrkdwn, User, clip, fit, join, md
+from handlers.blocks.messages import GENERATION_FAILED
+from handlers.blocks.pieces import cut
 from services.models import Post, PostStatus
 from services.platforms import Measurement, rules_for
-from services.threads import MAX_PARTS, measure_draft, split_thread
+from services.threads import measure_draft, split_thread
 
 Block = dict[str, Any]
 
 SECTION_TEXT_MAX = 3000
+CONTEXT_ELEMENTS_MAX = 10
+MESSAGE_BLOCKS_MAX = 50
 BRIEF_SHOWN = 600
+REASON_SHOWN = 500
+# The notification shows the start of the draft; the card's sections show all of it.
+TEXT_DRAFT_SHOWN = 1000
 
 
 def _article(name: str) -> str:
     return "an" if name[:1].upper() in "AEIOUX" else "a"
 
 
-def mrkdwn(text: str) -> Block:
-    """A section of mrkdwn text."""
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_TEXT_MAX]}}
+def mrkdwn(text: Mrkdwn) -> Block:
+    """A section of mrkdwn text (cut, and saying so, past Slack's 3000 characters)."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text, SECTION_TEXT_MAX)}}
 
 
-def context(*parts: str) -> Block:
-    """A context line of mrkdwn parts."""
+def context(*parts: Mrkdwn) -> Block:
+    """A context line of mrkdwn parts (Slack takes 10 elements: any more share the tenth)."""
+    if len(parts) > CONTEXT_ELEMENTS_MAX:
+        last = CONTEXT_ELEMENTS_MAX - 1
+        parts = (*parts[:last], join(" · ", parts[last:]))
     return {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": part[:SECTION_TEXT_MAX]} for part in parts[:10]],
+        "elements": [{"type": "mrkdwn", "text": fit(part, SECTION_TEXT_MAX)} for part in parts],
     }
 
 
@@ -50,43 +60,76 @@ def button(
     return element
 
 
-def draft_section(text: str) -> Block:
-    """The draft exactly as it will be published (plain text: no mrkdwn formatting applies)."""
-    if len(text) > SECTION_TEXT_MAX:
-        hidden = len(text) - (SECTION_TEXT_MAX - 60)
-        text = f"{text[: SECTION_TEXT_MAX - 60]}… [{hidden} more characters not shown]"
+def draft_section(text: str, block_id: str = "draft") -> Block:
+    """Draft text exactly as it will be published (plain text: no mrkdwn formatting applies);
+    at most a section's 3000 characters (`pieces.cut` makes them fit)."""
     return {
         "type": "section",
-        "block_id": "draft",
+        "block_id": block_id,
         "text": {"type": "plain_text", "text": text or " ", "emoji": False},
     }
 
 
+def _draft_units(post: Post) -> list[list[str]]:
+    """The draft's section texts, grouped by what a reader counts: one group per post of a
+    thread, one per section of a single post."""
+    message = post.message or ""
+    if post.thread:
+        return [[p.text for p in cut(part, SECTION_TEXT_MAX)] for part in split_thread(message)]
+    return [[piece.text] for piece in cut(message, SECTION_TEXT_MAX)]
+
+
+def _not_shown(post: Post, hidden: list[list[str]]) -> Mrkdwn:
+    if post.thread:
+        return md(
+            ":scissors: {count} more posts of this thread are not shown: the thread is too "
+            "long for one Slack message.",
+            count=len(hidden),
+        )
+    characters = sum(len(text) for unit in hidden for text in unit)
+    return md(
+        ":scissors: {count:,} more characters of this draft are not shown: it is too long "
+        "for one Slack message.",
+        count=characters,
+    )
+
+
+def draft_sections(post: Post, budget: int = MESSAGE_BLOCKS_MAX) -> list[Block]:
+    """The draft as it will be published, in at most `budget` blocks: as many sections as its
+    text needs (each post of a thread in its own), and a note saying what didn't fit."""
+    units = _draft_units(post) or [[""]]
+    shown: list[str] = []
+    for index, unit in enumerate(units):
+        room = budget - len(shown) - (1 if index < len(units) - 1 else 0)
+        if len(unit) > room:
+            blocks = [_draft_block(n, text) for n, text in enumerate(shown)]
+            return [*blocks, context(_not_shown(post, units[index:]))]
+        shown += unit
+    return [_draft_block(n, text) for n, text in enumerate(shown)]
+
+
+def _draft_block(index: int, text: str) -> Block:
+    return draft_section(text, "draft" if index == 0 else f"draft_{index + 1}")
+
+
 def _brief(post: Post) -> Block:
-    brief = post.brief or ""
-    if len(brief) > BRIEF_SHOWN:
-        brief = brief[:BRIEF_SHOWN] + "…"
-    return context(f"*Brief:* {escape(brief)}")
+    return context(md("*Brief:* {brief}", brief=clip(post.brief or "", BRIEF_SHOWN)))
 
 
-def _measure_line(post: Post, measurement: Measurement) -> str:
+def _measure_line(post: Post, measurement: Measurement) -> Mrkdwn:
     unit = "weighted characters" if post.platform == "x" else "characters"
     if not measurement.within_limit:
-        return f":warning: over the limit: {'; '.join(measurement.problems)}"
+        return md(":warning: over the limit: {problems}", problems="; ".join(measurement.problems))
     if post.thread and measurement.parts > 1:
-        return f"Thread of {measurement.parts} posts, each within {measurement.limit} {unit}"
-    return f"{measurement.length}/{measurement.limit} {unit}"
-
-
-def draft_sections(post: Post) -> list[Block]:
-    """The draft as it will be published: one section, or one per part of a thread."""
-    if not post.thread:
-        return [draft_section(post.message or "")]
-    parts = split_thread(post.message or "")
-    sections = [draft_section(part) for part in parts[:MAX_PARTS]]
-    for index, section in enumerate(sections):
-        section["block_id"] = "draft" if index == 0 else f"draft_{index + 1}"
-    return sections
+        return md(
+            "Thread of {parts} posts, each within {limit} {unit}",
+            parts=measurement.parts,
+            limit=measurement.limit,
+            unit=unit,
+        )
+    return md(
+        "{length}/{limit} {unit}", length=measurement.length, limit=measurement.limit, unit=unit
+    )
 
 
 def _pending_buttons(post: Post, measurement: Measurement) -> list[Block]:
@@ -104,149 +147,206 @@ def _pending_buttons(post: Post, measurement: Measurement) -> list[Block]:
     return elements
 
 
-def _model_line(post: Post) -> str:
+def _model_line(post: Post) -> Mrkdwn | None:
     if not post.llm_model:
-        return ""
+        return None
     answered = post.llm_model
     if post.llm_provider and not answered.startswith(f"{post.llm_provider}/"):
         answered = f"{post.llm_provider}/{answered}"
     configured = post.llm_deployment or answered
     if "/" not in configured and post.llm_provider:
         configured = f"{post.llm_provider}/{configured}"
-    line = f"Written by {configured}"
+    line = md("Written by {model}", model=configured)
     if answered != configured:
         # Providers answer with the model an alias resolved to (…-latest -> a dated one).
-        line += f" (answered as {post.llm_model})"
+        line = md("{line} (answered as {model})", line=line, model=post.llm_model)
     if post.llm_fallback:
-        line += " (fallback: the first choice was unavailable)"
+        line = md("{line} (fallback: the first choice was unavailable)", line=line)
     return line
 
 
-def _version_line(post: Post) -> str:
-    line = f"Version {post.version}"
+def _version_line(post: Post) -> Mrkdwn:
+    line = md("Version {version}", version=post.version)
     if post.edited_by:
-        line += f", edited by <@{post.edited_by}>"
+        line = md("{line}, edited by {editor}", line=line, editor=User(post.edited_by))
     return line
 
 
-def card_text(post: Post) -> str:
-    """The message's plain `text`: what notifications and screen readers show."""
+def _who(post: Post) -> Mrkdwn:
+    return User(post.requester).render() if post.requester else md("a teammate")
+
+
+def card_text(post: Post) -> Mrkdwn:
+    """The message's `text`: what notifications and screen readers show (read as mrkdwn)."""
     name = rules_for(post.platform).name
-    who = f"<@{post.requester}>" if post.requester else "a teammate"
+    who = _who(post)
     match post.status:
         case PostStatus.GENERATING:
-            return f"Drafting {_article(name)} {name} post for {who}..."
+            return md(
+                "Drafting {article} {name} post for {who}...",
+                article=_article(name),
+                name=name,
+                who=who,
+            )
         case PostStatus.PENDING | PostStatus.FAILED_APPROVAL_SEND:
-            return f"{name} draft from {who} awaiting approval: {post.message or ''}"
+            return md(
+                "{name} draft from {who} awaiting approval: {draft}",
+                name=name,
+                who=who,
+                draft=clip(post.message or "", TEXT_DRAFT_SHOWN),
+            )
         case PostStatus.APPROVED:
-            return f"Publishing... {name} post approved by <@{post.approved_by}>"
+            return md(
+                "Publishing... {name} post approved by {approver}",
+                name=name,
+                approver=User(post.approved_by),
+            )
         case PostStatus.POSTED:
             return _posted_line(post, name)
         case PostStatus.REJECTED:
-            return f"Rejected by <@{post.rejected_by}>: {name} post from {who}"
+            return md(
+                "Rejected by {rejecter}: {name} post from {who}",
+                rejecter=User(post.rejected_by),
+                name=name,
+                who=who,
+            )
         case PostStatus.FAILED_POST:
-            return f"Failed to post to {name}: {post.failure_reason or 'unknown error'}"
+            return md("Failed to post to {name}: {reason}", name=name, reason=_reason(post))
         case PostStatus.FAILED_GENERATION:
-            return f"{GENERATION_FAILED} ({name} post for {who})"
+            return md(
+                "{failed} ({name} post for {who})", failed=GENERATION_FAILED, name=name, who=who
+            )
 
 
-def _posted_line(post: Post, name: str) -> str:
+def _reason(post: Post) -> Mrkdwn:
+    return clip(post.failure_reason or "unknown error", REASON_SHOWN)
+
+
+def _posted_line(post: Post, name: str) -> Mrkdwn:
+    approver = User(post.approved_by)
     if post.dry_run:
-        return f"Posted to {name} by <@{post.approved_by}> (dry run: nothing was sent to {name})"
-    link = f": {post.external_url}" if post.external_url else ""
-    return f"Posted to {name} by <@{post.approved_by}>{link}"
+        return md(
+            "Posted to {name} by {approver} (dry run: nothing was sent to {name})",
+            name=name,
+            approver=approver,
+        )
+    line = md("Posted to {name} by {approver}", name=name, approver=approver)
+    if post.external_url:
+        line = md("{line}: {url}", line=line, url=post.external_url)
+    return line
 
 
-def approval_card(post: Post, *, dry_run: bool) -> tuple[str, list[Block]]:
+def _actions(*elements: Block) -> Block:
+    return {"type": "actions", "block_id": "actions", "elements": list(elements)}
+
+
+def _outcome_blocks(post: Post, name: str, dry_run: bool, measurement: Measurement) -> list[Block]:
+    """What the card says below the draft, for the post's status."""
+    match post.status:
+        case PostStatus.PENDING | PostStatus.FAILED_APPROVAL_SEND:
+            blocks = []
+            if post.failure_reason:
+                blocks.append(
+                    context(
+                        md(
+                            ":warning: {failed}. This is the previous version.",
+                            failed=GENERATION_FAILED,
+                        )
+                    )
+                )
+            if dry_run:
+                blocks.append(
+                    context(
+                        md(
+                            ":test_tube: This is a dry run: approving will not post to {name}.",
+                            name=name,
+                        )
+                    )
+                )
+            return [*blocks, _actions(*_pending_buttons(post, measurement))]
+        case PostStatus.APPROVED:
+            return [
+                mrkdwn(
+                    md(
+                        ":rocket: *Publishing...* (approved by {approver})",
+                        approver=User(post.approved_by),
+                    )
+                )
+            ]
+        case PostStatus.POSTED:
+            return [mrkdwn(md(":white_check_mark: {line}", line=_posted_line(post, name)))]
+        case PostStatus.REJECTED:
+            return [
+                mrkdwn(
+                    md(":no_entry_sign: Rejected by {rejecter}", rejecter=User(post.rejected_by))
+                )
+            ]
+        case PostStatus.FAILED_POST:
+            return [
+                mrkdwn(
+                    md(":x: *Failed to post to {name}:* {reason}", name=name, reason=_reason(post))
+                ),
+                _actions(
+                    button("Retry", ids.RETRY, post.id, "primary"),
+                    button("Discard", ids.DISCARD, post.id, "danger"),
+                ),
+            ]
+        case _:
+            return []
+
+
+def approval_card(post: Post, *, dry_run: bool) -> tuple[Mrkdwn, list[Block]]:
     """The card's text and blocks for the post's current status.
 
     `dry_run` says whether approving will call the platform (shown before the decision).
     """
     name = rules_for(post.platform).name
-    who = f"<@{post.requester}>" if post.requester else "a teammate"
+    who = _who(post)
     text = card_text(post)
-    blocks: list[Block] = []
     if post.status == PostStatus.GENERATING:
-        blocks += [mrkdwn(f":hourglass_flowing_sand: {escape(text)}"), _brief(post)]
-        return text, blocks
+        return text, [mrkdwn(md(":hourglass_flowing_sand: {text}", text=text)), _brief(post)]
     if post.status == PostStatus.FAILED_GENERATION:
-        blocks += [
-            mrkdwn(f":warning: *{GENERATION_FAILED}* ({name} post for {who})"),
+        return text, [
+            mrkdwn(
+                md(
+                    ":warning: *{failed}* ({name} post for {who})",
+                    failed=GENERATION_FAILED,
+                    name=name,
+                    who=who,
+                )
+            ),
             _brief(post),
-            {
-                "type": "actions",
-                "block_id": "actions",
-                "elements": [
-                    button("Retry", ids.RETRY, post.id, "primary"),
-                    button("Discard", ids.DISCARD, post.id),
-                ],
-            },
+            _actions(
+                button("Retry", ids.RETRY, post.id, "primary"),
+                button("Discard", ids.DISCARD, post.id),
+            ),
         ]
-        return text, blocks
 
     kind = "thread" if post.thread else "draft"
-    blocks.append(mrkdwn(f"*{name} {kind}* from {who}"))
-    blocks += draft_sections(post)
+    head = [mrkdwn(md("*{name} {kind}* from {who}", name=name, kind=kind, who=who))]
     measurement = measure_draft(post.platform, post.message or "", thread=post.thread)
     details = [_measure_line(post, measurement), _version_line(post)]
     if model := _model_line(post):
         details.append(model)
-    blocks.append(context(*details))
-    blocks.append(_brief(post))
-
-    match post.status:
-        case PostStatus.PENDING | PostStatus.FAILED_APPROVAL_SEND:
-            if post.failure_reason:
-                blocks.append(
-                    context(f":warning: {GENERATION_FAILED}. This is the previous version.")
-                )
-            if dry_run:
-                blocks.append(
-                    context(f":test_tube: This is a dry run: approving will not post to {name}.")
-                )
-            blocks.append(
-                {
-                    "type": "actions",
-                    "block_id": "actions",
-                    "elements": _pending_buttons(post, measurement),
-                }
-            )
-        case PostStatus.APPROVED:
-            blocks.append(mrkdwn(f":rocket: *Publishing...* (approved by <@{post.approved_by}>)"))
-        case PostStatus.POSTED:
-            blocks.append(mrkdwn(f":white_check_mark: {_posted_line(post, name)}"))
-        case PostStatus.REJECTED:
-            blocks.append(mrkdwn(f":no_entry_sign: Rejected by <@{post.rejected_by}>"))
-        case PostStatus.FAILED_POST:
-            reason = escape(post.failure_reason or "unknown error")
-            blocks += [
-                mrkdwn(f":x: *Failed to post to {name}:* {reason}"),
-                {
-                    "type": "actions",
-                    "block_id": "actions",
-                    "elements": [
-                        button("Retry", ids.RETRY, post.id, "primary"),
-                        button("Discard", ids.DISCARD, post.id, "danger"),
-                    ],
-                },
-            ]
-    return text, blocks
+    tail = [
+        context(*details),
+        _brief(post),
+        *_outcome_blocks(post, name, dry_run, measurement),
+    ]
+    draft = draft_sections(post, MESSAGE_BLOCKS_MAX - len(head) - len(tail))
+    return text, [*head, *draft, *tail]
 
 
-def generation_failed_notice(post: Post | None) -> tuple[str, list[Block]]:
+def generation_failed_notice(post: Post | None) -> tuple[Mrkdwn, list[Block]]:
     """The direct message to a requester whose draft could not be written, with Retry."""
-    text = GENERATION_FAILED
+    text = md(GENERATION_FAILED)
     if post is None:
         return text, [mrkdwn(text)]
     name = rules_for(post.platform).name
     blocks = [
-        mrkdwn(f":warning: {GENERATION_FAILED} (your {name} post)."),
+        mrkdwn(md(":warning: {failed} (your {name} post).", failed=GENERATION_FAILED, name=name)),
         _brief(post),
-        context("Your brief is saved: Retry drafts it again."),
-        {
-            "type": "actions",
-            "block_id": "actions",
-            "elements": [button("Retry", ids.RETRY, post.id, "primary")],
-        },
+        context(md("Your brief is saved: Retry drafts it again.")),
+        _actions(button("Retry", ids.RETRY, post.id, "primary")),
     ]
     return text, blocks

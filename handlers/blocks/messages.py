@@ -1,4 +1,9 @@
-"""Words the bot says to people. SPEC section 3 fixes some of them exactly."""
+"""Words the bot says to people. SPEC section 3 fixes some of them exactly.
+
+Templates here are filled with `markup.md`, which escapes what goes into them.
+"""
+
+from handlers.blocks.markup import Channel, Mrkdwn, md
 
 ALREADY_APPROVED = "The post has already been approved."
 ALREADY_REJECTED = "The post has already been rejected."
@@ -25,32 +30,33 @@ UNEXPECTED_ERROR = (
     "if it keeps happening, tell whoever runs socialpost."
 )
 CARD_UNDELIVERABLE = (
-    "I couldn't post your draft to the approval channel <#{channel}> ({reason}). "
+    "I couldn't post your draft to the approval channel {channel} ({reason}). "
     "Your request is saved: an admin can retry it from socialpost's App Home."
 )
 RETRY_QUEUED = "Trying again."
 
 
-def rate_limited(seconds: float, scope: str) -> str:
+def rate_limited(seconds: float, scope: str) -> Mrkdwn:
     """The refusal for a drafting request over the rate limit, with the real wait."""
     whole = max(1, int(-(-seconds // 1)))
     template = RATE_LIMITED if scope == "user" else WORKSPACE_RATE_LIMITED
-    return template.format(seconds=whole)
+    return md(template, seconds=whole)
 
 
-def escape(text: str) -> str:
-    """User text made inert inside mrkdwn: no mentions, links or @channel pings."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def card_undeliverable(channel: str, reason: str) -> Mrkdwn:
+    """The direct message to a requester whose card couldn't reach the approval channel."""
+    return md(CARD_UNDELIVERABLE, channel=Channel(channel), reason=reason)
 
 
-def help_text(command: str) -> str:
+def help_text(command: str) -> Mrkdwn:
     """What `/socialpost help` answers."""
-    return (
-        f"*{command}* drafts a social post with AI and sends it for approval.\n"
-        f"• `{command}` opens the form; `{command} some text` opens it with the brief filled in.\n"
+    return md(
+        "*{command}* drafts a social post with AI and sends it for approval.\n"
+        "• `{command}` opens the form; `{command} some text` opens it with the brief filled in.\n"
         "• Pick one or more platforms (X, LinkedIn, Instagram): each gets its own draft and its "
         "own card in the approval channel.\n"
-        "• Nothing is published until an approver clicks *Approve & post* on the card.\n"
-        f"• `{command} status` lists pending and failed posts (only you see it).\n"
-        f"• `{command} help` shows this message."
+        "• Nothing is published until an approver clicks *Approve &amp; post* on the card.\n"
+        "• `{command} status` lists pending and failed posts (only you see it).\n"
+        "• `{command} help` shows this message.",
+        command=command,
     )

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from handlers import ids
+from handlers.blocks.card import MESSAGE_BLOCKS_MAX, context, draft_section, mrkdwn
+from handlers.blocks.markup import Mrkdwn, md
+from handlers.blocks.pieces import Piece, cut
 from services.approval import FEEDBACK_MAX
 from services.models import Post
 from services.platforms import PLATFORMS
 from services.posts import BRIEF_MAX, IMAGE_URL_MAX, TONES
+from services.threads import split_thread
 
 TEXT_INPUT_MAX = 3000
+MODAL_BLOCKS_MAX = 100
+PRIVATE_METADATA_MAX = 3000
+# The line the thread splitter always cuts at: the edit modal joins a thread's posts with it.
+THREAD_BREAK = "\n---\n"
 
 Block = dict[str, Any]
 View = dict[str, Any]
@@ -41,6 +50,11 @@ def _platform_option(slug: str, dry_run: bool) -> dict[str, Any]:
     return option(slug, rules.name, ", ".join(notes) or None)
 
 
+def fits_prefill(text: str) -> bool:
+    """Whether `/socialpost <text>` can open the form with all of `text` as the brief."""
+    return len(text) <= TEXT_INPUT_MAX
+
+
 def new_post_modal(
     *,
     platforms: Sequence[str],
@@ -48,7 +62,11 @@ def new_post_modal(
     brief: str = "",
     origin_channel: str | None = None,
 ) -> View:
-    """The form behind `/socialpost`: brief, platforms, tone, image URL."""
+    """The form behind `/socialpost`: brief, platforms, tone, image URL.
+
+    A prefilled brief over the limit is shown whole with a notice, to be shortened in place
+    (submitting it is refused until it fits); see `fits_prefill` for what can be shown.
+    """
     brief_element: Block = {
         "type": "plain_text_input",
         "action_id": ids.BRIEF,
@@ -56,8 +74,12 @@ def new_post_modal(
         "max_length": BRIEF_MAX,
         "placeholder": plain("What should the post say? Who is it for? Any link to include?"),
     }
+    notice: list[Block] = []
     if brief:
-        brief_element["initial_value"] = brief[:BRIEF_MAX]
+        brief_element["initial_value"] = brief
+        if len(brief) > BRIEF_MAX:
+            brief_element["max_length"] = min(len(brief), TEXT_INPUT_MAX)
+            notice.append(mrkdwn(_brief_too_long(len(brief), "It is all below: shorten it")))
     options = [_platform_option(slug, slug in dry_run_platforms) for slug in platforms]
     platform_element: Block = {
         "type": "checkboxes",
@@ -74,6 +96,7 @@ def new_post_modal(
         "close": plain("Cancel"),
         "private_metadata": json.dumps({"channel": origin_channel}),
         "blocks": [
+            *notice,
             {
                 "type": "input",
                 "block_id": ids.BRIEF,
@@ -117,6 +140,31 @@ def new_post_modal(
     }
 
 
+def _brief_too_long(length: int, then: str) -> Mrkdwn:
+    return md(
+        ":warning: Your text is {length:,} characters; a brief can be at most {limit:,}. "
+        "{then}, then draft it.",
+        length=length,
+        limit=BRIEF_MAX,
+        then=then,
+    )
+
+
+def prefill_too_long(text: str) -> tuple[Mrkdwn, list[Block]]:
+    """The private answer to `/socialpost <text>` with more text than the form can show: the
+    form isn't opened, and the text comes back whole, to be shortened and sent again."""
+    notice = _brief_too_long(len(text), "Here it is, nothing cut: shorten it and type /socialpost")
+    sections = [
+        draft_section(piece.text, f"text_{n}") for n, piece in enumerate(cut(text, TEXT_INPUT_MAX))
+    ]
+    budget = MESSAGE_BLOCKS_MAX - 2
+    if len(sections) > budget:
+        hidden = sum(len(s["text"]["text"]) for s in sections[budget:])
+        more = md("… {count:,} more characters are not shown here.", count=hidden)
+        sections = [*sections[:budget], context(more)]
+    return notice, [mrkdwn(notice), *sections]
+
+
 def _thread_choice() -> list[Block]:
     return [
         {
@@ -139,45 +187,169 @@ def _thread_choice() -> list[Block]:
     ]
 
 
-def _card_metadata(post: Post, channel: str | None, message_ts: str | None) -> str:
+def _card_metadata(post: Post, channel: str | None, message_ts: str | None, **extra: object) -> str:
     # The version the modal was opened on: its submission changes nothing if that's gone.
     return json.dumps(
-        {"post_id": post.id, "version": post.version, "channel": channel, "message_ts": message_ts}
+        {
+            "post_id": post.id,
+            "version": post.version,
+            "channel": channel,
+            "message_ts": message_ts,
+            **extra,
+        }
     )
 
 
-def edit_modal(post: Post, *, channel: str | None, message_ts: str | None) -> View:
-    """The draft in a text box, to be published verbatim once approved."""
-    name = PLATFORMS[post.platform].name
+@dataclass(frozen=True)
+class _Box:
+    """One text box of the edit modal, and what joins its text to the next box's."""
+
+    label: str
+    text: str
+    join: str
+
+
+def _thread_boxes(message: str) -> list[_Box]:
+    """One box per post of the thread, without its number (added again when published)."""
+    parts = split_thread(message)
+    boxes: list[_Box] = []
+    for number, part in enumerate(parts, 1):
+        suffix = f" {number}/{len(parts)}"
+        text = part.removesuffix(suffix) if len(parts) > 1 else part
+        label = f"Post {number} of {len(parts)}" if len(parts) > 1 else "Post text"
+        pieces = cut(text, TEXT_INPUT_MAX)
+        for index, piece in enumerate(pieces):
+            last = index == len(pieces) - 1
+            boxes.append(
+                _Box(
+                    label if not index else f"{label} (continued)",
+                    piece.text,
+                    THREAD_BREAK if last else piece.gap,
+                )
+            )
+    return boxes
+
+
+def _text_boxes(message: str) -> list[_Box]:
+    """The text in as many boxes as it needs, cut where it can be joined back exactly."""
+    pieces = cut(message, TEXT_INPUT_MAX) or [Piece("")]
+    if len(pieces) == 1:
+        return [_Box("Post text", pieces[0].text, "")]
+    return [
+        _Box(f"Post text ({n} of {len(pieces)})", piece.text, piece.gap)
+        for n, piece in enumerate(pieces, 1)
+    ]
+
+
+def _layouts(post: Post) -> list[tuple[list[_Box], bool]]:
+    """Ways to put the draft in boxes, best first, each with whether it is a box per post: a
+    thread post by post, else (or when that takes more than the modal holds) as one text."""
+    message = post.message or ""
+    layouts = [(_thread_boxes(message), True)] if post.thread else []
+    return [*layouts, (_text_boxes(message), False)]
+
+
+def _box_id(index: int) -> str:
+    return ids.DRAFT_TEXT if index == 0 else f"{ids.DRAFT_TEXT}_{index + 1}"
+
+
+def _edit_hint(post: Post, boxes: list[_Box], per_post: bool) -> str:
+    if per_post and len(boxes) > 1:
+        return (
+            "One box per post; numbers are added when it is published. A post over 280 "
+            "characters becomes two, a line holding only --- starts a new one, and an empty box "
+            "drops its post."
+        )
     if post.thread:
         hint = "Separate the posts of the thread with a line holding only ---."
     elif post.platform == "x":
         hint = "At most 280 characters as X counts them: links count 23, emoji 2."
     else:
         hint = f"At most {PLATFORMS[post.platform].limit} characters."
-    return {
+    if len(boxes) > 1:
+        hint += " The draft is longer than one box: it goes on from box to box."
+    return hint
+
+
+def _box_block(index: int, box: _Box, hint: str | None, *, several: bool) -> Block:
+    element: Block = {
+        "type": "plain_text_input",
+        "action_id": _box_id(index),
+        "multiline": True,
+        "max_length": TEXT_INPUT_MAX,
+    }
+    if box.text:
+        element["initial_value"] = box.text
+    block: Block = {
+        "type": "input",
+        "block_id": _box_id(index),
+        "label": plain(box.label),
+        "element": element,
+    }
+    if several:
+        # Emptying a box drops its post of a thread (or its part of the text); a draft left
+        # empty altogether is refused on submission.
+        block["optional"] = True
+    if hint:
+        block["hint"] = plain(hint)
+    return block
+
+
+def edit_modal(post: Post, *, channel: str | None, message_ts: str | None) -> View:
+    """The draft in text boxes, to be published verbatim once approved.
+
+    Nothing is cut: a text longer than one box (3000 characters) continues in the next, and a
+    thread gets a box per post; `edited_text` joins the boxes back. A draft longer than the
+    whole modal holds opens a modal that says so instead.
+    """
+    name = PLATFORMS[post.platform].name
+    view: View = {
         "type": "modal",
         "callback_id": ids.EDIT_VIEW,
         "title": plain(f"Edit {name} post"[:24]),
-        "submit": plain("Save"),
         "close": plain("Cancel"),
-        "private_metadata": _card_metadata(post, channel, message_ts),
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": ids.DRAFT_TEXT,
-                "label": plain("Post text"),
-                "hint": plain(hint),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": ids.DRAFT_TEXT,
-                    "multiline": True,
-                    "max_length": TEXT_INPUT_MAX,
-                    "initial_value": (post.message or "")[:TEXT_INPUT_MAX],
-                },
-            }
-        ],
     }
+    for boxes, per_post in _layouts(post):
+        joins = [box.join for box in boxes[:-1]]
+        metadata = _card_metadata(post, channel, message_ts, joins=joins)
+        if 0 < len(boxes) <= MODAL_BLOCKS_MAX and len(metadata) <= PRIVATE_METADATA_MAX:
+            hint = _edit_hint(post, boxes, per_post)
+            blocks = [
+                _box_block(index, box, hint if index == 0 else None, several=len(boxes) > 1)
+                for index, box in enumerate(boxes)
+            ]
+            return {**view, "submit": plain("Save"), "private_metadata": metadata, "blocks": blocks}
+    too_long = md(
+        "This draft is {length:,} characters: more than Slack's edit form can hold. "
+        "Regenerate it with a shorter brief, or reject it.",
+        length=len(post.message or ""),
+    )
+    return {
+        **view,
+        "close": plain("Close"),
+        "private_metadata": _card_metadata(post, channel, message_ts),
+        "blocks": [mrkdwn(too_long)],
+    }
+
+
+def edited_text(view: dict[str, Any]) -> str:
+    """The text submitted in the edit modal: its boxes joined back the way they were cut."""
+    values = (view.get("state") or {}).get("values") or {}
+    box_ids = [
+        str(block.get("block_id"))
+        for block in view.get("blocks") or []
+        if block.get("type") == "input"
+        and str(block.get("block_id", "")).startswith(ids.DRAFT_TEXT)
+    ] or [ids.DRAFT_TEXT]
+    try:
+        joins = json.loads(view.get("private_metadata") or "{}").get("joins") or []
+    except (json.JSONDecodeError, AttributeError):
+        joins = []
+    text = text_value(values, box_ids[0])
+    for index, box_id in enumerate(box_ids[1:]):
+        join = joins[index] if index < len(joins) and isinstance(joins[index], str) else "\n"
+        text += join + text_value(values, box_id)
+    return text
 
 
 def regenerate_modal(post: Post, *, channel: str | None, message_ts: str | None) -> View:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from handlers.blocks.card import mrkdwn
-from handlers.blocks.messages import escape
+from handlers.blocks.card import SECTION_TEXT_MAX, mrkdwn
+from handlers.blocks.markup import Channel, Mrkdwn, User, clip, escape, join, lines_within, md
 from services.models import Post, PostStatus
 from services.platforms import rules_for
 
 PREVIEW = 80
+REASON_PREVIEW = 200
 
 _FAILURES = {
     PostStatus.FAILED_POST: "failed to post",
@@ -19,39 +20,66 @@ _FAILURES = {
 }
 
 
-def preview(text: str | None, length: int = PREVIEW) -> str:
-    """The start of a draft, on one line, safe in mrkdwn."""
+def preview(text: str | None, length: int = PREVIEW) -> Mrkdwn:
+    """The start of a draft, on one line, safe in mrkdwn (cut before escaping, so never inside
+    an entity; the ellipsis says it goes on)."""
     flat = " ".join((text or "").split())
     return escape(flat if len(flat) <= length else flat[: length - 1] + "…")
 
 
-def post_line(post: Post) -> str:
+def post_line(post: Post) -> Mrkdwn:
     """One post in a list: platform, requester, what happened, the start of the draft."""
     name = rules_for(post.platform).name
-    parts = [f"*{name}*", f"from <@{post.requester}>" if post.requester else "from a teammate"]
+    parts = [
+        md("*{name}*", name=name),
+        md("from {who}", who=User(post.requester)) if post.requester else md("from a teammate"),
+    ]
     if post.status in _FAILURES:
-        reason = _FAILURES[post.status]
+        reason = md("{what}", what=_FAILURES[post.status])
         if post.failure_reason and post.status == PostStatus.FAILED_POST:
-            reason += f": {escape(post.failure_reason)}"
+            why = clip(post.failure_reason, REASON_PREVIEW)
+            reason = md("{reason}: {why}", reason=reason, why=why)
         parts.append(reason)
     if post.message:
-        parts.append(f"“{preview(post.message)}”")
+        parts.append(md("“{start}”", start=preview(post.message)))
     if post.channel:
-        parts.append(f"in <#{post.channel}>")
-    return " · ".join(parts)
+        parts.append(md("in {channel}", channel=Channel(post.channel)))
+    return join(" · ", parts)
 
 
-def _section(title: str, posts: Sequence[Post]) -> list[dict[str, Any]]:
-    if not posts:
+def more_in_app_home(count: int) -> Mrkdwn:
+    """The closing line of a list cut short."""
+    return md("_…and {count} more: see the whole queue in socialpost's App Home._", count=count)
+
+
+def _section(title: str, posts: Sequence[Post], total: int) -> list[dict[str, Any]]:
+    """A titled list of `posts`, of `total` in all; what doesn't fit says how many more."""
+    if not total:
         return []
-    lines = "\n".join(f"• {post_line(post)}" for post in posts)
-    return [mrkdwn(f"*{title} ({len(posts)})*\n{lines}")]
+    lines = [md("• {line}", line=post_line(post)) for post in posts]
+    head = md("*{title} ({total})*", title=title, total=total)
+    unlisted = max(0, total - len(posts))
+    text = lines_within(head, lines, SECTION_TEXT_MAX, more_in_app_home, unlisted=unlisted)
+    return [mrkdwn(text)]
 
 
-def status_blocks(pending: Sequence[Post], failed: Sequence[Post]) -> tuple[str, list[Any]]:
-    """The status answer's text and blocks."""
-    text = f"{len(pending)} pending approval, {len(failed)} failed"
-    blocks = _section("Pending approval", pending) + _section("Failed", failed)
+def status_blocks(
+    pending: Sequence[Post],
+    failed: Sequence[Post],
+    *,
+    pending_total: int | None = None,
+    failed_total: int | None = None,
+) -> tuple[Mrkdwn, list[Any]]:
+    """The status answer's text and blocks: the newest `pending` and `failed` posts, of
+    `pending_total` and `failed_total` in all (default: the lists are all there is)."""
+    pending_count = len(pending) if pending_total is None else pending_total
+    failed_count = len(failed) if failed_total is None else failed_total
+    text = md(
+        "{pending} pending approval, {failed} failed", pending=pending_count, failed=failed_count
+    )
+    blocks = _section("Pending approval", pending, pending_count) + _section(
+        "Failed", failed, failed_count
+    )
     if not blocks:
-        blocks = [mrkdwn("Nothing is pending or failed. :tada:")]
+        blocks = [mrkdwn(md("Nothing is pending or failed. :tada:"))]
     return text, blocks

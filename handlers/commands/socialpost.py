@@ -9,9 +9,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import ids
 from handlers.blocks.messages import help_text
-from handlers.blocks.modal import new_post_modal
+from handlers.blocks.modal import fits_prefill, new_post_modal, prefill_too_long
 from handlers.blocks.status import status_blocks
 from services.container import Services
+
+STATUS_LIST_LENGTH = 10
 
 
 async def handle_socialpost(
@@ -24,9 +26,16 @@ async def handle_socialpost(
         await ack(text=help_text(command.get("command") or ids.COMMAND))
         return
     if word == "status":
-        pending, failed, _posted = await services.posts.queue(limit=10)
-        summary, blocks = status_blocks(pending, failed)
+        pending, failed, _posted = await services.posts.queue(limit=STATUS_LIST_LENGTH)
+        pending_total, failed_total = await services.posts.queue_sizes()
+        summary, blocks = status_blocks(
+            pending, failed, pending_total=pending_total, failed_total=failed_total
+        )
         await ack(text=summary, blocks=blocks)
+        return
+    if not fits_prefill(text):
+        notice, blocks = prefill_too_long(text)
+        await ack(text=notice, blocks=blocks)
         return
     await ack()
     await client.views_open(

@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck
 
 from handlers import ids
 from handlers.actions.outcome import refusal_text
-from handlers.blocks.modal import text_value
+from handlers.blocks.modal import edited_text
 from handlers.replies import card_actor
 from services.container import Services
 from services.errors import InvalidRequest
@@ -17,10 +17,10 @@ from services.errors import InvalidRequest
 async def handle_edit_post(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], services: Services
 ) -> None:
-    """Save the edited text as a new version; a text over the limit stays in the modal with
-    its measured length."""
+    """Save the edited text (its boxes joined back) as a new version; a text over the limit
+    stays in the modal with its measured length, shown on the first box."""
     post_id, actor = card_actor(body, view)
-    text = text_value((view.get("state") or {}).get("values") or {}, ids.DRAFT_TEXT)
+    text = edited_text(view)
     try:
         outcome = await services.approval.edit(post_id, actor, text)
     except InvalidRequest as invalid:

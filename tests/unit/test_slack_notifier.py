@@ -48,7 +48,17 @@ def pending_post() -> Post:
     )
 
 
-HOME = HomeData(viewer="U1", is_approver=True, pending=[], failed=[], dead_jobs=[], posted=[])
+HOME = HomeData(
+    viewer="U1",
+    is_approver=True,
+    pending=[],
+    failed=[],
+    dead_jobs=[],
+    posted=[],
+    pending_total=0,
+    failed_total=0,
+    dead_jobs_total=0,
+)
 
 
 async def test_app_home_waits_out_a_rate_limit_on_messages(

@@ -444,3 +444,18 @@ async def test_retrying_the_dead_publish_of_a_discarded_post_says_so(db: Databas
     assert post is not None and post.status == PostStatus.APPROVED
     queued = [(j.kind, j.post_id) for j in await db.jobs.with_status(JobStatus.QUEUED)]
     assert (JobKind.PUBLISH, other_id) in queued
+
+
+async def test_jobs_are_counted_by_status_leaving_out_given_posts(db: Database) -> None:
+    """`jobs.count` counts the jobs in a status, without those of the posts left out (App Home
+    lists a failed post's dead jobs through the post)."""
+    first, second = await pending_post(db), await pending_post(db)
+    async with db.transaction() as tx:
+        for post_id in (first, second, None, first):
+            job_id = await tx.jobs.enqueue("publish", post_id, run_at=0)
+            assert job_id is not None
+            await tx.jobs.bury(job_id, queue="dlq_publish", error="gone")
+        await tx.jobs.enqueue("sync_card", second, run_at=0)
+    assert await db.jobs.count(JobStatus.DEAD) == 4
+    assert await db.jobs.count(JobStatus.DEAD, except_posts={first}) == 2
+    assert await db.jobs.count(JobStatus.QUEUED, except_posts={first}) == 1
