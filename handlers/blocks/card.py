@@ -72,7 +72,7 @@ def _brief(post: Post) -> Block:
 def _measure_line(post: Post, measurement: Measurement) -> str:
     unit = "weighted characters" if post.platform == "x" else "characters"
     if not measurement.within_limit:
-        return f":warning: over the limit: {'; '.join(measurement.problems)}"
+        return f":warning: {'; '.join(measurement.problems)}"
     if post.thread and measurement.parts > 1:
         return f"Thread of {measurement.parts} posts, each within {measurement.limit} {unit}"
     return f"{measurement.length}/{measurement.limit} {unit}"
