@@ -56,7 +56,7 @@ from twitter_text.regexp.valid_tco_url import valid_tco_url
 P = ParamSpec("P")
 R = TypeVar("R")
 
-ON_LOOP_BUDGET = 0.005
+ON_LOOP_BUDGET = 0.01
 """Seconds a count may take on the event loop before it gives up (callers warm it first)."""
 OFF_LOOP_BUDGET = 1.0
 """Seconds a count may take in a worker thread before the text is refused as too complex."""
