@@ -13,9 +13,9 @@ patterns and tables, with three changes to how it runs, none to what it counts:
   counts exactly what the whole text counts), each token's analysis cached, and the URL pattern
   run only on tokens where a URL is possible (a dot followed by a real top-level domain);
 - the patterns run on the `regex` engine with a timeout and without holding the GIL;
-- every count runs under a time budget: a few milliseconds on the event loop (where callers
-  find it already computed, see `off_loop`), a second in a worker thread. A text that still
-  can't be counted in time is refused as too complex, never let through unmeasured.
+- every count runs under a time budget: 10 ms on the event loop (where callers find it
+  already computed, see `off_loop`), a second in a worker thread. A text that still can't be
+  counted in time is refused as too complex, never let through unmeasured.
 
 Before any of that, `x_lower_bound` refuses texts far over the limit without parsing them.
 """
@@ -480,7 +480,7 @@ def _refused_characters(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-@bounded(maxsize=1024, when_too_slow=_count_too_complex)
+@bounded(maxsize=512, when_too_slow=_count_too_complex)
 def x_count(text: str) -> XCount:
     """`text` counted exactly as twitter-text's `parse_tweet` counts it (same weighted length;
     `refused_characters` empty exactly when it has no invalid character)."""
@@ -597,7 +597,7 @@ class PlatformRules:
     def measure(self, text: str) -> Measurement:
         """The length and every rule the text breaks."""
         if self.slug == "x":
-            return self._measure_x(text)
+            return _measure_x(self, text)
         length = len(text)
         problems = []
         if length > self.limit:
@@ -608,9 +608,6 @@ class PlatformRules:
                 problems.append(f"{hashtags} hashtags, at most {self.max_hashtags} allowed")
         return Measurement(length=length, limit=self.limit, problems=tuple(problems))
 
-    def _measure_x(self, text: str) -> Measurement:
-        return _measure_x(self, text)
-
 
 def _x_too_complex(rules: PlatformRules, text: str) -> Measurement:
     count = _count_too_complex(text)
@@ -620,12 +617,14 @@ def _x_too_complex(rules: PlatformRules, text: str) -> Measurement:
     return Measurement(length=count.length, limit=rules.limit, problems=tuple(problems))
 
 
-@bounded(maxsize=1024, when_too_slow=_x_too_complex)
+@bounded(maxsize=256, when_too_slow=_x_too_complex)
 def _measure_x(rules: PlatformRules, text: str) -> Measurement:
     bound = x_lower_bound(text)
     if bound > FAR_OVER * rules.limit:
-        problem = f"at least {bound}/{rules.limit} characters, over the limit ({rules.rule})"
-        return Measurement(length=bound, limit=rules.limit, problems=(problem,))
+        problems = [f"at least {bound}/{rules.limit} characters, over the limit ({rules.rule})"]
+        if refused := _refused_characters(text):
+            problems.append(refused_problem(rules.name, refused))
+        return Measurement(length=bound, limit=rules.limit, problems=tuple(problems))
     count = x_count(text)
     problems = []
     if not count.exact:

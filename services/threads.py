@@ -67,8 +67,10 @@ _LINE = regex.compile(_NEWLINE)
 _SENTENCE = regex.compile(
     rf"(?<=[.!?\u2026\u203c\u2049][)\]\"'\u00bb\u201d\u2019]*){_BREAKING_SPACE}+"
 )
+# A CJK full stop, exclamation or question mark, with any closing quotes and brackets.
 _CJK_SENTENCE = regex.compile(
-    r"[\u3002\uff01\uff1f\uff61][\u300d\u300f\uff09\u3015\u3011\u3009\u300b\u3017\u3019\u301b\"'\u201d\u2019)\]]*"
+    r"[\u3002\uff01\uff1f\uff61]"
+    r"[\u300d\u300f\uff09\u3015\u3011\u3009\u300b\u3017\u3019\u301b\"'\u201d\u2019)\]]*"
 )
 _WORD = regex.compile(f"{_BREAKING_SPACE}+")
 _CLAUSE = regex.compile(r"[,;:\u3001\uff0c\uff1b\uff1a]")
@@ -119,8 +121,6 @@ class _Layout:
     """`weight[i]`: X's weight of `text[:i]` (entities counted whole at their start)."""
     boundaries: list[int]
     """Grapheme cluster boundaries, 0 and len(text) included."""
-    entities: list[tuple[int, int]]
-    """Merged spans of URLs, mentions, hashtags, cashtags and emoji."""
     structure: list[list[int]]
     """Where a post may end at a paragraph, line and sentence break (each sorted)."""
     words: list[list[int]]
@@ -143,6 +143,8 @@ def _layout(text: str) -> _Layout:
     entities = _merged(
         entity_spans + _spans(_MENTION, text) + _spans(_HASHTAG, text) + _spans(_CASHTAG, text)
     )
+    # A post may end at a cluster boundary outside every URL, mention, hashtag, cashtag
+    # and emoji.
     allowed_set = set(boundaries) - {0, len(text)}
     for start, end in entities:
         allowed_set -= set(range(start + 1, end))
@@ -158,7 +160,6 @@ def _layout(text: str) -> _Layout:
         text=text,
         weight=prefix,
         boundaries=boundaries,
-        entities=entities,
         structure=[
             ends((_PARAGRAPH, False)),
             ends((_LINE, False)),
@@ -230,7 +231,8 @@ def _cut(chunk: str, budget: int) -> list[str]:
             if overshoot <= 0 or allowed - overshoot < 1 or end - start <= 1:
                 break
             allowed -= overshoot
-        parts.append(chunk[start:trimmed])
+        if trimmed > start:
+            parts.append(chunk[start:trimmed])
         start = _next_start(layout, end)
     return parts
 
@@ -249,7 +251,7 @@ def _unsplit(text: str, limit: int) -> _Thread:
     return _Thread((text.strip(),) if text.strip() else (), measured=False)
 
 
-@bounded(maxsize=256, when_too_slow=_unsplit)
+@bounded(maxsize=128, when_too_slow=_unsplit)
 def _thread(text: str, limit: int) -> _Thread:
     chunks = [chunk.strip() for chunk in _BREAK.split(text) if chunk.strip()]
     if not chunks:
@@ -294,7 +296,7 @@ def _draft_too_complex(platform: str, text: str, thread: bool) -> Measurement:
     )
 
 
-@bounded(maxsize=1024, when_too_slow=_draft_too_complex)
+@bounded(maxsize=256, when_too_slow=_draft_too_complex)
 def _measure_draft(platform: str, text: str, thread: bool) -> Measurement:
     rules = rules_for(platform)
     if not (thread and platform == "x"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import regex
 import twitter_text
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from twitter_text import parse_tweet
 from twitter_text.regexp.valid_cctld import valid_cctld
@@ -129,6 +129,12 @@ def test_x_limit_is_280_weighted() -> None:
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(mixed_text, any_text))
+# Found on the way: the character before a URL, a dotless i taken for an i by `re`, a t.co
+# link cut short, a dot right after a TLD.
+@example("\u3000\u00e9t.co/")
+@example("a.b.c.d.a\u0131")
+@example(".https://t.co/www.a")
+@example("www.example.com.")
 def test_x_count_is_twitter_texts_own(text: str) -> None:
     """The bounded count gives exactly parse_tweet's weighted length and validity."""
     clear_caches()
