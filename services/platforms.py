@@ -36,6 +36,7 @@ from functools import lru_cache, partial, wraps
 from typing import ParamSpec, TypeVar
 
 import regex
+import structlog
 from twitter_text.config import config as twitter_config
 from twitter_text.extract_urls import default_protocol, is_valid_url, max_tco_slug_length
 from twitter_text.regexp.emoji import emoji as emoji_pattern
@@ -52,6 +53,8 @@ from twitter_text.regexp.valid_domain_chars import valid_domain_chars
 from twitter_text.regexp.valid_gtld import valid_gtld
 from twitter_text.regexp.valid_punycode import valid_punycode
 from twitter_text.regexp.valid_tco_url import valid_tco_url
+
+log = structlog.get_logger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -135,6 +138,11 @@ def bounded(
                         raise MeasurementTooSlow
                     return function(*args, **kwargs)
                 except (MeasurementTooSlow, TimeoutError) as exc:
+                    if on_loop and owner:
+                        # Whoever called this on the loop should have awaited `off_loop`.
+                        log.warning(
+                            "measurement_too_slow_on_event_loop", function=function.__name__
+                        )
                     if on_loop or not owner:
                         raise MeasurementTooSlow from exc
             # Outside the spent budget: the fallback only does linear work.
