@@ -21,6 +21,7 @@ from services.home import HomeData
 from services.models import Post
 from services.notifier import DeliveryError, Notice
 from services.publishers import retry_after_seconds
+from services.threads import measure_draft_async
 
 # Slack errors that waiting can fix; anything else needs a person (scopes, channel, token).
 TRANSIENT_ERRORS = frozenset(
@@ -111,6 +112,8 @@ class SlackNotifier:
         if post.failure_reason:
             # Failure reasons quote third parties; make sure no secret rides along.
             post = post.model_copy(update={"failure_reason": self._scrub(post.failure_reason)})
+        # Measured off the event loop first: the card builder then finds it cached.
+        await measure_draft_async(post.platform, post.message or "", thread=post.thread)
         text, blocks = approval_card(post, dry_run=post.platform in self._dry_run)
         try:
             if post.channel and post.message_ts:

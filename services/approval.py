@@ -34,7 +34,7 @@ from services.errors import InvalidRequest, RateLimited
 from services.outbox import JobKind, Outbox, enqueue_card, enqueue_publish
 from services.platforms import rules_for
 from services.ratelimit import RateLimiter
-from services.threads import measure_draft
+from services.threads import measure_draft_async
 from storage.db import Database, Transaction
 from storage.models import FAILED_STATUSES, JobStatus, Post, PostStatus
 from storage.posts import utc_now
@@ -228,7 +228,9 @@ class ApprovalService:
             return stale
         if not self.policy.may_approve_own(actor.user_id, post):
             return await self._refuse("approve", actor, post_id, Verdict.OWN_POST, post)
-        measurement = measure_draft(post.platform, post.message or "", thread=post.thread)
+        measurement = await measure_draft_async(
+            post.platform, post.message or "", thread=post.thread
+        )
         if not measurement.within_limit:
             outcome = await self._refuse("approve", actor, post_id, Verdict.OVER_LIMIT, post)
             return Outcome(outcome.verdict, post, "; ".join(measurement.problems))
@@ -343,12 +345,12 @@ class ApprovalService:
         text = text.strip()
         if not text:
             raise InvalidRequest({"text": "The post can't be empty."})
-        measurement = measure_draft(post.platform, text, thread=post.thread)
+        measurement = await measure_draft_async(post.platform, text, thread=post.thread)
         if not measurement.within_limit:
             name = rules_for(post.platform).name
             await self._refuse("edit", actor, post_id, Verdict.OVER_LIMIT, post)
             raise InvalidRequest(
-                {"text": f"Too long for {name}: {'; '.join(measurement.problems)}."}
+                {"text": f"{name} won't take this: {'; '.join(measurement.problems)}."}
             )
         async with self._db.transaction(urgent=True) as tx:
             # Read the version inside the write transaction: concurrent edits can't collide.

@@ -21,7 +21,7 @@ from services.notifier import Notice
 from services.outbox import Outbox, enqueue_card, enqueue_notice
 from services.platforms import rules_for
 from services.tasks import BackgroundTasks
-from services.threads import measure_draft
+from services.threads import measure_draft_async
 from storage.db import Database
 from storage.models import Post, PostStatus
 
@@ -99,7 +99,7 @@ class Drafter:
         completion = await self._llm.complete(messages)
         fallback_used = completion.fallback_used
         text = clean_output(completion.text)
-        measurement = measure_draft(platform, text, thread=thread)
+        measurement = await measure_draft_async(platform, text, thread=thread)
         reprompts = 0
         while not measurement.within_limit and reprompts < self._max_reprompts:
             reprompts += 1
@@ -123,7 +123,7 @@ class Drafter:
             completion = retry
             fallback_used = fallback_used or completion.fallback_used
             text = clean_output(completion.text)
-            measurement = measure_draft(platform, text, thread=thread)
+            measurement = await measure_draft_async(platform, text, thread=thread)
         return Draft(
             text=text,
             platform=platform,

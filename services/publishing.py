@@ -21,7 +21,7 @@ from services.errors import (
 )
 from services.outbox import JobFailed, Outbox, RetryLater, enqueue_card
 from services.publishers import Publisher
-from services.threads import split_thread
+from services.threads import split_thread_async
 from storage.db import Database, Transaction
 from storage.models import Job, Post, PostStatus
 
@@ -35,12 +35,12 @@ def failure_text(reason: FailureReason, detail: str) -> str:
     return f"{reason.value}: {detail}" if detail else reason.value
 
 
-def _progress(post: Post, checkpoints: StoredCheckpoints) -> str:
+async def _progress(post: Post, checkpoints: StoredCheckpoints) -> str:
     """How far a thread got, for the failure text ('' for a single post)."""
     if not post.thread:
         return ""
     live = checkpoints.done("part:")
-    total = len(split_thread(post.message or ""))
+    total = len(await split_thread_async(post.message or ""))
     return f" ({live} of {total} posts are live; Retry continues with post {live + 1})"
 
 
@@ -111,13 +111,13 @@ class PublishJobs:
             ) from None
         except TransientPublishError as exc:
             raise JobFailed(
-                failure_text(exc.reason, exc.detail) + _progress(post, checkpoints),
+                failure_text(exc.reason, exc.detail) + await _progress(post, checkpoints),
                 transient=True,
                 retry_after=exc.retry_after,
             ) from exc
         except PermanentPublishError as exc:
             raise JobFailed(
-                failure_text(exc.reason, exc.detail) + _progress(post, checkpoints),
+                failure_text(exc.reason, exc.detail) + await _progress(post, checkpoints),
                 transient=False,
             ) from exc
         await self._mark_posted(post.id, result.external_id, result.url, result.dry_run)

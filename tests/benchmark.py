@@ -1,12 +1,17 @@
 """The benchmark: user-facing speed, exactly-once publishing and memory, in one run.
 
     make bench            # or: .venv/bin/python -m tests.benchmark [--update-doc]
+    .venv/bin/python -m tests.benchmark --only text-measurement [--update-doc]
 
 It starts the Slack emulator, the fake LLMs and the fake X on 127.0.0.1, runs the real bot as
 a subprocess (`python -m bot`, like production) and a bare Bolt app (`tests/bare_bolt_app.py`)
 as the baseline, and measures everything from outside, as Slack would see it. Results are
 printed as Markdown and saved to `bench-results/latest.{md,json}`; `--update-doc` also writes
 them into BENCHMARKS.md. These are measurements, not pass/fail tests.
+
+The text-measurement section runs in this process: X's bounded count and the thread splitter on
+the costliest texts found (by hand and by a hypothesis search), against twitter-text's own
+`parse_tweet` on the same texts.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import gc
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +36,8 @@ from tests.harness import APPROVER, REPO, REQUESTER, World, draft_from_brief
 RESULTS = REPO / "bench-results"
 DOC = REPO / "BENCHMARKS.md"
 MARKER = "<!-- figures: written by tests/benchmark.py -->"
+TEXT_START = "<!-- text-measurement figures: written by tests/benchmark.py -->"
+TEXT_END = "<!-- end of text-measurement figures -->"
 
 ACK_COMMANDS = 200
 ACK_BURST = 20
@@ -379,6 +387,182 @@ async def run(report: Report) -> None:
             await bare_slack.stop()
 
 
+# --- text measurement -----------------------------------------------------------------------
+
+# (name, text, as an X thread?): the costliest texts found for twitter-text and the splitter.
+WORST_TEXTS: list[tuple[str, str, bool]] = [
+    ('"a." x 1500, saved in Edit', "a." * 1500, False),
+    ('"a." x 140, a valid post', "a." * 140, False),
+    ('"x.co." + "a." x 1000', "x.co." + "a." * 1000, False),
+    ('"x.co." + "a." x 3000', "x.co." + "a." * 3000, False),
+    ('"a." x 150 as a thread', "a." * 150, True),
+    ('"word " x 500 as a thread', "word " * 500, True),
+    ("700 CJK characters, no spaces, as a thread", "这是一个没有空格的很长的句子" * 50, True),
+    ('20 x ("a_" x 2000 + "b.com"): too complex', " ".join(["a_" * 2000 + "b.com"] * 20), False),
+]
+PARSE_TWEET_CAP = 30.0
+
+
+def parse_tweet_seconds(text: str) -> float | None:
+    """How long twitter-text's parse_tweet takes on `text` (what measuring cost before), in a
+    subprocess; None when over `PARSE_TWEET_CAP`."""
+    script = (
+        "import sys, time\nfrom twitter_text import parse_tweet\ntext = sys.stdin.read()\n"
+        "started = time.perf_counter(); parse_tweet(text)\n"
+        "print(time.perf_counter() - started)"
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            input=text,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=PARSE_TWEET_CAP,
+            check=True,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    return float(done.stdout)
+
+
+async def measured_off_loop(text: str, thread: bool) -> tuple[float, float, Any]:
+    """Seconds `measure_draft_async` takes cold, the longest the event loop was blocked
+    meanwhile, and the measurement."""
+    from services.platforms import clear_caches
+    from services.threads import measure_draft_async
+
+    clear_caches()
+    worst = 0.0
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        nonlocal worst
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.001)
+            worst = max(worst, time.perf_counter() - before - 0.001)
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0.01)
+    started = time.perf_counter()
+    measurement = await measure_draft_async("x", text, thread=thread)
+    took = time.perf_counter() - started
+    done.set()
+    await watcher
+    return took, worst, measurement
+
+
+def slowest_found_by_hypothesis() -> tuple[str, float]:
+    """A targeted hypothesis search for the text (up to ~1,500 characters of pieces of URLs,
+    dots, TLDs, CJK, emoji) that makes the bounded count slowest; returns it and its cold
+    seconds."""
+    from hypothesis import HealthCheck, Phase, given, settings, target
+    from hypothesis import strategies as st
+
+    from services.platforms import clear_caches, x_count
+
+    pieces = st.sampled_from(
+        ["a", ".", "_", "-", "co", "com", "/", ":", "https://", "@", "#", "日", "é", "x", "1",
+         "(", ")", "?", "=", "&", "xn--", "t.co/", "中国", "\u0131", "\U0001f468\u200d"]
+    )  # fmt: skip
+    slowest: list[tuple[float, str]] = [(0.0, "")]
+
+    @settings(
+        max_examples=400,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate, Phase.target],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.lists(pieces, min_size=1, max_size=600).map("".join))
+    def search(text: str) -> None:
+        clear_caches()
+        started = time.perf_counter()
+        x_count(text)
+        took = time.perf_counter() - started
+        target(took * 1000, label="milliseconds")
+        slowest[0] = max(slowest[0], (took, text))
+
+    search()
+    took, text = slowest[0]
+    return text, took
+
+
+def text_measurement(report: Report) -> None:
+    """The bounded count and the splitter on the worst texts, and parse_tweet on the same."""
+    from services.platforms import clear_caches
+    from services.threads import measure_draft
+
+    rows = []
+    for name, text, thread in WORST_TEXTS:
+        before = parse_tweet_seconds(text)
+        cold, blocked, measurement = asyncio.run(measured_off_loop(text, thread))
+        started = time.perf_counter()
+        cached = measure_draft("x", text, thread=thread)
+        warm = time.perf_counter() - started
+        assert cached == measurement
+        rows.append(
+            {
+                "text": name,
+                "chars": len(text),
+                "parse_tweet_ms": None if before is None else round(before * 1000, 1),
+                "cold_ms": round(cold * 1000, 1),
+                "cached_us": round(warm * 1e6, 1),
+                "loop_blocked_ms": round(blocked * 1000, 1),
+                "verdict": "; ".join(problem.split(" (")[0] for problem in measurement.problems)
+                or f"fits ({measurement.parts} post{'s' if measurement.parts > 1 else ''})",
+            }
+        )
+        print(f"  {rows[-1]}", flush=True)
+    text, took = slowest_found_by_hypothesis()
+    clear_caches()
+    rows.append(
+        {
+            "text": f"slowest found by hypothesis: {text[:30]!r}…",
+            "chars": len(text),
+            "parse_tweet_ms": round((parse_tweet_seconds(text) or PARSE_TWEET_CAP) * 1000, 1),
+            "cold_ms": round(took * 1000, 1),
+            "cached_us": None,
+            "loop_blocked_ms": None,
+            "verdict": "",
+        }
+    )
+    report.add("text_measurement", rows=rows)
+
+
+def text_markdown(report: Report) -> str:
+    """The text-measurement figures as a Markdown table."""
+    lines = [
+        "| text | chars | twitter-text `parse_tweet` (before: on the event loop) "
+        "| bounded count, cold (worker thread) | cached | event loop blocked meanwhile "
+        "| verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in report.figures["text_measurement"]["rows"]:
+        before = row["parse_tweet_ms"]
+        before_text = f"over {PARSE_TWEET_CAP:.0f} s" if before is None else f"{before} ms"
+        cached = "-" if row["cached_us"] is None else f"{row['cached_us']} µs"
+        blocked = "-" if row["loop_blocked_ms"] is None else f"{row['loop_blocked_ms']} ms"
+        lines.append(
+            f"| {row['text']} | {row['chars']} | {before_text} | {row['cold_ms']} ms "
+            f"| {cached} | {blocked} | {row['verdict']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_text_figures(table: str, host: dict[str, Any]) -> None:
+    """Replace the text-measurement figures in BENCHMARKS.md."""
+    doc = DOC.read_text(encoding="utf-8")
+    head, start, rest = doc.partition(TEXT_START)
+    _, end, tail = rest.partition(TEXT_END)
+    if not (start and end):
+        raise SystemExit(f"{DOC} has no {TEXT_START!r} ... {TEXT_END!r} lines")
+    measured = "Measured {date} on {cpus} CPUs, Python {python}.".format(**host)
+    DOC.write_text(f"{head}{TEXT_START}\n\n{measured}\n\n{table}\n{TEXT_END}{tail}", "utf-8")
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     return {
@@ -457,23 +641,33 @@ def main() -> None:
     parser.add_argument(
         "--update-doc", action="store_true", help="write the figures into BENCHMARKS.md"
     )
+    parser.add_argument(
+        "--only",
+        choices=["text-measurement"],
+        help="run one section only (its figures alone are written)",
+    )
     args = parser.parse_args()
     for name in [n for n in os.environ if n.lower().endswith("_proxy")]:
         del os.environ[name]
     report = Report()
-    asyncio.run(run(report))
+    text_measurement(report)
+    if args.only is None:
+        asyncio.run(run(report))
     host = machine()
-    table = markdown(report, host)
+    text_table = text_markdown(report)
+    table = "" if args.only else markdown(report, host)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps({"machine": host, **report.figures}, indent=2))
-    (RESULTS / "latest.md").write_text(table)
-    print("\n" + table)
+    (RESULTS / "latest.md").write_text(table + "\n" + text_table)
+    print("\n" + table + "\n" + text_table)
     if args.update_doc:
-        doc = DOC.read_text(encoding="utf-8")
-        head, sep, _ = doc.partition(MARKER)
-        if not sep:
-            raise SystemExit(f"{DOC} has no {MARKER!r} line")
-        DOC.write_text(f"{head}{MARKER}\n\n{table}", encoding="utf-8")
+        write_text_figures(text_table, host)
+        if not args.only:
+            doc = DOC.read_text(encoding="utf-8")
+            head, sep, _ = doc.partition(MARKER)
+            if not sep:
+                raise SystemExit(f"{DOC} has no {MARKER!r} line")
+            DOC.write_text(f"{head}{MARKER}\n\n{table}", encoding="utf-8")
 
 
 if __name__ == "__main__":

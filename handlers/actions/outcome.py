@@ -14,6 +14,7 @@ from handlers.replies import clicked, tell_privately
 from services.approval import Actor, Outcome, Verdict
 from services.errors import RateLimited
 from services.platforms import rules_for
+from services.threads import measure_draft_async
 
 Decision = Callable[[str, Actor], Awaitable[Outcome]]
 
@@ -91,5 +92,8 @@ async def open_post_modal(
     if not outcome.done or outcome.post is None:
         await reply_to(client, actor, outcome)
         return
-    view = build(outcome.post, channel=actor.channel, message_ts=actor.message_ts)
+    post = outcome.post
+    # A modal may show the draft post by post: split off the event loop first (then cached).
+    await measure_draft_async(post.platform, post.message or "", thread=post.thread)
+    view = build(post, channel=actor.channel, message_ts=actor.message_ts)
     await client.views_open(trigger_id=body["trigger_id"], view=view)

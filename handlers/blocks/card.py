@@ -119,7 +119,7 @@ def _brief(post: Post) -> Block:
 def _measure_line(post: Post, measurement: Measurement) -> Mrkdwn:
     unit = "weighted characters" if post.platform == "x" else "characters"
     if not measurement.within_limit:
-        return md(":warning: over the limit: {problems}", problems="; ".join(measurement.problems))
+        return md(":warning: {problems}", problems="; ".join(measurement.problems))
     if post.thread and measurement.parts > 1:
         return md(
             "Thread of {parts} posts, each within {limit} {unit}",

@@ -22,9 +22,7 @@ NOT_EDITABLE = "Only a pending draft can be changed."
 NOT_EDITOR = "Only approvers and the requester can change this draft."
 NOT_FAILED = "There is nothing to retry: the post hasn't failed."
 DISCARDED = "There is nothing to retry: the post was discarded."
-OVER_LIMIT = (
-    "This draft is over {platform}'s limit ({measure}). Edit or regenerate it before approving."
-)
+OVER_LIMIT = "{platform} won't take this draft: {measure}. Edit or regenerate it before approving."
 UNEXPECTED_ERROR = (
     "Something went wrong on our side, and nothing was published. Please try again; "
     "if it keeps happening, tell whoever runs socialpost."

@@ -22,7 +22,7 @@ from yarl import URL
 
 from services.errors import FailureReason, PermanentPublishError, PublishError
 from services.publishers import Checkpoints, PublishResult, error_for_status, network_error
-from services.threads import split_thread
+from services.threads import split_thread_async
 from storage.models import Post
 
 log = structlog.get_logger(__name__)
@@ -148,7 +148,9 @@ class XPublisher:
         Each part's id is saved the moment X answers: a retry continues the chain from the
         first part not yet out and never posts a part twice.
         """
-        parts = split_thread(post.message or "") if post.thread else [post.message or ""]
+        parts = (
+            await split_thread_async(post.message or "") if post.thread else [post.message or ""]
+        )
         previous: str | None = None
         first: str | None = None
         for number, text in enumerate(parts, 1):

@@ -215,7 +215,7 @@ async def test_long_x_draft_can_be_posted_as_a_thread(world: World) -> None:
     assert "socialpost_make_thread" in card.buttons()
     await bot.click(card, "approve")
     await wait_until(lambda: bot.ephemerals_for(APPROVER))
-    assert "over X's limit" in bot.ephemerals_for(APPROVER)[0]
+    assert "over the limit" in bot.ephemerals_for(APPROVER)[0]
     await bot.click(card, "make_thread", REQUESTER)
     thread = await bot.wait_card(lambda c: "Thread of" in c.all_text())
     await bot.click(thread, "approve")
