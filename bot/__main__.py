@@ -6,7 +6,8 @@ import sys
 
 
 def main() -> None:
-    """Entry point; a configuration problem prints one clear message and exits 1."""
+    """Entry point; a configuration problem, or a database another process is using, prints
+    one clear message and exits 1."""
     from bot.settings import SettingsError, load_settings
 
     try:
@@ -16,8 +17,13 @@ def main() -> None:
         raise SystemExit(1) from None
 
     from bot.runner import run
+    from storage.errors import SchemaTooNew, StoreLocked
 
-    run(settings)
+    try:
+        run(settings)
+    except (StoreLocked, SchemaTooNew) as exc:
+        print(f"socialpost can't start: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ crash can't separate a decision from its effects.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -30,9 +30,8 @@ from services.outbox import Outbox, enqueue_card, enqueue_publish
 from services.platforms import rules_for
 from services.ratelimit import RateLimiter
 from services.threads import measure_draft
-from storage.db import Database, Transaction
+from storage import Store, Transaction
 from storage.models import FAILED_STATUSES, JobStatus, Post, PostStatus
-from storage.posts import utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -130,13 +129,13 @@ class ApprovalService:
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         outbox: Outbox,
         policy: ApprovalPolicy,
         drafting: DraftingService,
         limiter: RateLimiter,
     ) -> None:
-        self._db = db
+        self._store = store
         self._outbox = outbox
         self.policy = policy
         self._drafting = drafting
@@ -157,14 +156,14 @@ class ApprovalService:
     async def _refuse(
         self, action: str, actor: Actor, post_id: str, verdict: Verdict, post: Post | None = None
     ) -> Outcome:
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             await self._audit(tx, actor, action, post_id or None, f"refused:{verdict}")
         log.info("action_refused", action=action, user=actor.user_id, post_id=post_id, why=verdict)
         return Outcome(verdict, post)
 
     async def _load(self, action: str, post_id: str, actor: Actor) -> Post | Outcome:
         """The post, or the refusal when it doesn't exist or the click came from another card."""
-        post = await self._db.posts.get(post_id)
+        post = await self._store.posts.get(post_id)
         if post is None:
             return await self._refuse(action, actor, post_id, Verdict.NOT_FOUND)
         if not _from_card_or_private(actor, post):
@@ -194,18 +193,18 @@ class ApprovalService:
         source = json.dumps(
             {"user": actor.user_id, "channel": actor.channel, "message_ts": actor.message_ts}
         )
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             claimed = await tx.posts.transition(
                 post_id,
                 [PostStatus.PENDING],
                 PostStatus.APPROVED,
                 approved_by=actor.user_id,
-                approved_at=utc_now(),
+                approved_at=datetime.now(UTC),
                 approval_source=source,
             )
             if claimed is not None:
-                await enqueue_card(tx, post_id)
-                await enqueue_publish(tx, post_id)
+                card = await enqueue_card(tx, post_id)
+                await enqueue_publish(tx, post_id, after_card=card)
             await self._audit(tx, actor, "approve", post_id, "approved" if claimed else "lost")
         if claimed is None:
             return await self._lost_race("approve", post_id, actor)
@@ -255,7 +254,7 @@ class ApprovalService:
         if not self.policy.may_edit(actor.user_id, post):
             return await self._refuse("retry", actor, post_id, Verdict.NOT_EDITOR, post)
         if post.status == PostStatus.FAILED_APPROVAL_SEND:
-            async with self._db.transaction(urgent=True) as tx:
+            async with self._store.transaction() as tx:
                 await enqueue_card(tx, post_id)
                 await self._audit(tx, actor, "retry", post_id, "card_requeued")
             self._outbox.wake()
@@ -300,22 +299,22 @@ class ApprovalService:
             raise InvalidRequest(
                 {"text": f"Too long for {name}: {'; '.join(measurement.problems)}."}
             )
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             # Read the version inside the write transaction: concurrent edits can't collide.
             current = await tx.posts.get(post_id)
             edited = None
             if current is not None and current.status == PostStatus.PENDING:
-                version = current.version + 1
-                edited = await tx.posts.update(
+                kept = await tx.posts.update(
                     post_id,
                     only_if=[PostStatus.PENDING],
-                    message=text,
-                    version=version,
                     edited_by=actor.user_id,
                     failure_reason=None,
                 )
-                await tx.posts.add_version(post_id, version, text, "edited", author=actor.user_id)
-                await enqueue_card(tx, post_id)
+                if kept is not None:
+                    edited = await tx.posts.add_version(
+                        post_id, text, "edited", author=actor.user_id
+                    )
+                    await enqueue_card(tx, post_id)
             await self._audit(tx, actor, "edit", post_id, "edited" if edited else "lost")
         if edited is None:
             return await self._lost_race("edit", post_id, actor)
@@ -347,7 +346,7 @@ class ApprovalService:
         allowed = await self.may_change(post_id, actor, "make_thread")
         if not allowed.done or allowed.post is None:
             return allowed
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             changed = await tx.posts.update(post_id, only_if=[PostStatus.PENDING], thread=True)
             if changed is not None:
                 await enqueue_card(tx, post_id)
@@ -359,14 +358,14 @@ class ApprovalService:
 
     async def retry_job(self, job_id: int, actor: Actor) -> Outcome:
         """Run a dead job again from scratch (App Home); approvers only."""
-        job = await self._db.jobs.get(job_id)
-        post = await self._db.posts.get(job.post_id) if job and job.post_id else None
+        job = await self._store.jobs.get(job_id)
+        post = await self._store.posts.get(job.post_id) if job and job.post_id else None
         if job is None or job.status != JobStatus.DEAD:
             return Outcome(Verdict.NOT_FAILED, post)
         if not self.policy.is_approver(actor.user_id):
             return await self._refuse("retry_job", actor, job.post_id or "", Verdict.NOT_APPROVER)
-        async with self._db.transaction(urgent=True) as tx:
-            revived = await tx.jobs.revive(job_id, run_at=time.time())
+        async with self._store.transaction() as tx:
+            revived = await tx.jobs.revive(job_id, run_at=datetime.now(UTC))
             await self._audit(tx, actor, "retry_job", job.post_id, f"job {job_id} requeued")
         self._outbox.wake()
         return Outcome(Verdict.DONE if revived else Verdict.NOT_FAILED, post)
@@ -376,7 +375,7 @@ class ApprovalService:
         try:
             self._limiter.acquire(actor.user_id)
         except RateLimited:
-            async with self._db.transaction(urgent=True) as tx:
+            async with self._store.transaction() as tx:
                 await self._audit(tx, actor, action, post.id, "refused:rate_limited")
             raise
 
@@ -392,14 +391,14 @@ class ApprovalService:
     ) -> Outcome:
         """One transition from the post's current status (as just read: a concurrent change
         makes it lose), with its card update, its publish if asked, and the audit entry."""
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             moved = await tx.posts.transition(
                 post.id, [post.status], to_status, failure_reason=None, **fields
             )
             if moved is not None:
-                await enqueue_card(tx, post.id)
+                card = await enqueue_card(tx, post.id)
                 if publish:
-                    await enqueue_publish(tx, post.id)
+                    await enqueue_publish(tx, post.id, after_card=card)
             await self._audit(tx, actor, action, post.id, to_status.value if moved else "lost")
         if moved is None:
             return await self._lost_race(action, post.id, actor)
@@ -430,7 +429,7 @@ class ApprovalService:
 
     async def _lost_race(self, action: str, post_id: str, actor: Actor) -> Outcome:
         """Another click changed the post between our read and our UPDATE."""
-        post = await self._db.posts.get(post_id)
+        post = await self._store.posts.get(post_id)
         if post is None:
             return Outcome(Verdict.NOT_FOUND)
         return Outcome(_decided_verdict(post.status) or Verdict.NOT_READY, post)

@@ -15,7 +15,7 @@ import structlog
 from services.approval import ApprovalPolicy
 from services.notifier import DeliveryError, Notifier
 from services.posts import PostService
-from storage.db import Database
+from storage import Store
 from storage.models import Job, JobStatus, Post
 
 log = structlog.get_logger(__name__)
@@ -41,14 +41,14 @@ class HomeService:
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         posts: PostService,
         notifier: Notifier,
         policy: ApprovalPolicy,
         *,
         debounce: float = 0.3,
     ) -> None:
-        self._db = db
+        self._store = store
         self._posts = posts
         self._notifier = notifier
         self._policy = policy
@@ -60,7 +60,7 @@ class HomeService:
         """The queue as `user_id` sees it."""
         pending, failed, posted = await self._posts.queue(limit=LIST_LENGTH)
         failed_ids = {post.id for post in failed}
-        dead = await self._db.jobs.with_status(JobStatus.DEAD, limit=LIST_LENGTH * 2)
+        dead = await self._store.jobs.with_status(JobStatus.DEAD, limit=LIST_LENGTH * 2)
         return HomeData(
             viewer=user_id,
             is_approver=self._policy.is_approver(user_id),

@@ -22,16 +22,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import random
+import secrets
+import socket
 import time
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 import structlog
 
 from services.errors import SocialpostError
-from storage.db import Database, Transaction
-from storage.models import Job
+from storage import Store, Transaction, background_work
+from storage.models import Job, NewJob
 
 log = structlog.get_logger(__name__)
 
@@ -90,14 +94,37 @@ def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) 
     return step / 2 + rng.uniform(0.0, step / 2)
 
 
-async def enqueue_card(tx: Transaction, post_id: str) -> None:
-    """Show the post's current state on its Slack card (posting the card if it has none)."""
-    await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=time.time(), coalesce=True)
+def _key(kind: JobKind, post_id: str) -> str:
+    # One card update and one publish of a post at a time; queued card updates merge (the
+    # job reads the post when it runs).
+    return f"{kind}:{post_id}"
 
 
-async def enqueue_publish(tx: Transaction, post_id: str) -> None:
-    """Publish the post."""
-    await tx.jobs.enqueue(JobKind.PUBLISH, post_id, run_at=time.time())
+async def enqueue_card(tx: Transaction, post_id: str) -> int:
+    """Show the post's current state on its Slack card (posting the card if it has none);
+    returns the id of the card job (an already queued one absorbs this request)."""
+    return await tx.jobs.enqueue(
+        NewJob(
+            kind=JobKind.SYNC_CARD,
+            post_id=post_id,
+            run_at=datetime.now(UTC),
+            key=_key(JobKind.SYNC_CARD, post_id),
+        )
+    )
+
+
+async def enqueue_publish(tx: Transaction, post_id: str, *, after_card: int | None) -> None:
+    """Publish the post, once the card job `after_card` has had its first try (the card
+    says "Publishing..." first; its retries never hold the publish back)."""
+    await tx.jobs.enqueue(
+        NewJob(
+            kind=JobKind.PUBLISH,
+            post_id=post_id,
+            run_at=datetime.now(UTC),
+            key=_key(JobKind.PUBLISH, post_id),
+            after_job_id=after_card,
+        )
+    )
 
 
 async def enqueue_notice(
@@ -105,7 +132,9 @@ async def enqueue_notice(
 ) -> None:
     """Tell `user_id` privately about `notice` (a `services.notifier.Notice`)."""
     payload = {"user": user_id, "notice": notice, "detail": detail}
-    await tx.jobs.enqueue(JobKind.NOTIFY_USER, post_id, run_at=time.time(), payload=payload)
+    await tx.jobs.enqueue(
+        NewJob(kind=JobKind.NOTIFY_USER, post_id=post_id, run_at=datetime.now(UTC), payload=payload)
+    )
 
 
 async def _cancel(tasks: list[asyncio.Task[None] | None]) -> None:
@@ -118,12 +147,20 @@ async def _cancel(tasks: list[asyncio.Task[None] | None]) -> None:
             await task
 
 
+def _epoch(moment: float) -> datetime:
+    return datetime.fromtimestamp(moment, UTC)
+
+
 class Outbox:
-    """The worker that drains the retry table. `start()` at start-up, `stop()` at shutdown."""
+    """The worker that drains the retry table. `start()` at start-up, `stop()` at shutdown.
+
+    Its jobs are leased to `owner` (unique per instance): a job whose lease another worker
+    took over is finished by that one, and this one's late result changes nothing.
+    """
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         *,
         max_attempts: int,
         base_delay: float,
@@ -131,8 +168,10 @@ class Outbox:
         lease: float,
         concurrency: int = 16,
         rng: random.Random | None = None,
+        owner: str | None = None,
     ) -> None:
-        self._db = db
+        self._store = store
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._handlers: dict[str, JobHandler] = {}
         self._max_attempts = max_attempts
         self._base_delay = base_delay
@@ -155,12 +194,14 @@ class Outbox:
 
     async def start(self) -> None:
         """Recover jobs an earlier process left running, then start working."""
-        async with self._db.transaction() as tx:
-            recovered = await tx.jobs.requeue_running(time.time())
-        if recovered:
-            log.warning("outbox_recovered_jobs", count=recovered)
-        self._loop_task = asyncio.create_task(self._work(), name="outbox")
-        self._lease_task = asyncio.create_task(self._renew_leases(), name="outbox-leases")
+        with background_work():
+            async with self._store.transaction() as tx:
+                recovered = await tx.jobs.requeue_running(datetime.now(UTC))
+            if recovered:
+                log.warning("outbox_recovered_jobs", count=recovered)
+            # The tasks (and the job tasks they start) inherit the background mark.
+            self._loop_task = asyncio.create_task(self._work(), name="outbox")
+            self._lease_task = asyncio.create_task(self._renew_leases(), name="outbox-leases")
 
     async def stop(self, grace: float = 0.0) -> None:
         """Stop claiming jobs and give running ones `grace` seconds to finish (a publish cut
@@ -178,8 +219,8 @@ class Outbox:
         """Wait until no job is due or running (tests and benchmarks)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            due = await self._db.jobs.next_due_at()
-            if not self._running and (due is None or due > time.time()):
+            due = await self._store.jobs.next_due_at()
+            if not self._running and (due is None or due > datetime.now(UTC)):
                 return
             await asyncio.sleep(0.01)
         raise TimeoutError("outbox did not drain")
@@ -203,14 +244,13 @@ class Outbox:
         free = self._concurrency - len(self._running)
         if free <= 0:
             return False
-        now = time.time()
-        async with self._db.transaction() as tx:
+        async with self._store.transaction() as tx:
             jobs = await tx.jobs.claim_due(
-                now,
-                now + self._lease,
-                free,
+                now=datetime.now(UTC),
+                limit=free,
+                lease=timedelta(seconds=self._lease),
+                owner=self.owner,
                 exclude=self._running.keys(),
-                after_first_try=(JobKind.PUBLISH, JobKind.SYNC_CARD),
             )
         for job in jobs:
             task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
@@ -223,8 +263,9 @@ class Outbox:
         self._wake.set()
 
     async def _sleep_until_due(self) -> None:
-        due = await self._db.jobs.next_due_at()
-        timeout = 1.0 if due is None else min(max(due - time.time(), 0.0), 1.0)
+        due = await self._store.jobs.next_due_at()
+        wait = None if due is None else (due - datetime.now(UTC)).total_seconds()
+        timeout = 1.0 if wait is None else min(max(wait, 0.0), 1.0)
         if timeout <= 0 and len(self._running) < self._concurrency:
             # Due now but held back (another job of the same post is running): poll gently.
             timeout = 0.02
@@ -237,8 +278,12 @@ class Outbox:
             if not self._running:
                 continue
             try:
-                async with self._db.transaction() as tx:
-                    await tx.jobs.renew_leases(list(self._running), time.time() + self._lease)
+                async with self._store.transaction() as tx:
+                    renewed = await tx.jobs.renew(
+                        list(self._running), owner=self.owner, lease=timedelta(seconds=self._lease)
+                    )
+                for job_id in set(self._running) - renewed:
+                    log.warning("job_lease_lost", job_id=job_id)
             except Exception:
                 log.exception("outbox_lease_renewal_failed")
 
@@ -249,10 +294,15 @@ class Outbox:
             await handler.run(job)
         except RetryLater as wait:
             bound.info("job_waiting", reason=wait.reason, run_at=wait.run_at)
-            async with self._db.transaction() as tx:
-                await tx.jobs.reschedule(
-                    job.id, run_at=wait.run_at, error=wait.reason, count_attempt=False
+            async with self._store.transaction() as tx:
+                kept = await tx.jobs.reschedule(
+                    job.id,
+                    owner=self.owner,
+                    run_at=_epoch(wait.run_at),
+                    error=wait.reason,
+                    count_attempt=False,
                 )
+            self._lost(kept, bound)
             return
         except JobFailed as failure:
             await self._failed(job, handler, failure, bound)
@@ -263,8 +313,15 @@ class Outbox:
             bound.exception("job_crashed")
             await self._failed(job, handler, JobFailed(repr(exc), transient=True), bound)
             return
-        async with self._db.transaction() as tx:
-            await tx.jobs.complete(job.id)
+        async with self._store.transaction() as tx:
+            kept = await tx.jobs.complete(job.id, owner=self.owner)
+        self._lost(kept, bound)
+
+    @staticmethod
+    def _lost(kept: bool, bound: structlog.BoundLogger) -> None:
+        if not kept:
+            # Another worker took the job over after our lease ran out: its result stands.
+            bound.warning("job_result_dropped", reason="lease taken over")
 
     async def _failed(
         self, job: Job, handler: JobHandler, failure: JobFailed, bound: structlog.BoundLogger
@@ -275,12 +332,20 @@ class Outbox:
             )
             delay = max(delay, failure.retry_after or 0.0)
             bound.warning("job_retry_scheduled", reason=failure.reason, delay=round(delay, 3))
-            async with self._db.transaction() as tx:
-                await tx.jobs.reschedule(job.id, run_at=time.time() + delay, error=failure.reason)
+            async with self._store.transaction() as tx:
+                kept = await tx.jobs.reschedule(
+                    job.id,
+                    owner=self.owner,
+                    run_at=_epoch(time.time() + delay),
+                    error=failure.reason,
+                )
+            self._lost(kept, bound)
             return
         queue = DEAD_LETTER_QUEUES[JobKind(job.kind)]
         bound.error("job_dead", reason=failure.reason, queue=queue)
-        async with self._db.transaction() as tx:
-            await tx.jobs.bury(job.id, queue=queue, error=failure.reason)
-            await handler.on_dead(tx, job, failure.reason)
+        async with self._store.transaction() as tx:
+            kept = await tx.jobs.bury(job.id, owner=self.owner, queue=queue, error=failure.reason)
+            if kept:
+                await handler.on_dead(tx, job, failure.reason)
+        self._lost(kept, bound)
         self.wake()

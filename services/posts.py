@@ -20,8 +20,8 @@ from services.outbox import Outbox, enqueue_card
 from services.platforms import PLATFORMS
 from services.ratelimit import RateLimiter
 from services.threads import asks_for_thread
-from storage.db import Database
-from storage.models import FAILED_STATUSES, Post, PostStatus
+from storage import Store
+from storage.models import FAILED_STATUSES, NewPost, Post, PostStatus
 
 log = structlog.get_logger(__name__)
 
@@ -84,17 +84,12 @@ def check_request(request: DraftRequest, offered: Collection[str]) -> DraftReque
     )
 
 
-def request_key(request_id: str, platform: str) -> str:
-    """The de-duplication key of the post for `platform` in request `request_id`."""
-    return f"{request_id}:{platform}"
-
-
 class PostService:
     """Takes drafting requests and answers questions about posts."""
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         outbox: Outbox,
         drafting: DraftingService,
         limiter: RateLimiter,
@@ -102,7 +97,7 @@ class PostService:
         offered_platforms: Collection[str],
         dry_run_platforms: Collection[str] = (),
     ) -> None:
-        self._db = db
+        self._store = store
         self._outbox = outbox
         self._drafting = drafting
         self._limiter = limiter
@@ -116,14 +111,14 @@ class PostService:
         already submitted returns its posts without drafting them again or taking a token.
         """
         request = check_request(request, self.offered_platforms)
-        existing = await self._db.posts.with_request_prefix(f"{request.request_id}:")
+        existing = await self._store.posts.for_request(request.request_id)
         if existing:
             log.info("duplicate_submission", request_id=request.request_id)
             return existing
         try:
             self._limiter.acquire(request.requester, drafts=len(request.platforms))
         except RateLimited as limited:
-            async with self._db.transaction(urgent=True) as tx:
+            async with self._store.transaction() as tx:
                 await tx.audit.record(
                     actor=request.requester,
                     action="draft",
@@ -133,19 +128,22 @@ class PostService:
             raise
         created: list[Post] = []
         posts: list[Post] = []
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             for platform in request.platforms:
                 post, new = await tx.posts.create(
-                    post_id=str(uuid.uuid4()),
-                    platform=platform,
-                    status=PostStatus.GENERATING,
-                    request_key=request_key(request.request_id, platform),
-                    requester=request.requester,
-                    brief=request.brief,
-                    tone=request.tone,
-                    image_url=request.image_url,
-                    thread=platform == "x" and (request.thread or asks_for_thread(request.brief)),
-                    version=0,
+                    NewPost(
+                        id=str(uuid.uuid4()),
+                        platform=platform,
+                        status=PostStatus.GENERATING,
+                        request_id=request.request_id,
+                        requester=request.requester,
+                        brief=request.brief,
+                        tone=request.tone,
+                        image_url=request.image_url,
+                        thread=platform == "x"
+                        and (request.thread or asks_for_thread(request.brief)),
+                        version=0,
+                    )
                 )
                 posts.append(post)
                 if new:
@@ -158,11 +156,11 @@ class PostService:
 
     async def get(self, post_id: str) -> Post | None:
         """The post with this id."""
-        return await self._db.posts.get(post_id)
+        return await self._store.posts.get(post_id)
 
     async def queue(self, *, limit: int = 20) -> tuple[list[Post], list[Post], list[Post]]:
         """Pending, failed and recently posted posts, newest first."""
-        pending = await self._db.posts.with_status([PostStatus.PENDING], limit=limit)
-        failed = await self._db.posts.with_status(FAILED_STATUSES, limit=limit)
-        posted = await self._db.posts.with_status([PostStatus.POSTED], limit=limit)
+        pending = await self._store.posts.with_status([PostStatus.PENDING], limit=limit)
+        failed = await self._store.posts.with_status(FAILED_STATUSES, limit=limit)
+        posted = await self._store.posts.with_status([PostStatus.POSTED], limit=limit)
         return pending, failed, posted

@@ -239,21 +239,25 @@ class SqlJobs:
         )
         return {int(row["id"]) for row in rows}
 
-    async def complete(self, job_id: int, *, owner: str) -> bool:
-        """The job did its work (if `owner` still holds it)."""
+    async def _finish(self, job_id: int, owner: str, status: JobStatus, **values: Any) -> bool:
+        """End the run `owner` holds: the job leaves `running` for `status`."""
         rows = await self._run.all(
             update(retry_jobs)
             .where(self._owned(job_id, owner))
             .values(
-                status=JobStatus.DONE.value,
+                status=status.value,
                 lease=None,
                 lease_owner=None,
-                last_error=None,
                 updated_at=self._run.now(),
+                **values,
             )
             .returning(retry_jobs.c.id)
         )
         return bool(rows)
+
+    async def complete(self, job_id: int, *, owner: str) -> bool:
+        """The job did its work (if `owner` still holds it)."""
+        return await self._finish(job_id, owner, JobStatus.DONE, last_error=None)
 
     async def _queued_for_key(self, key: str | None, job_id: int) -> int | None:
         if key is None:
@@ -331,20 +335,7 @@ class SqlJobs:
 
     async def bury(self, job_id: int, *, owner: str, queue: str, error: str) -> bool:
         """Move the job to its dead-letter queue (if `owner` still holds it)."""
-        rows = await self._run.all(
-            update(retry_jobs)
-            .where(self._owned(job_id, owner))
-            .values(
-                status=JobStatus.DEAD.value,
-                queue=queue,
-                last_error=error,
-                lease=None,
-                lease_owner=None,
-                updated_at=self._run.now(),
-            )
-            .returning(retry_jobs.c.id)
-        )
-        return bool(rows)
+        return await self._finish(job_id, owner, JobStatus.DEAD, queue=queue, last_error=error)
 
     async def revive(self, job_id: int, *, run_at: datetime) -> bool:
         """Run a dead job again from scratch."""

@@ -57,8 +57,8 @@ async def test_edit_then_approve_posts_the_edited_text(world: World) -> None:
     tweets = await world.x.wait_for_tweets(1)
     assert tweets[0].text == "Edited by hand."
     await bot.settle()
-    post = (await bot.runtime.db.posts.with_status([PostStatus.POSTED]))[0]
-    versions = await bot.runtime.db.posts.versions(post.id)
+    post = (await bot.runtime.store.posts.with_status([PostStatus.POSTED]))[0]
+    versions = await bot.runtime.store.posts.versions(post.id)
     assert [(v.version, v.source, v.author) for v in versions] == [
         (1, "generated", None),
         (2, "edited", REQUESTER),
@@ -117,8 +117,8 @@ async def test_suggest_changes_regenerates_with_feedback(world: World) -> None:
     request = world.openai.requests[-1]
     assert "shorter and more playful" in request.user_text
     assert DEFAULT_DRAFT in request.user_text
-    post = (await bot.runtime.db.posts.with_status([PostStatus.PENDING]))[0]
-    sources = [v.source for v in await bot.runtime.db.posts.versions(post.id)]
+    post = (await bot.runtime.store.posts.with_status([PostStatus.PENDING]))[0]
+    sources = [v.source for v in await bot.runtime.store.posts.versions(post.id)]
     assert sources == ["generated", "regenerated"]
 
 
@@ -233,7 +233,7 @@ async def test_two_platforms_give_two_cards_approved_independently(world: World)
     await bot.click(x_card, "approve")
     await world.x.wait_for_tweets(1)
     await bot.settle()
-    statuses = await bot.runtime.db.posts.count_by_status()
+    statuses = await bot.runtime.store.posts.count_by_status()
     assert statuses == {PostStatus.POSTED: 1, PostStatus.REJECTED: 1}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 
 from services.models import JobStatus, PostStatus
@@ -36,9 +37,9 @@ async def test_x_down_for_every_attempt_dead_letters_then_retry_posts_once(
     assert "platform down" in failed.all_text()
     assert set(failed.buttons()) == {"socialpost_retry", "socialpost_discard"}
     await bot.settle()
-    dead = await bot.runtime.db.jobs.with_status(JobStatus.DEAD)
+    dead = await bot.runtime.store.jobs.with_status(JobStatus.DEAD)
     assert [(job.kind, job.queue, job.attempts) for job in dead] == [("publish", "dlq_publish", 3)]
-    post = (await bot.runtime.db.posts.with_status([PostStatus.FAILED_POST]))[0]
+    post = (await bot.runtime.store.posts.with_status([PostStatus.FAILED_POST]))[0]
     assert post.failure_reason is not None and "503" in post.failure_reason
 
     world.x.recover()
@@ -128,9 +129,9 @@ async def test_undeliverable_card_is_dead_lettered_and_the_requester_told(world:
     dms = await wait_until(lambda: bot.dms_to(REQUESTER), timeout=10)
     assert "isn't a member of the channel" in dms[0].text
     await bot.settle()
-    post = (await bot.runtime.db.posts.with_status([PostStatus.FAILED_APPROVAL_SEND]))[0]
+    post = (await bot.runtime.store.posts.with_status([PostStatus.FAILED_APPROVAL_SEND]))[0]
     assert post.message == DEFAULT_DRAFT
-    dead = await bot.runtime.db.jobs.with_status(JobStatus.DEAD)
+    dead = await bot.runtime.store.jobs.with_status(JobStatus.DEAD)
     assert {job.queue for job in dead} == {"dlq_slack"}
 
 
@@ -269,3 +270,29 @@ async def test_graceful_stop_lets_an_in_flight_publish_finish(world: World) -> N
     await restarted.settle()
     assert len(world.x.requests) == 1
     assert len(world.x.tweets) == 1
+
+
+async def test_a_second_process_on_the_same_sqlite_file_is_refused(world: World) -> None:
+    """While one bot process runs, a second one started on the same SQLite file exits 1 with
+    one line naming the file and pointing to PostgreSQL, no traceback; the first one keeps
+    working."""
+    first = await world.spawn_bot()
+    second = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=str(world.dir),
+        env=world.process_environment(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(second.communicate(), timeout=60)
+    assert second.returncode == 1
+    assert stderr.decode().strip().splitlines()[-1] == (
+        "socialpost can't start: another socialpost process is using the SQLite database"
+        f" {world.db_path}. A SQLite file belongs to one process; to run several processes,"
+        " share a PostgreSQL database (SOCIALPOST_DATABASE_URL)."
+    )
+    assert b"Traceback" not in stderr + stdout
+    await first.submit()
+    await first.draft_card(timeout=20)
