@@ -279,11 +279,11 @@ class Outbox:
                 continue
             try:
                 async with self._store.transaction() as tx:
-                    renewed = await tx.jobs.renew(
+                    # A job another worker took over isn't renewed; its result will be
+                    # dropped when it ends (`job_result_dropped`).
+                    await tx.jobs.renew(
                         list(self._running), owner=self.owner, lease=timedelta(seconds=self._lease)
                     )
-                for job_id in set(self._running) - renewed:
-                    log.warning("job_lease_lost", job_id=job_id)
             except Exception:
                 log.exception("outbox_lease_renewal_failed")
 

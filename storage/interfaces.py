@@ -142,9 +142,10 @@ class JobReads(Protocol):
     async def with_status(self, status: JobStatus, *, limit: int = 50) -> list[Job]:
         """Jobs in `status`, newest first."""
 
-    async def next_due_at(self) -> datetime | None:
+    async def next_due_at(self, *, after: datetime | None = None) -> datetime | None:
         """When `claim_due` may next find work without anything else happening: the earliest
-        due time of a queued job that nothing holds back, or the earliest lease to expire."""
+        due time of a queued job that nothing holds back, or the earliest lease to expire
+        (only times later than `after`, if given)."""
 
     async def counts(self) -> dict[tuple[str, str], int]:
         """How many jobs there are per (kind, status)."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Executable, RowMapping
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 T = TypeVar("T")
 
@@ -51,8 +52,10 @@ class Executor(Protocol):
 
     dialect_name: str
 
-    async def all(self, statement: Executable) -> list[RowMapping]:
-        """Run `statement`; every row it returned."""
+    async def all(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> list[RowMapping]:
+        """Run `statement` with `parameters`; every row it returned."""
 
     def now(self) -> datetime:
         """The time to stamp rows with."""
@@ -83,12 +86,16 @@ class ConnectionExecutor:
         self._clock = clock
         self.dialect_name = connection.dialect.name
 
-    async def all(self, statement: Executable) -> list[RowMapping]:
+    async def all(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> list[RowMapping]:
         """Run `statement` inside the transaction."""
-        return await to_completion(self._all(statement))
+        return await to_completion(self._all(statement, parameters))
 
-    async def _all(self, statement: Executable) -> list[RowMapping]:
-        result = await self._connection.execute(statement)
+    async def _all(
+        self, statement: Executable, parameters: Mapping[str, Any] | None
+    ) -> list[RowMapping]:
+        result = await self._connection.execute(statement, parameters)
         return list(result.mappings()) if result.returns_rows else []
 
     def now(self) -> datetime:
@@ -96,22 +103,30 @@ class ConnectionExecutor:
         return self._clock()
 
 
-class PooledExecutor:
-    """Reads outside a transaction: each statement checks a connection out of the pool, runs
-    alone on it and gives it back, so no read keeps an old snapshot alive."""
+Connections = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+"""Lends a connection for one read: the caller has it to itself for the block."""
 
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
-        self._engine = engine
+
+class ReadExecutor:
+    """Reads outside a transaction: each statement borrows a connection, runs alone on it and
+    gives it back, so no read keeps an old snapshot alive."""
+
+    def __init__(self, connections: Connections, dialect_name: str, clock: Clock) -> None:
+        self._connections = connections
         self._clock = clock
-        self.dialect_name = engine.dialect.name
+        self.dialect_name = dialect_name
 
-    async def all(self, statement: Executable) -> list[RowMapping]:
+    async def all(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> list[RowMapping]:
         """Run `statement` on a connection of its own."""
-        return await to_completion(self._all(statement))
+        return await to_completion(self._all(statement, parameters))
 
-    async def _all(self, statement: Executable) -> list[RowMapping]:
-        async with self._engine.connect() as connection:
-            result = await connection.execute(statement)
+    async def _all(
+        self, statement: Executable, parameters: Mapping[str, Any] | None
+    ) -> list[RowMapping]:
+        async with self._connections() as connection:
+            result = await connection.execute(statement, parameters)
             return list(result.mappings()) if result.returns_rows else []
 
     def now(self) -> datetime:

@@ -1,7 +1,9 @@
-"""A store on SQLAlchemy engines: reads on one engine's pool, write transactions on another's.
+"""A store on SQLAlchemy connections lent by the backend: one for each read, one for each
+write transaction.
 
-The backend decides how writers take turns (`write_turn`): SQLite has one writer connection
-and lets interactive transactions go first; a server database can let them all run.
+The backend decides where connections come from and how writers take turns: SQLite keeps one
+writer connection (interactive transactions first) and a few read-only ones open for good; a
+server database can lend pooled connections to every writer at once.
 """
 
 from __future__ import annotations
@@ -11,17 +13,24 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.errors import StorageUnavailable
 from storage.interfaces import is_background_work
 from storage.sql.audit import SqlAudit
-from storage.sql.executor import Clock, ConnectionExecutor, PooledExecutor, to_completion
+from storage.sql.executor import (
+    Clock,
+    ConnectionExecutor,
+    Connections,
+    ReadExecutor,
+    to_completion,
+)
 from storage.sql.jobs import SqlJobs
 from storage.sql.posts import SqlPosts
 
-WriteTurn = Callable[[bool], AbstractAsyncContextManager[None]]
-"""Waits for the turn of a write transaction; the argument says whether it is background work."""
+WriteConnections = Callable[[bool], AbstractAsyncContextManager[AsyncConnection]]
+"""Lends the connection for one write transaction once it is its turn; the argument says
+whether the transaction is background work."""
 
 
 class SqlTransaction:
@@ -40,18 +49,17 @@ class SqlStore:
     def __init__(
         self,
         *,
-        reader: AsyncEngine,
-        writer: AsyncEngine,
+        dialect_name: str,
+        reads: Connections,
+        writes: WriteConnections,
         clock: Clock,
-        write_turn: WriteTurn,
-        on_close: Callable[[], Awaitable[None]] | None = None,
+        on_close: Callable[[], Awaitable[None]],
     ) -> None:
-        self._reader = reader
-        self._writer = writer
+        self._reads = reads
+        self._writes = writes
         self._clock = clock
-        self._write_turn = write_turn
         self._on_close = on_close
-        run = PooledExecutor(reader, clock)
+        run = ReadExecutor(reads, dialect_name, clock)
         self.posts = SqlPosts(run)
         self.jobs = SqlJobs(run)
         self.audit = SqlAudit(run)
@@ -64,7 +72,7 @@ class SqlStore:
         a cancellation takes effect between them, so the connection is never left half-way
         through a statement or outside the transaction the code believes it is in.
         """
-        async with self._write_turn(is_background_work()), self._writer.connect() as connection:
+        async with self._writes(is_background_work()) as connection:
             await to_completion(connection.begin().start())
             try:
                 yield SqlTransaction(connection, self._clock)
@@ -76,16 +84,11 @@ class SqlStore:
     async def ping(self) -> None:
         """Raise `StorageUnavailable` unless the database answers a query."""
         try:
-            async with self._reader.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            async with self._reads() as connection:
+                await to_completion(connection.execute(text("SELECT 1")))
         except (SQLAlchemyError, OSError) as exc:
             raise StorageUnavailable(f"the database did not answer: {exc}") from exc
 
     async def close(self) -> None:
-        """Close every connection, then let the backend give up what it holds."""
-        try:
-            await self._reader.dispose()
-            await self._writer.dispose()
-        finally:
-            if self._on_close is not None:
-                await self._on_close()
+        """Close every connection and give up what the backend holds."""
+        await self._on_close()

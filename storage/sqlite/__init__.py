@@ -5,17 +5,25 @@ read-only connections for reads, migrations at open (see `engine` for what is ke
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage import migrations
 from storage.errors import SchemaTooNew
 from storage.sql.executor import Clock, StampClock, system_clock
 from storage.sql.store import SqlStore
 from storage.sqlite import legacy
-from storage.sqlite.engine import READERS, PriorityLock, reader_engine, writer_engine
+from storage.sqlite.engine import (
+    READERS,
+    HeldConnections,
+    PriorityLock,
+    reader_engine,
+    writer_engine,
+)
 from storage.sqlite.lock import FileLock
 
 ALEMBIC_USER_VERSION = 100
@@ -72,14 +80,25 @@ async def open_sqlite_store(
         lock.release()
         raise
     write_lock = PriorityLock()
+    writes = HeldConnections(writer, 1)
+    reads = HeldConnections(reader, readers)
 
-    async def release() -> None:
-        lock.release()
+    @asynccontextmanager
+    async def write_turn(background: bool) -> AsyncIterator[AsyncConnection]:
+        async with write_lock.turn(background), writes.lend() as connection:
+            yield connection
+
+    async def close() -> None:
+        try:
+            await reads.close()
+            await writes.close()
+        finally:
+            lock.release()
 
     return SqlStore(
-        reader=reader,
-        writer=writer,
+        dialect_name=writer.dialect.name,
+        reads=reads.lend,
+        writes=write_turn,
         clock=StampClock(clock or system_clock),
-        write_turn=write_lock.turn,
-        on_close=release,
+        on_close=close,
     )

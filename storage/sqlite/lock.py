@@ -36,7 +36,7 @@ class FileLock:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(descriptor)
-            raise StoreLocked(database) from None
+            raise StoreLocked(database.resolve()) from None
         except BaseException:
             os.close(descriptor)
             raise

@@ -290,8 +290,8 @@ async def test_a_second_process_on_the_same_sqlite_file_is_refused(world: World)
     assert second.returncode == 1
     assert stderr.decode().strip().splitlines()[-1] == (
         "socialpost can't start: another socialpost process is using the SQLite database"
-        f" {world.db_path}. A SQLite file belongs to one process; to run several processes,"
-        " share a PostgreSQL database (SOCIALPOST_DATABASE_URL)."
+        f" {world.db_path.resolve()}. A SQLite file belongs to one process; to run several"
+        " processes, share a PostgreSQL database (SOCIALPOST_DATABASE_URL)."
     )
     assert b"Traceback" not in stderr + stdout
     await first.submit()

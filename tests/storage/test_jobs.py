@@ -320,6 +320,9 @@ async def test_next_due_at_ignores_jobs_that_are_held_back(store: Store) -> None
     await ids(store, now=0)
     await enqueue(store, run_at=at(3), key="other")
     assert await store.jobs.next_due_at() == at(3)
+    assert await store.jobs.next_due_at(after=at(3)) == at(50)
+    assert await store.jobs.next_due_at(after=at(60)) == at(100)
+    assert await store.jobs.next_due_at(after=at(100)) is None
 
 
 async def test_counts_per_kind_and_status(store: Store) -> None:

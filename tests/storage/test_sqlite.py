@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event
 
 from storage import (
     SchemaTooNew,
@@ -38,7 +38,7 @@ from tests.storage.support import new_post
 @pytest.fixture
 def path(tmp_path: Path) -> Path:
     """Where the database goes."""
-    return tmp_path / "data" / "socialpost.db"
+    return tmp_path.resolve() / "data" / "socialpost.db"
 
 
 @contextlib.contextmanager
@@ -92,9 +92,9 @@ async def test_a_second_store_on_the_same_file_is_refused_until_the_first_closes
         with pytest.raises(StoreLocked) as refused:
             await open_store(sqlite_url(path))
         assert str(refused.value) == (
-            f"another socialpost process is using the SQLite database {path}. A SQLite file"
-            " belongs to one process; to run several processes, share a PostgreSQL database"
-            " (SOCIALPOST_DATABASE_URL)."
+            "another socialpost process is using the SQLite database"
+            f" {path}. A SQLite file belongs to one process; to run several"
+            " processes, share a PostgreSQL database (SOCIALPOST_DATABASE_URL)."
         )
     finally:
         await first.close()
@@ -378,7 +378,7 @@ async def test_the_priority_lock_passes_itself_on_when_a_waiter_is_cancelled() -
 
 
 async def test_a_cancellation_during_begin_immediate_leaves_the_writer_usable(
-    path: Path,
+    path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A transaction cancelled while its BEGIN IMMEDIATE waits for the write lock (held here
     by another connection) doesn't wedge the writer: later transactions work (issue 10)."""
@@ -386,13 +386,14 @@ async def test_a_cancellation_during_begin_immediate_leaves_the_writer_usable(
     try:
         post = await new_post(store)
         begun = asyncio.Event()
+        execute = aiosqlite.Connection.execute
 
-        def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            if statement == "BEGIN IMMEDIATE":
+        def watched(self: aiosqlite.Connection, sql: str, *args: Any) -> Any:
+            if sql == "BEGIN IMMEDIATE":
                 begun.set()
+            return execute(self, sql, *args)
 
-        writer = store._writer.sync_engine  # type: ignore[attr-defined]
-        event.listen(writer, "before_cursor_execute", on_execute)
+        monkeypatch.setattr(aiosqlite.Connection, "execute", watched)
         with raw(path) as blocker:
             blocker.execute("BEGIN IMMEDIATE")
 
@@ -409,7 +410,6 @@ async def test_a_cancellation_during_begin_immediate_leaves_the_writer_usable(
             blocker.execute("ROLLBACK")
             with pytest.raises(asyncio.CancelledError):
                 await work
-        event.remove(writer, "before_cursor_execute", on_execute)
         for n in range(3):
             async with store.transaction() as tx:
                 await tx.posts.update(post.id, tone=f"after-{n}")
