@@ -17,7 +17,7 @@ import structlog
 from services.notifier import DeliveryError, Notice, Notifier
 from services.outbox import JobFailed, Outbox, RetryLater, enqueue_notice
 from storage import Store, Transaction
-from storage.models import Job, PostStatus
+from storage.models import Job, JobStatus, PostStatus
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +66,13 @@ class CardJobs:
         assert job.post_id is not None
         post = await tx.posts.get(job.post_id)
         if post is None or post.message_ts is not None:
+            return
+        if any(
+            other.kind == job.kind and other.status == JobStatus.QUEUED
+            for other in await tx.jobs.for_post(post.id)
+        ):
+            # A newer card update is already queued (the draft finished while this one ran):
+            # it tries again, and its outcome decides.
             return
         failed = await tx.posts.transition(
             post.id,

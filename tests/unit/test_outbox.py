@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from services.delivery import CardJobs
 from services.errors import FailureReason, TransientPublishError
-from services.outbox import JobFailed, JobKind, Outbox, RetryLater, backoff_delay
+from services.outbox import JobFailed, JobKind, Outbox, RetryLater, backoff_delay, enqueue_card
 from services.publishers import Checkpoints, PublishResult
 from services.publishing import PublishJobs
 from storage import Store, Transaction, open_store, sqlite_url
@@ -276,3 +277,38 @@ async def test_a_worker_whose_job_was_taken_over_changes_nothing(db: Store) -> N
     job = await db.jobs.get(job_id)
     assert job is not None and (job.status, job.lease_owner) == (JobStatus.RUNNING, "other-worker")
     assert handler.dead == [] and len(handler.runs) == 1
+
+
+async def test_an_undelivered_card_waits_for_the_newer_card_update_queued_behind_it(
+    db: Store,
+) -> None:
+    """A card job that dies while a newer card update of the post is queued leaves the
+    decision to that one; the last card attempt marks the post undeliverable and tells the
+    requester."""
+    post_id = await stored_post(db, PostStatus.PENDING)
+    cards = CardJobs(db, outbox(db), notifier=None)  # type: ignore[arg-type]
+    async with db.transaction() as tx:
+        dying = await enqueue_card(tx, post_id)
+        (running,) = await tx.jobs.claim_due(
+            now=datetime.now(UTC), limit=1, lease=timedelta(seconds=30), owner="w"
+        )
+        newer = await enqueue_card(tx, post_id)
+        assert running.id == dying != newer
+        # As the worker does: bury, then tell the handler, in one transaction.
+        assert await tx.jobs.bury(dying, owner="w", queue="dlq_slack", error="not_in_channel")
+        await cards.on_dead(tx, running, "not_in_channel")
+    post = await db.posts.get(post_id)
+    assert post is not None and post.status == PostStatus.PENDING
+    async with db.transaction() as tx:
+        (last,) = await tx.jobs.claim_due(
+            now=datetime.now(UTC) + timedelta(hours=1),
+            limit=1,
+            lease=timedelta(seconds=30),
+            owner="w",
+        )
+        assert last.id == newer
+        assert await tx.jobs.bury(newer, owner="w", queue="dlq_slack", error="not_in_channel")
+        await cards.on_dead(tx, last, "not_in_channel")
+    post = await db.posts.get(post_id)
+    assert post is not None and post.status == PostStatus.FAILED_APPROVAL_SEND
+    assert [job.kind for job in await db.jobs.for_post(post_id)].count(JobKind.NOTIFY_USER) == 1
