@@ -78,33 +78,30 @@ class StampClock:
         return moment
 
 
+Connections = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+"""Lends a connection for one read: the caller has it to itself for the block."""
+
+
+async def _rows(
+    connection: AsyncConnection, statement: Executable, parameters: Mapping[str, Any] | None
+) -> list[RowMapping]:
+    result = await connection.execute(statement, parameters)
+    return list(result.mappings()) if result.returns_rows else []
+
+
 class ConnectionExecutor:
     """Statements on one connection: the connection of a write transaction."""
 
     def __init__(self, connection: AsyncConnection, clock: Clock) -> None:
         self._connection = connection
-        self._clock = clock
+        self.now = clock
         self.dialect_name = connection.dialect.name
 
     async def all(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> list[RowMapping]:
         """Run `statement` inside the transaction."""
-        return await to_completion(self._all(statement, parameters))
-
-    async def _all(
-        self, statement: Executable, parameters: Mapping[str, Any] | None
-    ) -> list[RowMapping]:
-        result = await self._connection.execute(statement, parameters)
-        return list(result.mappings()) if result.returns_rows else []
-
-    def now(self) -> datetime:
-        """The store's clock."""
-        return self._clock()
-
-
-Connections = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
-"""Lends a connection for one read: the caller has it to itself for the block."""
+        return await to_completion(_rows(self._connection, statement, parameters))
 
 
 class ReadExecutor:
@@ -113,22 +110,17 @@ class ReadExecutor:
 
     def __init__(self, connections: Connections, dialect_name: str, clock: Clock) -> None:
         self._connections = connections
-        self._clock = clock
+        self.now = clock
         self.dialect_name = dialect_name
 
     async def all(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> list[RowMapping]:
         """Run `statement` on a connection of its own."""
-        return await to_completion(self._all(statement, parameters))
+        return await to_completion(self._borrowing(statement, parameters))
 
-    async def _all(
+    async def _borrowing(
         self, statement: Executable, parameters: Mapping[str, Any] | None
     ) -> list[RowMapping]:
         async with self._connections() as connection:
-            result = await connection.execute(statement, parameters)
-            return list(result.mappings()) if result.returns_rows else []
-
-    def now(self) -> datetime:
-        """The store's clock."""
-        return self._clock()
+            return await _rows(connection, statement, parameters)
