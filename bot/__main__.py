@@ -17,11 +17,11 @@ def main() -> None:
         raise SystemExit(1) from None
 
     from bot.runner import run
-    from storage.db import DatabaseError
+    from storage.errors import SchemaTooNew, StoreLocked
 
     try:
         run(settings)
-    except DatabaseError as exc:
+    except (StoreLocked, SchemaTooNew) as exc:
         print(f"socialpost can't start: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
 

@@ -36,7 +36,7 @@ from services.publishers.x import XPublisher
 from services.publishing import PublishJobs
 from services.ratelimit import RateLimiter
 from services.tasks import BackgroundTasks
-from storage.db import Database
+from storage import Store, open_store, sqlite_url
 
 log = structlog.get_logger(__name__)
 
@@ -104,12 +104,12 @@ class Runtime:
     def __init__(
         self,
         settings: Settings,
-        db: Database,
+        store: Store,
         session: aiohttp.ClientSession,
         publishers: dict[str, Publisher],
     ) -> None:
         self.settings = settings
-        self.db = db
+        self.store = store
         self.session = session
         self.publishers = publishers
         self.tasks = BackgroundTasks()
@@ -126,7 +126,7 @@ class Runtime:
         # again wherever Slack shows them (rows written before this scrub existed).
         scrub = SecretRedactor(settings.secret_values()).redact
         self.outbox = Outbox(
-            db,
+            store,
             max_attempts=settings.retry_max_attempts,
             base_delay=settings.retry_base_delay,
             max_delay=settings.retry_max_delay,
@@ -137,7 +137,7 @@ class Runtime:
             settings.llm_deployments, timeout=settings.llm_timeout, cooldown=settings.llm_cooldown
         )
         self.drafting = DraftingService(
-            db, Drafter(self.llm, brand_voice=settings.brand_voice), self.outbox, self.tasks
+            store, Drafter(self.llm, brand_voice=settings.brand_voice), self.outbox, self.tasks
         )
         dry_run = dry_run_platforms(settings)
         self.notifier = SlackNotifier(
@@ -151,10 +151,10 @@ class Runtime:
             allow_self_approval=settings.allow_self_approval,
         )
 
-        self.outbox.register(JobKind.NOTIFY_USER, NoticeJobs(db, self.notifier))
+        self.outbox.register(JobKind.NOTIFY_USER, NoticeJobs(store, self.notifier))
         self.outbox.register(
             JobKind.PUBLISH,
-            PublishJobs(db, self.outbox, publishers, cooldown=settings.platform_cooldown),
+            PublishJobs(store, self.outbox, publishers, cooldown=settings.platform_cooldown),
         )
         limiter = RateLimiter(
             user_capacity=settings.rate_limit.capacity,
@@ -163,7 +163,7 @@ class Runtime:
             workspace_per_seconds=settings.workspace_rate_limit.per_seconds,
         )
         posts = PostService(
-            db,
+            store,
             self.outbox,
             self.drafting,
             limiter,
@@ -171,24 +171,35 @@ class Runtime:
             dry_run_platforms=dry_run,
             scrub=scrub,
         )
-        self.home = HomeService(db, posts, self.notifier, policy, scrub=scrub)
+        self.home = HomeService(store, posts, self.notifier, policy, scrub=scrub)
         self.outbox.register(
             JobKind.SYNC_CARD,
-            CardJobs(db, self.outbox, self.notifier, on_change=self.home.changed),
+            CardJobs(store, self.outbox, self.notifier, on_change=self.home.changed),
         )
         self.services = Services(
             posts=posts,
-            approval=ApprovalService(db, self.outbox, policy, self.drafting, limiter),
+            approval=ApprovalService(store, self.outbox, policy, self.drafting, limiter),
             home=self.home,
         )
 
     @classmethod
     async def open(cls, settings: Settings) -> Self:
-        """Open the database (creating or upgrading it) and build everything on top."""
-        db = await Database.open(settings.db_path)
+        """Open the database (creating or upgrading it) and build everything on top.
+
+        Raises `StoreLocked` when another process has the database.
+        """
+        store = await open_store(sqlite_url(settings.db_path))
+        try:
+            # The platform registry is the truth: a new platform needs no seed migration.
+            async with store.transaction() as tx:
+                for rules in PLATFORMS.values():
+                    await tx.posts.upsert_platform(rules.slug, rules.name, rules.limit)
+            publishers = build_publishers(settings)
+        except BaseException:
+            await store.close()
+            raise
         session = aiohttp.ClientSession()
-        publishers = build_publishers(settings)
-        return cls(settings, db, session, publishers)
+        return cls(settings, store, session, publishers)
 
     async def start(self) -> None:
         """Recover what an earlier process left unfinished, then start the worker."""
@@ -196,7 +207,7 @@ class Runtime:
         if orphans:
             log.warning("interrupted_drafts_failed", count=orphans)
         week_ago = datetime.now(UTC) - timedelta(days=DONE_JOBS_KEPT_DAYS)
-        async with self.db.transaction() as tx:
+        async with self.store.transaction() as tx:
             await tx.jobs.prune_done(week_ago)
         await self.outbox.start()
         self.tasks.spawn(self._warm_up(), name="warm-up")
@@ -219,4 +230,4 @@ class Runtime:
         for publisher in self.publishers.values():
             await publisher.aclose()
         await self.session.close()
-        await self.db.close()
+        await self.store.close()

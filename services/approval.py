@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import functools
 import json
-import time
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -35,9 +35,8 @@ from services.outbox import JobKind, Outbox, enqueue_card, enqueue_publish
 from services.platforms import rules_for
 from services.ratelimit import RateLimiter
 from services.threads import measure_draft_async
-from storage.db import Database, Transaction
+from storage import Store, Transaction
 from storage.models import FAILED_STATUSES, JobStatus, Post, PostStatus
-from storage.posts import utc_now
 
 log = structlog.get_logger(__name__)
 
@@ -144,13 +143,13 @@ class ApprovalService:
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         outbox: Outbox,
         policy: ApprovalPolicy,
         drafting: DraftingService,
         limiter: RateLimiter,
     ) -> None:
-        self._db = db
+        self._store = store
         self._outbox = outbox
         self.policy = policy
         self._drafting = drafting
@@ -185,7 +184,7 @@ class ApprovalService:
         *,
         detail: str | None = None,
     ) -> Outcome:
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             await self._audit(tx, actor, action, post_id or None, f"refused:{verdict}", detail)
             if verdict == Verdict.STALE_VERSION:
                 # The clicker's card is behind: show them the version they would decide on.
@@ -203,7 +202,7 @@ class ApprovalService:
 
     async def _load(self, action: str, post_id: str, actor: Actor) -> Post | Outcome:
         """The post, or the refusal when it doesn't exist or the click came from another card."""
-        post = await self._db.posts.get(post_id)
+        post = await self._store.posts.get(post_id)
         if post is None:
             return await self._refuse(action, actor, post_id, Verdict.NOT_FOUND)
         if not _from_card_or_private(actor, post):
@@ -237,20 +236,20 @@ class ApprovalService:
         source = json.dumps(
             {"user": actor.user_id, "channel": actor.channel, "message_ts": actor.message_ts}
         )
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             # At the version checked above: who wrote it, its length, what the card showed.
             claimed = await tx.posts.transition(
                 post_id,
                 [PostStatus.PENDING],
                 PostStatus.APPROVED,
-                at_version=post.version,
+                version=post.version,
                 approved_by=actor.user_id,
-                approved_at=utc_now(),
+                approved_at=datetime.now(UTC),
                 approval_source=source,
             )
             if claimed is not None:
-                await enqueue_card(tx, post_id)
-                await enqueue_publish(tx, post_id)
+                card = await enqueue_card(tx, post_id)
+                await enqueue_publish(tx, post_id, after_card=card)
             await self._audit(tx, actor, "approve", post_id, "approved" if claimed else "lost")
         if claimed is None:
             return await self._lost_race("approve", post_id, actor)
@@ -305,7 +304,7 @@ class ApprovalService:
         if not self.policy.may_edit(actor.user_id, post):
             return await self._refuse("retry", actor, post_id, Verdict.NOT_EDITOR, post)
         if post.status == PostStatus.FAILED_APPROVAL_SEND:
-            async with self._db.transaction(urgent=True) as tx:
+            async with self._store.transaction() as tx:
                 await enqueue_card(tx, post_id)
                 await self._audit(tx, actor, "retry", post_id, "card_requeued")
             self._outbox.wake()
@@ -352,7 +351,7 @@ class ApprovalService:
             raise InvalidRequest(
                 {"text": f"{name} won't take this: {'; '.join(measurement.problems)}."}
             )
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             # Read the version inside the write transaction: concurrent edits can't collide.
             current = await tx.posts.get(post_id)
             edited = None
@@ -361,17 +360,17 @@ class ApprovalService:
                 and current.status == PostStatus.PENDING
                 and current.version == actor.seen_version
             ):
-                version = current.version + 1
-                edited = await tx.posts.update(
+                kept = await tx.posts.update(
                     post_id,
                     only_if=[PostStatus.PENDING],
-                    message=text,
-                    version=version,
                     edited_by=actor.user_id,
                     failure_reason=None,
                 )
-                await tx.posts.add_version(post_id, version, text, "edited", author=actor.user_id)
-                await enqueue_card(tx, post_id)
+                if kept is not None:
+                    edited = await tx.posts.add_version(
+                        post_id, text, "edited", author=actor.user_id
+                    )
+                    await enqueue_card(tx, post_id)
             await self._audit(tx, actor, "edit", post_id, "edited" if edited else "lost")
         if edited is None:
             return await self._lost_race("edit", post_id, actor)
@@ -405,11 +404,11 @@ class ApprovalService:
         allowed = await self.may_change(post_id, actor, "make_thread")
         if not allowed.done or allowed.post is None:
             return allowed
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             changed = await tx.posts.update(
                 post_id,
                 only_if=[PostStatus.PENDING],
-                at_version=allowed.post.version,
+                version=allowed.post.version,
                 thread=True,
             )
             if changed is not None:
@@ -430,10 +429,10 @@ class ApprovalService:
         refuse = functools.partial(self._refuse, "retry_job", actor, detail=f"job {job_id}")
         if not self.policy.is_approver(actor.user_id):
             return await refuse("", Verdict.NOT_APPROVER)
-        job = await self._db.jobs.get(job_id)
+        job = await self._store.jobs.get(job_id)
         if job is None or job.status != JobStatus.DEAD:
             return await refuse((job.post_id or "") if job else "", Verdict.NOT_FAILED)
-        post = await self._db.posts.get(job.post_id) if job.post_id else None
+        post = await self._store.posts.get(job.post_id) if job.post_id else None
         if job.kind == JobKind.PUBLISH:
             if post is None:
                 return await refuse(job.post_id or "", Verdict.NOT_FOUND)
@@ -443,8 +442,8 @@ class ApprovalService:
             return await refuse(
                 post.id, Verdict.DISCARDED if rejected else Verdict.NOT_FAILED, post
             )
-        async with self._db.transaction(urgent=True) as tx:
-            revived = await tx.jobs.revive(job_id, run_at=time.time())
+        async with self._store.transaction() as tx:
+            revived = await tx.jobs.revive(job_id, run_at=datetime.now(UTC))
             outcome = "requeued" if revived else "lost"
             await self._audit(tx, actor, "retry_job", job.post_id, outcome, f"job {job_id}")
         if not revived:
@@ -457,7 +456,7 @@ class ApprovalService:
         try:
             self._limiter.acquire(actor.user_id)
         except RateLimited:
-            async with self._db.transaction(urgent=True) as tx:
+            async with self._store.transaction() as tx:
                 await self._audit(tx, actor, action, post.id, "refused:rate_limited")
             raise
 
@@ -475,19 +474,19 @@ class ApprovalService:
         """One transition from the post's current status (as just read: a concurrent change
         makes it lose; with `versioned`, so does a new version), with its card update, its
         publish if asked, and the audit entry."""
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             moved = await tx.posts.transition(
                 post.id,
                 [post.status],
                 to_status,
-                at_version=post.version if versioned else None,
+                version=post.version if versioned else None,
                 failure_reason=None,
                 **fields,
             )
             if moved is not None:
-                await enqueue_card(tx, post.id)
+                card = await enqueue_card(tx, post.id)
                 if publish:
-                    await enqueue_publish(tx, post.id)
+                    await enqueue_publish(tx, post.id, after_card=card)
             await self._audit(tx, actor, action, post.id, to_status.value if moved else "lost")
         if moved is None:
             return await self._lost_race(action, post.id, actor)
@@ -529,7 +528,7 @@ class ApprovalService:
 
     async def _lost_race(self, action: str, post_id: str, actor: Actor) -> Outcome:
         """Another click changed the post between our read and our UPDATE."""
-        post = await self._db.posts.get(post_id)
+        post = await self._store.posts.get(post_id)
         if post is None:
             return Outcome(Verdict.NOT_FOUND)
         if post.status == PostStatus.PENDING and post.version != actor.seen_version:

@@ -16,8 +16,8 @@ import structlog
 
 from services.notifier import DeliveryError, Notice, Notifier
 from services.outbox import JobFailed, Outbox, RetryLater, enqueue_notice
-from storage.db import Database, Transaction
-from storage.models import Job, PostStatus
+from storage import Store, Transaction
+from storage.models import Job, JobStatus, PostStatus
 
 log = structlog.get_logger(__name__)
 
@@ -33,12 +33,12 @@ class CardJobs:
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         outbox: Outbox,
         notifier: Notifier,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
-        self._db = db
+        self._store = store
         self._outbox = outbox
         self._notifier = notifier
         self._on_change = on_change
@@ -46,7 +46,7 @@ class CardJobs:
     async def run(self, job: Job) -> None:
         """Render the post's current state on its card."""
         assert job.post_id is not None
-        post = await self._db.posts.get(job.post_id)
+        post = await self._store.posts.get(job.post_id)
         if post is None:
             return
         try:
@@ -54,7 +54,7 @@ class CardJobs:
         except DeliveryError as exc:
             raise _job_failed(exc) from exc
         if (channel, ts) != (post.channel, post.message_ts):
-            async with self._db.transaction() as tx:
+            async with self._store.transaction() as tx:
                 await tx.posts.update(post.id, channel=channel, message_ts=ts)
                 await tx.posts.transition(
                     post.id, [PostStatus.FAILED_APPROVAL_SEND], PostStatus.PENDING
@@ -66,6 +66,13 @@ class CardJobs:
         assert job.post_id is not None
         post = await tx.posts.get(job.post_id)
         if post is None or post.message_ts is not None:
+            return
+        if any(
+            other.kind == job.kind and other.status == JobStatus.QUEUED
+            for other in await tx.jobs.for_post(post.id)
+        ):
+            # A newer card update is already queued (the draft finished while this one ran):
+            # it tries again, and its outcome decides.
             return
         failed = await tx.posts.transition(
             post.id,
@@ -81,13 +88,13 @@ class CardJobs:
 class NoticeJobs:
     """Runs `notify_user` jobs."""
 
-    def __init__(self, db: Database, notifier: Notifier) -> None:
-        self._db = db
+    def __init__(self, store: Store, notifier: Notifier) -> None:
+        self._store = store
         self._notifier = notifier
 
     async def run(self, job: Job) -> None:
         """Send the notice."""
-        post = await self._db.posts.get(job.post_id) if job.post_id else None
+        post = await self._store.posts.get(job.post_id) if job.post_id else None
         try:
             await self._notifier.send_notice(
                 str(job.payload["user"]),

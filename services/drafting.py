@@ -22,7 +22,7 @@ from services.outbox import Outbox, enqueue_card, enqueue_notice
 from services.platforms import rules_for
 from services.tasks import BackgroundTasks
 from services.threads import measure_draft_async
-from storage.db import Database
+from storage import Store, background_work
 from storage.models import Post, PostStatus
 
 log = structlog.get_logger(__name__)
@@ -145,14 +145,14 @@ class DraftingService:
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         drafter: Drafter,
         outbox: Outbox,
         tasks: BackgroundTasks,
         *,
         concurrency: int = DRAFTING_CONCURRENCY,
     ) -> None:
-        self._db = db
+        self._store = store
         self._drafter = drafter
         self._outbox = outbox
         self._tasks = tasks
@@ -165,8 +165,10 @@ class DraftingService:
         self._tasks.spawn(self._queued(post_id, feedback), name=f"draft-{post_id}")
 
     async def _queued(self, post_id: str, feedback: str | None) -> None:
-        async with self._slots:
-            await self.draft_post(post_id, feedback=feedback)
+        # Drafts are background work: their writes wait behind those of people in Slack.
+        with background_work():
+            async with self._slots:
+                await self.draft_post(post_id, feedback=feedback)
 
     async def draft_post(self, post_id: str, *, feedback: str | None = None) -> Post | None:
         """Draft a post in status `generating`; it ends `pending` or `failed_generation`.
@@ -174,7 +176,7 @@ class DraftingService:
         With a previous version on the post, the new one is a regeneration guided by
         `feedback`. Returns the post as stored afterwards (None if it wasn't generating).
         """
-        post = await self._db.posts.get(post_id)
+        post = await self._store.posts.get(post_id)
         if post is None or post.status != PostStatus.GENERATING or post.brief is None:
             return post
         try:
@@ -194,38 +196,34 @@ class DraftingService:
             log.exception("drafting_crashed", post_id=post_id)
             return await self._record_failure(post, "unexpected error while drafting")
         try:
-            return await self._store(post, draft)
+            return await self._save_draft(post, draft)
         except Exception:
             # Nor when the draft can't be stored: the failure is a smaller write that may
             # still go through (and if not, the next start fails the post).
             log.exception("draft_not_stored", post_id=post_id)
             return await self._record_failure(post, "the draft could not be saved")
 
-    async def _store(self, post: Post, draft: Draft) -> Post | None:
+    async def _save_draft(self, post: Post, draft: Draft) -> Post | None:
         """The draft becomes the post's new pending version, with its card update."""
         post_id = post.id
-        version = post.version + 1
-        async with self._db.transaction() as tx:
+        async with self._store.transaction() as tx:
             stored = await tx.posts.transition(
                 post_id,
                 [PostStatus.GENERATING],
                 PostStatus.PENDING,
-                message=draft.text,
                 llm_provider=draft.provider,
                 llm_model=draft.model,
                 llm_deployment=draft.configured_model,
                 llm_fallback=draft.fallback_used,
                 prompt=draft.prompt,
                 raw_output=draft.raw_output,
-                version=version,
                 failure_reason=None,
             )
             if stored is not None:
-                await tx.posts.add_version(
+                stored = await tx.posts.add_version(
                     post_id,
-                    version,
                     draft.text,
-                    "generated" if version == 1 else "regenerated",
+                    "generated" if post.version == 0 else "regenerated",
                     llm_provider=draft.provider,
                     llm_model=draft.model,
                 )
@@ -236,7 +234,7 @@ class DraftingService:
     async def _record_failure(self, post: Post, reason: str) -> Post | None:
         if post.message:
             return await self._keep_previous_version(post, reason)
-        async with self._db.transaction() as tx:
+        async with self._store.transaction() as tx:
             stored = await tx.posts.transition(
                 post.id,
                 [PostStatus.GENERATING],
@@ -252,7 +250,7 @@ class DraftingService:
 
     async def _keep_previous_version(self, post: Post, reason: str) -> Post | None:
         """A regeneration failed: the post goes back to its previous version, saying so."""
-        async with self._db.transaction() as tx:
+        async with self._store.transaction() as tx:
             stored = await tx.posts.transition(
                 post.id,
                 [PostStatus.GENERATING],
@@ -267,7 +265,7 @@ class DraftingService:
     async def fail_orphans(self) -> int:
         """At start-up: posts left `generating` by an earlier process will never be drafted by
         it; mark them failed (the requester is told and can retry)."""
-        orphans = await self._db.posts.with_status([PostStatus.GENERATING], limit=1000)
+        orphans = await self._store.posts.with_status([PostStatus.GENERATING], limit=1000)
         for post in orphans:
             await self._record_failure(post, "interrupted by a restart")
         return len(orphans)

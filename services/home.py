@@ -20,7 +20,7 @@ import structlog
 from services.approval import ApprovalPolicy
 from services.notifier import DeliveryError, Notifier
 from services.posts import PostService
-from storage.db import Database
+from storage import Store
 from storage.models import Job, JobStatus, Post
 
 log = structlog.get_logger(__name__)
@@ -63,7 +63,7 @@ class HomeService:
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         posts: PostService,
         notifier: Notifier,
         policy: ApprovalPolicy,
@@ -71,7 +71,7 @@ class HomeService:
         debounce: float = 0.3,
         scrub: Callable[[str], str] = str,
     ) -> None:
-        self._db = db
+        self._store = store
         self._posts = posts
         self._notifier = notifier
         self._policy = policy
@@ -85,8 +85,8 @@ class HomeService:
         pending, failed, posted = await self._posts.queue(limit=LIST_LENGTH)
         pending_total, failed_total = await self._posts.queue_sizes()
         failed_ids = {post.id for post in failed}
-        dead = await self._db.jobs.with_status(JobStatus.DEAD, limit=LIST_LENGTH * 2)
-        dead_total = await self._db.jobs.count(JobStatus.DEAD, except_posts=failed_ids)
+        dead = await self._store.jobs.with_status(JobStatus.DEAD, limit=LIST_LENGTH * 2)
+        dead_total = await self._store.jobs.count(JobStatus.DEAD, except_posts=failed_ids)
         # Dead jobs of failed posts are retried through the post; list the others. Their
         # errors quote third parties: the same redaction as the card's.
         dead_jobs = [

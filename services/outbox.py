@@ -4,7 +4,7 @@ A state change and the job that carries it out are written in one transaction (s
 `enqueue_card`, `enqueue_publish`), so a crash can't keep one without the other. The worker
 leases due jobs, runs them concurrently, renews the leases while they run, and on start-up
 makes every job an earlier process left running due again at once: this process holds the
-database's process lock (`storage.db`), so the process that leased them is gone, whatever
+SQLite file's lock (`storage.sqlite.lock`), so the process that leased them is gone, whatever
 their leases say.
 
 A job handler signals how a run ended by returning (done) or raising:
@@ -25,17 +25,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import random
+import secrets
+import socket
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
 import structlog
 
 from services.errors import SocialpostError
-from storage.db import Database, Transaction
-from storage.models import Job
+from storage import Store, Transaction, background_work
+from storage.models import Job, NewJob
 
 log = structlog.get_logger(__name__)
 
@@ -97,14 +101,37 @@ def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) 
     return step / 2 + rng.uniform(0.0, step / 2)
 
 
-async def enqueue_card(tx: Transaction, post_id: str) -> None:
-    """Show the post's current state on its Slack card (posting the card if it has none)."""
-    await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=time.time(), coalesce=True)
+def _key(kind: JobKind, post_id: str) -> str:
+    # One card update and one publish of a post at a time; queued card updates merge (the
+    # job reads the post when it runs).
+    return f"{kind}:{post_id}"
 
 
-async def enqueue_publish(tx: Transaction, post_id: str) -> None:
-    """Publish the post."""
-    await tx.jobs.enqueue(JobKind.PUBLISH, post_id, run_at=time.time())
+async def enqueue_card(tx: Transaction, post_id: str) -> int:
+    """Show the post's current state on its Slack card (posting the card if it has none);
+    returns the id of the card job (an already queued one absorbs this request)."""
+    return await tx.jobs.enqueue(
+        NewJob(
+            kind=JobKind.SYNC_CARD,
+            post_id=post_id,
+            run_at=datetime.now(UTC),
+            key=_key(JobKind.SYNC_CARD, post_id),
+        )
+    )
+
+
+async def enqueue_publish(tx: Transaction, post_id: str, *, after_card: int | None) -> None:
+    """Publish the post, once the card job `after_card` has had its first try (the card
+    says "Publishing..." first; its retries never hold the publish back)."""
+    await tx.jobs.enqueue(
+        NewJob(
+            kind=JobKind.PUBLISH,
+            post_id=post_id,
+            run_at=datetime.now(UTC),
+            key=_key(JobKind.PUBLISH, post_id),
+            after_job_id=after_card,
+        )
+    )
 
 
 async def enqueue_notice(
@@ -112,7 +139,9 @@ async def enqueue_notice(
 ) -> None:
     """Tell `user_id` privately about `notice` (a `services.notifier.Notice`)."""
     payload = {"user": user_id, "notice": notice, "detail": detail}
-    await tx.jobs.enqueue(JobKind.NOTIFY_USER, post_id, run_at=time.time(), payload=payload)
+    await tx.jobs.enqueue(
+        NewJob(kind=JobKind.NOTIFY_USER, post_id=post_id, run_at=datetime.now(UTC), payload=payload)
+    )
 
 
 async def _cancel(tasks: list[asyncio.Task[None] | None]) -> None:
@@ -125,12 +154,20 @@ async def _cancel(tasks: list[asyncio.Task[None] | None]) -> None:
             await task
 
 
+def _epoch(moment: float) -> datetime:
+    return datetime.fromtimestamp(moment, UTC)
+
+
 class Outbox:
-    """The worker that drains the retry table. `start()` at start-up, `stop()` at shutdown."""
+    """The worker that drains the retry table. `start()` at start-up, `stop()` at shutdown.
+
+    Its jobs are leased to `owner` (unique per instance): a job whose lease another worker
+    took over is finished by that one, and this one's late result changes nothing.
+    """
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         *,
         max_attempts: int,
         base_delay: float,
@@ -138,9 +175,11 @@ class Outbox:
         lease: float,
         concurrency: int = 16,
         rng: random.Random | None = None,
+        owner: str | None = None,
         scrub: Callable[[str], str] = str,
     ) -> None:
-        self._db = db
+        self._store = store
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._scrub = scrub
         self._handlers: dict[str, JobHandler] = {}
         self._max_attempts = max_attempts
@@ -165,12 +204,14 @@ class Outbox:
     async def start(self) -> None:
         """Recover jobs an earlier (dead: we hold the database) process left running, then
         start working."""
-        async with self._db.transaction() as tx:
-            recovered = await tx.jobs.requeue_running(time.time())
-        if recovered:
-            log.warning("outbox_recovered_jobs", count=recovered)
-        self._loop_task = asyncio.create_task(self._work(), name="outbox")
-        self._lease_task = asyncio.create_task(self._renew_leases(), name="outbox-leases")
+        with background_work():
+            async with self._store.transaction() as tx:
+                recovered = await tx.jobs.requeue_running(datetime.now(UTC))
+            if recovered:
+                log.warning("outbox_recovered_jobs", count=recovered)
+            # The tasks (and the job tasks they start) inherit the background mark.
+            self._loop_task = asyncio.create_task(self._work(), name="outbox")
+            self._lease_task = asyncio.create_task(self._renew_leases(), name="outbox-leases")
 
     async def stop(self, grace: float = 0.0) -> None:
         """Stop claiming jobs and give running ones `grace` seconds to finish (a publish cut
@@ -188,8 +229,8 @@ class Outbox:
         """Wait until no job is due or running (tests and benchmarks)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            due = await self._db.jobs.next_due_at()
-            if not self._running and (due is None or due > time.time()):
+            due = await self._store.jobs.next_due_at()
+            if not self._running and (due is None or due > datetime.now(UTC)):
                 return
             await asyncio.sleep(0.01)
         raise TimeoutError("outbox did not drain")
@@ -197,7 +238,7 @@ class Outbox:
     async def _work(self) -> None:
         while True:
             try:
-                claimed_at = time.time()
+                claimed_at = datetime.now(UTC)
                 if not await self._claim(claimed_at):
                     await self._sleep_until_due(claimed_at)
             except asyncio.CancelledError:
@@ -207,19 +248,19 @@ class Outbox:
                 log.exception("outbox_loop_error")
                 await asyncio.sleep(1.0)
 
-    async def _claim(self, now: float) -> bool:
+    async def _claim(self, now: datetime) -> bool:
         """Start the jobs due at `now` there is room for; True when the room was filled."""
         self._wake.clear()
         free = self._concurrency - len(self._running)
         if free <= 0:
             return False
-        async with self._db.transaction() as tx:
+        async with self._store.transaction() as tx:
             jobs = await tx.jobs.claim_due(
-                now,
-                now + self._lease,
-                free,
+                now=now,
+                limit=free,
+                lease=timedelta(seconds=self._lease),
+                owner=self.owner,
                 exclude=self._running.keys(),
-                after_first_try=(JobKind.PUBLISH, JobKind.SYNC_CARD),
             )
         for job in jobs:
             task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
@@ -231,11 +272,11 @@ class Outbox:
         self._running.pop(job_id, None)
         self._wake.set()
 
-    async def _sleep_until_due(self, claimed_at: float) -> None:
+    async def _sleep_until_due(self, claimed_at: datetime) -> None:
         """Wait until a job may be claimable, without writing to the database meanwhile.
 
         A job due at `claimed_at` that the claim left alone is held back by a running job of
-        its post (or there was no room): only the end of a job releases it, and the end of a
+        its key (or there was no room): only the end of a job releases it, and the end of a
         job wakes the worker, as does every commit that queues a job. So the next job to look
         for is one due (or a lease that ends) after `claimed_at`; the table is read again
         every `IDLE_LOOK` seconds in case one was queued without a wake.
@@ -243,11 +284,11 @@ class Outbox:
         while not self._wake.is_set():
             due = None
             if len(self._running) < self._concurrency:
-                due = await self._db.jobs.next_due_at(after=claimed_at)
-            timeout = IDLE_LOOK if due is None else min(max(due - time.time(), 0.0), IDLE_LOOK)
+                due = await self._store.jobs.next_due_at(after=claimed_at)
+            wait = IDLE_LOOK if due is None else (due - datetime.now(UTC)).total_seconds()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            if due is not None and due <= time.time():
+                await asyncio.wait_for(self._wake.wait(), timeout=min(max(wait, 0.0), IDLE_LOOK))
+            if due is not None and due <= datetime.now(UTC):
                 return
 
     async def _renew_leases(self) -> None:
@@ -256,8 +297,12 @@ class Outbox:
             if not self._running:
                 continue
             try:
-                async with self._db.transaction() as tx:
-                    await tx.jobs.renew_leases(list(self._running), time.time() + self._lease)
+                async with self._store.transaction() as tx:
+                    # A job another worker took over isn't renewed; its result will be
+                    # dropped when it ends (`job_result_dropped`).
+                    await tx.jobs.renew(
+                        list(self._running), owner=self.owner, lease=timedelta(seconds=self._lease)
+                    )
             except Exception:
                 log.exception("outbox_lease_renewal_failed")
 
@@ -268,10 +313,15 @@ class Outbox:
             await handler.run(job)
         except RetryLater as wait:
             bound.info("job_waiting", reason=wait.reason, run_at=wait.run_at)
-            async with self._db.transaction() as tx:
-                await tx.jobs.reschedule(
-                    job.id, run_at=wait.run_at, error=self._scrub(wait.reason), count_attempt=False
+            async with self._store.transaction() as tx:
+                kept = await tx.jobs.reschedule(
+                    job.id,
+                    owner=self.owner,
+                    run_at=_epoch(wait.run_at),
+                    error=self._scrub(wait.reason),
+                    count_attempt=False,
                 )
+            self._lost(kept, bound)
             return
         except JobFailed as failure:
             await self._failed(job, handler, failure, bound)
@@ -282,8 +332,15 @@ class Outbox:
             bound.exception("job_crashed")
             await self._failed(job, handler, JobFailed(repr(exc), transient=True), bound)
             return
-        async with self._db.transaction() as tx:
-            await tx.jobs.complete(job.id)
+        async with self._store.transaction() as tx:
+            kept = await tx.jobs.complete(job.id, owner=self.owner)
+        self._lost(kept, bound)
+
+    @staticmethod
+    def _lost(kept: bool, bound: structlog.BoundLogger) -> None:
+        if not kept:
+            # Another worker took the job over after our lease ran out: its result stands.
+            bound.warning("job_result_dropped", reason="lease taken over")
 
     async def _failed(
         self, job: Job, handler: JobHandler, failure: JobFailed, bound: structlog.BoundLogger
@@ -295,12 +352,20 @@ class Outbox:
             )
             delay = max(delay, failure.retry_after or 0.0)
             bound.warning("job_retry_scheduled", reason=reason, delay=round(delay, 3))
-            async with self._db.transaction() as tx:
-                await tx.jobs.reschedule(job.id, run_at=time.time() + delay, error=reason)
+            async with self._store.transaction() as tx:
+                kept = await tx.jobs.reschedule(
+                    job.id,
+                    owner=self.owner,
+                    run_at=_epoch(time.time() + delay),
+                    error=reason,
+                )
+            self._lost(kept, bound)
             return
         queue = DEAD_LETTER_QUEUES[JobKind(job.kind)]
         bound.error("job_dead", reason=reason, queue=queue)
-        async with self._db.transaction() as tx:
-            await tx.jobs.bury(job.id, queue=queue, error=reason)
-            await handler.on_dead(tx, job, reason)
+        async with self._store.transaction() as tx:
+            kept = await tx.jobs.bury(job.id, owner=self.owner, queue=queue, error=reason)
+            if kept:
+                await handler.on_dead(tx, job, reason)
+        self._lost(kept, bound)
         self.wake()

@@ -20,8 +20,8 @@ from services.outbox import Outbox, enqueue_card
 from services.platforms import PLATFORMS
 from services.ratelimit import RateLimiter
 from services.threads import asks_for_thread
-from storage.db import Database
-from storage.models import FAILED_STATUSES, Post, PostStatus
+from storage import Store
+from storage.models import FAILED_STATUSES, NewPost, Post, PostStatus
 
 log = structlog.get_logger(__name__)
 
@@ -84,17 +84,12 @@ def check_request(request: DraftRequest, offered: Collection[str]) -> DraftReque
     )
 
 
-def request_key(request_id: str, platform: str) -> str:
-    """The de-duplication key of the post for `platform` in request `request_id`."""
-    return f"{request_id}:{platform}"
-
-
 class PostService:
     """Takes drafting requests and answers questions about posts."""
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         outbox: Outbox,
         drafting: DraftingService,
         limiter: RateLimiter,
@@ -103,7 +98,7 @@ class PostService:
         dry_run_platforms: Collection[str] = (),
         scrub: Callable[[str], str] = str,
     ) -> None:
-        self._db = db
+        self._store = store
         self._scrub = scrub
         self._outbox = outbox
         self._drafting = drafting
@@ -118,14 +113,14 @@ class PostService:
         already submitted returns its posts without drafting them again or taking a token.
         """
         request = check_request(request, self.offered_platforms)
-        existing = await self._db.posts.with_request_prefix(f"{request.request_id}:")
+        existing = await self._store.posts.for_request(request.request_id)
         if existing:
             log.info("duplicate_submission", request_id=request.request_id)
             return existing
         try:
             self._limiter.acquire(request.requester, drafts=len(request.platforms))
         except RateLimited as limited:
-            async with self._db.transaction(urgent=True) as tx:
+            async with self._store.transaction() as tx:
                 await tx.audit.record(
                     actor=request.requester,
                     action="draft",
@@ -135,19 +130,22 @@ class PostService:
             raise
         created: list[Post] = []
         posts: list[Post] = []
-        async with self._db.transaction(urgent=True) as tx:
+        async with self._store.transaction() as tx:
             for platform in request.platforms:
                 post, new = await tx.posts.create(
-                    post_id=str(uuid.uuid4()),
-                    platform=platform,
-                    status=PostStatus.GENERATING,
-                    request_key=request_key(request.request_id, platform),
-                    requester=request.requester,
-                    brief=request.brief,
-                    tone=request.tone,
-                    image_url=request.image_url,
-                    thread=platform == "x" and (request.thread or asks_for_thread(request.brief)),
-                    version=0,
+                    NewPost(
+                        id=str(uuid.uuid4()),
+                        platform=platform,
+                        status=PostStatus.GENERATING,
+                        request_id=request.request_id,
+                        requester=request.requester,
+                        brief=request.brief,
+                        tone=request.tone,
+                        image_url=request.image_url,
+                        thread=platform == "x"
+                        and (request.thread or asks_for_thread(request.brief)),
+                        version=0,
+                    )
                 )
                 posts.append(post)
                 if new:
@@ -160,14 +158,14 @@ class PostService:
 
     async def get(self, post_id: str) -> Post | None:
         """The post with this id."""
-        return await self._db.posts.get(post_id)
+        return await self._store.posts.get(post_id)
 
     async def queue(self, *, limit: int = 20) -> tuple[list[Post], list[Post], list[Post]]:
         """Pending, failed and recently posted posts, newest first, as people may see them:
         failure reasons (which quote third parties) get the same redaction as the card."""
-        pending = await self._db.posts.with_status([PostStatus.PENDING], limit=limit)
-        failed = await self._db.posts.with_status(FAILED_STATUSES, limit=limit)
-        posted = await self._db.posts.with_status([PostStatus.POSTED], limit=limit)
+        pending = await self._store.posts.with_status([PostStatus.PENDING], limit=limit)
+        failed = await self._store.posts.with_status(FAILED_STATUSES, limit=limit)
+        posted = await self._store.posts.with_status([PostStatus.POSTED], limit=limit)
         return self._shown(pending), self._shown(failed), posted
 
     def _shown(self, posts: list[Post]) -> list[Post]:
@@ -180,6 +178,6 @@ class PostService:
 
     async def queue_sizes(self) -> tuple[int, int]:
         """How many posts are pending and how many failed, in all (`queue` lists the newest)."""
-        counts = await self._db.posts.count_by_status()
+        counts = await self._store.posts.count_by_status()
         failed = sum(counts.get(status, 0) for status in FAILED_STATUSES)
         return counts.get(PostStatus.PENDING, 0), failed

@@ -22,7 +22,7 @@ from services.errors import (
 from services.outbox import JobFailed, Outbox, RetryLater, enqueue_card
 from services.publishers import Publisher
 from services.threads import split_thread_async
-from storage.db import Database, Transaction
+from storage import Store, Transaction
 from storage.models import Job, Post, PostStatus
 
 log = structlog.get_logger(__name__)
@@ -47,8 +47,8 @@ async def _progress(post: Post, checkpoints: StoredCheckpoints) -> str:
 class StoredCheckpoints:
     """A post's publishing steps, read once per run and saved as each one finishes."""
 
-    def __init__(self, db: Database, post_id: str, done: dict[str, str]) -> None:
-        self._db = db
+    def __init__(self, store: Store, post_id: str, done: dict[str, str]) -> None:
+        self._store = store
         self._post_id = post_id
         self._done = dict(done)
 
@@ -62,7 +62,7 @@ class StoredCheckpoints:
 
     async def save(self, step: str, external_id: str) -> None:
         """Commit a finished step at once: the next run must not repeat it."""
-        async with self._db.transaction() as tx:
+        async with self._store.transaction() as tx:
             await tx.posts.add_publish_step(self._post_id, step, external_id)
         self._done[step] = external_id
 
@@ -72,13 +72,13 @@ class PublishJobs:
 
     def __init__(
         self,
-        db: Database,
+        store: Store,
         outbox: Outbox,
         publishers: Mapping[str, Publisher],
         *,
         cooldown: float,
     ) -> None:
-        self._db = db
+        self._store = store
         self._outbox = outbox
         self._publishers = dict(publishers)
         self._circuits = Circuits(
@@ -91,7 +91,7 @@ class PublishJobs:
     async def run(self, job: Job) -> None:
         """Publish the job's post unless it was published, discarded or is gone."""
         assert job.post_id is not None
-        post = await self._db.posts.get(job.post_id)
+        post = await self._store.posts.get(job.post_id)
         if post is None or post.status != PostStatus.APPROVED:
             log.info("publish_skipped", post_id=job.post_id, status=post and post.status)
             return
@@ -100,7 +100,7 @@ class PublishJobs:
             return
         publisher = self._publishers[post.platform]
         checkpoints = StoredCheckpoints(
-            self._db, post.id, await self._db.posts.publish_steps(post.id)
+            self._store, post.id, await self._store.posts.publish_steps(post.id)
         )
         try:
             async with self._circuits.guard(post.platform):
@@ -126,7 +126,7 @@ class PublishJobs:
     async def _mark_posted(
         self, post_id: str, external_id: str, url: str | None, dry_run: bool
     ) -> None:
-        async with self._db.transaction() as tx:
+        async with self._store.transaction() as tx:
             posted = await tx.posts.transition(
                 post_id,
                 [PostStatus.APPROVED],

@@ -1,11 +1,24 @@
-"""Rows of the data model (SPEC section 4) as typed values."""
+"""The records storage returns and takes (SPEC section 4), with aware UTC datetimes.
+
+Every time above storage is a timezone-aware `datetime` in UTC: a naive one is refused, any
+other zone is converted.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+
+def _in_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+UTCTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""An aware datetime, normalised to UTC."""
 
 
 class PostStatus(StrEnum):
@@ -29,7 +42,7 @@ FAILED_STATUSES = (
 
 
 class JobStatus(StrEnum):
-    """Where a retry-table job is."""
+    """Where a job of the retry table is."""
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -38,7 +51,7 @@ class JobStatus(StrEnum):
 
 
 class Row(BaseModel):
-    """A table row: immutable once read."""
+    """A stored record: immutable once read."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -52,16 +65,13 @@ class Platform(Row):
     char_limit: int
 
 
-class Post(Row):
-    """A row of `posts`, with its platform's slug."""
+class PostFields(Row):
+    """The columns of a post a caller may write (ids, status and timestamps are storage's)."""
 
-    id: str
-    status: PostStatus
-    platform: str
     message: str | None = None
     external_id: str | None = None
     external_url: str | None = None
-    approved_at: str | None = None
+    approved_at: UTCTime | None = None
     approved_by: str | None = None
     rejected_by: str | None = None
     approval_source: str | None = None
@@ -77,14 +87,36 @@ class Post(Row):
     image_url: str | None = None
     channel: str | None = None
     message_ts: str | None = None
-    version: int = 1
-    request_key: str | None = None
     failure_reason: str | None = None
     edited_by: str | None = None
     dry_run: bool = False
     thread: bool = False
-    created_at: str
-    updated_at: str
+
+
+WRITABLE_POST_FIELDS = frozenset(PostFields.model_fields)
+
+
+class NewPost(PostFields):
+    """A post to create. With a `request_id`, one post per (request, platform) ever exists."""
+
+    id: str
+    platform: str
+    status: PostStatus
+    request_id: str | None = None
+    version: int = 1
+
+
+class Post(PostFields):
+    """A row of `posts`, with its platform's slug."""
+
+    id: str
+    status: PostStatus
+    platform: str
+    version: int = 1
+    request_id: str | None = None
+    request_key: str | None = None
+    created_at: UTCTime
+    updated_at: UTCTime
 
 
 class PostVersion(Row):
@@ -97,7 +129,22 @@ class PostVersion(Row):
     author: str | None = None
     llm_provider: str | None = None
     llm_model: str | None = None
-    created_at: str
+    created_at: UTCTime
+
+
+class NewJob(Row):
+    """A job to queue.
+
+    `key`: at most one queued job per key (a second one is absorbed by the first) and at most
+    one running at a time. `after_job_id`: wait until that job has had its first try.
+    """
+
+    kind: str
+    post_id: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    run_at: UTCTime
+    key: str | None = None
+    after_job_id: int | None = None
 
 
 class Job(Row):
@@ -108,20 +155,23 @@ class Job(Row):
     post_id: str | None
     payload: dict[str, Any]
     attempts: int
-    next_attempt_at: float
-    lease: float | None = None
+    next_attempt_at: UTCTime
+    lease: UTCTime | None = None
+    lease_owner: str | None = None
     last_error: str | None = None
     status: JobStatus
     queue: str | None = None
-    created_at: str
-    updated_at: str
+    key: str | None = None
+    after_job_id: int | None = None
+    created_at: UTCTime
+    updated_at: UTCTime
 
 
 class AuditEntry(Row):
     """A row of `audit_log`: who did or tried what to which post."""
 
     id: int
-    at: str
+    at: UTCTime
     actor: str
     action: str
     post_id: str | None

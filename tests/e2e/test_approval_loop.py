@@ -49,7 +49,7 @@ async def test_command_to_tweet(world: World) -> None:
     assert posted.buttons() == {}
     await bot.settle()
     assert len(world.x.tweets) == 1
-    post = (await bot.runtime.db.posts.with_status([PostStatus.POSTED]))[0]
+    post = (await bot.runtime.store.posts.with_status([PostStatus.POSTED]))[0]
     assert (post.external_id, post.approved_by) == (tweets[0].id, APPROVER)
     assert post.llm_provider == "openai" and post.prompt and post.raw_output == DEFAULT_DRAFT
 
@@ -162,7 +162,7 @@ async def test_invalid_input_is_answered_in_the_modal_and_stores_nothing(world: 
         assert list(ack.payload["errors"]) == [field], change
         assert view["id"] not in world.slack.closed_views
     assert "2001" in str(world.slack.acks)
-    assert await bot.runtime.db.posts.count_by_status() == {}
+    assert await bot.runtime.store.posts.count_by_status() == {}
     assert world.openai.requests == [] and bot.cards() == []
 
 
@@ -195,7 +195,7 @@ async def test_all_providers_failing_tells_the_requester_and_keeps_the_brief(
     assert "socialpost_retry" in card.buttons()
     dms = await wait_until(lambda: bot.dms_to(REQUESTER))
     assert "Unable to generate content right now. Please try again" in dms[0].text
-    post = (await bot.runtime.db.posts.with_status([PostStatus.FAILED_GENERATION]))[0]
+    post = (await bot.runtime.store.posts.with_status([PostStatus.FAILED_GENERATION]))[0]
     assert post.brief == "Keep this brief safe"
 
 
@@ -214,7 +214,7 @@ async def test_same_submission_delivered_twice_makes_one_post(world: World) -> N
     await bot.settle()
     assert len(bot.cards()) == 1
     assert len(world.openai.requests) == 1
-    counts = await bot.runtime.db.posts.count_by_status()
+    counts = await bot.runtime.store.posts.count_by_status()
     assert sum(counts.values()) == 1
 
 

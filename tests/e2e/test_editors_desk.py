@@ -65,8 +65,8 @@ async def test_edit_then_approve_posts_the_edited_text(world: World) -> None:
     tweets = await world.x.wait_for_tweets(1)
     assert tweets[0].text == "Edited by hand."
     await bot.settle()
-    post = (await bot.runtime.db.posts.with_status([PostStatus.POSTED]))[0]
-    versions = await bot.runtime.db.posts.versions(post.id)
+    post = (await bot.runtime.store.posts.with_status([PostStatus.POSTED]))[0]
+    versions = await bot.runtime.store.posts.versions(post.id)
     assert [(v.version, v.source, v.author) for v in versions] == [
         (1, "generated", None),
         (2, "edited", REQUESTER),
@@ -125,8 +125,8 @@ async def test_suggest_changes_regenerates_with_feedback(world: World) -> None:
     request = world.openai.requests[-1]
     assert "shorter and more playful" in request.user_text
     assert DEFAULT_DRAFT in request.user_text
-    post = (await bot.runtime.db.posts.with_status([PostStatus.PENDING]))[0]
-    sources = [v.source for v in await bot.runtime.db.posts.versions(post.id)]
+    post = (await bot.runtime.store.posts.with_status([PostStatus.PENDING]))[0]
+    sources = [v.source for v in await bot.runtime.store.posts.versions(post.id)]
     assert sources == ["generated", "regenerated"]
 
 
@@ -241,7 +241,7 @@ async def test_two_platforms_give_two_cards_approved_independently(world: World)
     await bot.click(x_card, "approve")
     await world.x.wait_for_tweets(1)
     await bot.settle()
-    statuses = await bot.runtime.db.posts.count_by_status()
+    statuses = await bot.runtime.store.posts.count_by_status()
     assert statuses == {PostStatus.POSTED: 1, PostStatus.REJECTED: 1}
 
 
@@ -364,8 +364,10 @@ async def test_approve_on_a_card_showing_an_old_version_publishes_nothing(world:
     assert "Version 2" in refreshed.all_text()
     await bot.settle()
     assert world.x.requests == []
-    post = (await bot.runtime.db.posts.with_status([PostStatus.PENDING]))[0]
-    trail = [(e.actor, e.action, e.outcome) for e in await bot.runtime.db.audit.for_post(post.id)]
+    post = (await bot.runtime.store.posts.with_status([PostStatus.PENDING]))[0]
+    trail = [
+        (e.actor, e.action, e.outcome) for e in await bot.runtime.store.audit.for_post(post.id)
+    ]
     assert (APPROVER, "approve", "refused:stale_version") in trail
 
     await bot.click(refreshed, "approve", APPROVER)
@@ -391,7 +393,7 @@ async def test_an_edit_saved_from_an_outdated_modal_is_refused(world: World) -> 
     ack = await world.slack.submit_view(second, APPROVER, late)
     assert ack.payload == {"response_action": "errors", "errors": {"draft_text": STALE}}
     await bot.wait_card(lambda c: "First save." in c.all_text())
-    post = (await bot.runtime.db.posts.with_status([PostStatus.PENDING]))[0]
+    post = (await bot.runtime.store.posts.with_status([PostStatus.PENDING]))[0]
     assert (post.message, post.version) == ("First save.", 2)
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
+from pathlib import Path
 
 from services.models import JobStatus, PostStatus
 from tests.emulators.base import Fault, wait_until
@@ -36,9 +39,9 @@ async def test_x_down_for_every_attempt_dead_letters_then_retry_posts_once(
     assert "platform down" in failed.all_text()
     assert set(failed.buttons()) == {"socialpost_retry", "socialpost_discard"}
     await bot.settle()
-    dead = await bot.runtime.db.jobs.with_status(JobStatus.DEAD)
+    dead = await bot.runtime.store.jobs.with_status(JobStatus.DEAD)
     assert [(job.kind, job.queue, job.attempts) for job in dead] == [("publish", "dlq_publish", 3)]
-    post = (await bot.runtime.db.posts.with_status([PostStatus.FAILED_POST]))[0]
+    post = (await bot.runtime.store.posts.with_status([PostStatus.FAILED_POST]))[0]
     assert post.failure_reason is not None and "503" in post.failure_reason
 
     world.x.recover()
@@ -128,9 +131,9 @@ async def test_undeliverable_card_is_dead_lettered_and_the_requester_told(world:
     dms = await wait_until(lambda: bot.dms_to(REQUESTER), timeout=10)
     assert "isn't a member of the channel" in dms[0].text
     await bot.settle()
-    post = (await bot.runtime.db.posts.with_status([PostStatus.FAILED_APPROVAL_SEND]))[0]
+    post = (await bot.runtime.store.posts.with_status([PostStatus.FAILED_APPROVAL_SEND]))[0]
     assert post.message == DEFAULT_DRAFT
-    dead = await bot.runtime.db.jobs.with_status(JobStatus.DEAD)
+    dead = await bot.runtime.store.jobs.with_status(JobStatus.DEAD)
     assert {job.queue for job in dead} == {"dlq_slack"}
 
 
@@ -279,16 +282,18 @@ async def test_graceful_stop_lets_an_in_flight_publish_finish(world: World) -> N
 
 async def test_a_second_process_on_the_same_database_refuses_to_start(world: World) -> None:
     """While a bot runs with a publish in flight, a second `python -m bot` on the same SQLite
-    file exits 1 with a message naming the file and SOCIALPOST_DATABASE_URL (no traceback),
-    and the in-flight publish is not run again: X gets exactly one request."""
+    file exits 1 with one line naming the file and pointing to PostgreSQL (no traceback), and
+    the in-flight publish is not run again: X gets exactly one request."""
     first = await spawn_with_publish_in_flight(world)
 
     second = await world.spawn_bot(connect=False)
     assert await second.wait_exit() == 1
     output = second.log()
-    assert "socialpost can't start" in output
-    assert str(world.db_path.resolve()) in output
-    assert "SOCIALPOST_DATABASE_URL" in output
+    assert output.strip().splitlines()[-1] == (
+        "socialpost can't start: another socialpost process is using the SQLite database"
+        f" {world.db_path.resolve()}. A SQLite file belongs to one process; to run several"
+        " processes, share a PostgreSQL database (SOCIALPOST_DATABASE_URL)."
+    )
     assert "Traceback" not in output
 
     world.x.release()
@@ -297,18 +302,25 @@ async def test_a_second_process_on_the_same_database_refuses_to_start(world: Wor
     assert len(world.x.tweets) == 1
 
 
+def refuse_pending_posts(database: Path) -> None:
+    """Make the database refuse every write that moves a post to pending."""
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        connection.execute(
+            "CREATE TRIGGER refuse_pending BEFORE UPDATE OF status ON posts"
+            " WHEN NEW.status = 'pending' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+
+
 async def test_a_draft_that_cannot_be_stored_ends_failed_not_generating(world: World) -> None:
     """The LLM answers but storing the draft fails (the database refuses the write): the post
     ends failed_generation at once, the card says so and the requester is told."""
     bot = await world.start_bot()
-    async with bot.runtime.db.transaction() as tx:
-        await tx.connection.execute(
-            "CREATE TRIGGER refuse_pending BEFORE UPDATE OF status ON posts"
-            " WHEN NEW.status = 'pending' BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
-        )
+    # A plain connection to the file (only a second store is refused; the store offers no raw
+    # SQL), on a thread: the bot's own transactions must go on meanwhile.
+    await asyncio.to_thread(refuse_pending_posts, world.db_path)
     await bot.submit()
     await bot.wait_card(lambda c: "Unable to generate content" in c.all_text())
     await wait_until(lambda: bot.dms_to(REQUESTER))
     await bot.settle()
-    counts = await bot.runtime.db.posts.count_by_status()
+    counts = await bot.runtime.store.posts.count_by_status()
     assert counts == {PostStatus.FAILED_GENERATION: 1}

@@ -44,7 +44,7 @@ async def test_self_approval_refused_by_default_allowed_by_setting(world: World)
     bot = await world.start_bot(SOCIALPOST_ALLOW_SELF_APPROVAL="true")
     await bot.click(card, "approve", APPROVER)
     await world.x.wait_for_tweets(1)
-    trail = await bot.runtime.db.audit.recent()
+    trail = await bot.runtime.store.audit.recent()
     assert [(e.actor, e.action, e.outcome) for e in reversed(trail)] == [
         (APPROVER, "approve", "refused:own_post"),
         (APPROVER, "approve", "approved"),
@@ -60,12 +60,12 @@ async def test_refusals_are_audited_with_the_card(world: World) -> None:
     for action in ("approve", "reject"):
         await bot.click(card, action, OUTSIDER)
     await wait_until(lambda: len(bot.ephemerals_for(OUTSIDER)) == 2)
-    trail = await bot.runtime.db.audit.recent()
+    trail = await bot.runtime.store.audit.recent()
     assert {(e.actor, e.action, e.outcome) for e in trail} == {
         (OUTSIDER, "approve", "refused:not_approver"),
         (OUTSIDER, "reject", "refused:not_approver"),
     }
-    post = (await bot.runtime.db.posts.with_status([PostStatus.PENDING]))[0]
+    post = (await bot.runtime.store.posts.with_status([PostStatus.PENDING]))[0]
     assert all(e.post_id == post.id and e.message_ts == card.ts for e in trail)
 
 
@@ -87,7 +87,7 @@ async def test_sixth_draft_in_a_minute_is_refused_for_that_user_only(world: Worl
     await bot.submit("Someone else's", user=OTHER_APPROVER)
     await bot.wait_card(lambda c: "Someone else's" in c.all_text())
     await bot.settle()
-    counts = await bot.runtime.db.posts.count_by_status()
+    counts = await bot.runtime.store.posts.count_by_status()
     assert sum(counts.values()) == 6
     assert len(world.openai.requests) == 6
 
@@ -259,7 +259,7 @@ async def test_failure_reasons_are_redacted_in_app_home_and_status_as_on_the_car
     failed = await bot.wait_card(lambda c: "Failed to post to X" in c.all_text())
     assert "[REDACTED]" in failed.all_text() and OPENAI_KEY not in failed.all_text()
     await bot.settle()
-    (post,) = await bot.runtime.db.posts.with_status([PostStatus.FAILED_POST])
+    (post,) = await bot.runtime.store.posts.with_status([PostStatus.FAILED_POST])
     assert post.failure_reason is not None and OPENAI_KEY not in post.failure_reason
 
     await world.slack.open_app_home(APPROVER)

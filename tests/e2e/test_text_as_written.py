@@ -170,7 +170,7 @@ async def test_brief_over_the_limit_is_never_cut_silently(world: World) -> None:
     ]
     assert " ".join(returned) == longer
     assert len(world.slack.calls_to("views.open")) == opened
-    assert await bot.runtime.db.posts.count_by_status() == {}
+    assert await bot.runtime.store.posts.count_by_status() == {}
 
 
 async def test_status_and_app_home_say_how_many_more_there_are(world: World) -> None:

@@ -8,28 +8,31 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from services.delivery import CardJobs
 from services.errors import FailureReason, TransientPublishError
-from services.outbox import JobFailed, JobKind, Outbox, RetryLater, backoff_delay
+from services.outbox import JobFailed, JobKind, Outbox, RetryLater, backoff_delay, enqueue_card
 from services.publishers import Checkpoints, PublishResult
 from services.publishing import PublishJobs
-from storage.db import Database, Transaction
-from storage.models import Job, JobStatus, Post, PostStatus
+from storage import Store, Transaction, open_store, sqlite_url
+from storage.interfaces import AuditReads, JobReads, PostReads
+from storage.models import Job, JobStatus, NewJob, NewPost, Post, PostStatus
 from tests.emulators.base import wait_until
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
+async def db(tmp_path: Path) -> AsyncIterator[Store]:
     """A fresh database."""
-    database = await Database.open(tmp_path / "jobs.db")
-    yield database
-    await database.close()
+    store = await open_store(sqlite_url(tmp_path / "jobs.db"))
+    yield store
+    await store.close()
 
 
-def outbox(db: Database, *, max_attempts: int = 3, lease: float = 5) -> Outbox:
+def outbox(db: Store, *, max_attempts: int = 3, lease: float = 5) -> Outbox:
     """A worker with tiny delays."""
     return Outbox(db, max_attempts=max_attempts, base_delay=0.01, max_delay=0.05, lease=lease)
 
@@ -52,15 +55,13 @@ class ScriptedHandler:
         self.dead.append((job.id, reason))
 
 
-async def enqueue(db: Database, kind: JobKind = JobKind.NOTIFY_USER) -> int:
+async def enqueue(db: Store, kind: JobKind = JobKind.NOTIFY_USER) -> int:
     """Queue one job due now."""
     async with db.transaction() as tx:
-        job_id = await tx.jobs.enqueue(kind, None, run_at=time.time(), payload={"n": 1})
-    assert job_id is not None
-    return job_id
+        return await tx.jobs.enqueue(NewJob(kind=kind, run_at=datetime.now(UTC), payload={"n": 1}))
 
 
-async def run_until(worker: Outbox, db: Database, job_id: int, status: JobStatus) -> Job:
+async def run_until(worker: Outbox, db: Store, job_id: int, status: JobStatus) -> Job:
     """Start the worker and wait until the job reaches `status`."""
     await worker.start()
     try:
@@ -85,7 +86,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
     assert backoff_delay(20, base=2, cap=300, rng=rng) <= 300
 
 
-async def test_transient_failures_are_retried_until_done(db: Database) -> None:
+async def test_transient_failures_are_retried_until_done(db: Store) -> None:
     """Two transient failures, then success: three runs, the job is done."""
     handler = ScriptedHandler(
         JobFailed("503", transient=True), JobFailed("503", transient=True), None
@@ -98,7 +99,7 @@ async def test_transient_failures_are_retried_until_done(db: Database) -> None:
     assert handler.dead == []
 
 
-async def test_exhausted_attempts_go_to_the_dead_letter_queue(db: Database) -> None:
+async def test_exhausted_attempts_go_to_the_dead_letter_queue(db: Store) -> None:
     """After max attempts the job is dead in its queue and the handler hears the reason."""
     handler = ScriptedHandler(*[JobFailed("platform down", transient=True)] * 5)
     worker = outbox(db, max_attempts=3)
@@ -109,7 +110,7 @@ async def test_exhausted_attempts_go_to_the_dead_letter_queue(db: Database) -> N
     assert handler.dead == [(job_id, "platform down")]
 
 
-async def test_permanent_failure_is_dead_at_once(db: Database) -> None:
+async def test_permanent_failure_is_dead_at_once(db: Store) -> None:
     """A failure that retrying can't fix is not retried."""
     handler = ScriptedHandler(JobFailed("duplicate", transient=False))
     worker = outbox(db, max_attempts=5)
@@ -119,7 +120,7 @@ async def test_permanent_failure_is_dead_at_once(db: Database) -> None:
     assert job.attempts == 1 and len(handler.runs) == 1
 
 
-async def test_waiting_does_not_spend_attempts(db: Database) -> None:
+async def test_waiting_does_not_spend_attempts(db: Store) -> None:
     """RetryLater (an open circuit) reschedules without counting the run as an attempt."""
     handler = ScriptedHandler(*[RetryLater(time.time(), "cooling down")] * 4, None)
     worker = outbox(db, max_attempts=2)
@@ -129,7 +130,7 @@ async def test_waiting_does_not_spend_attempts(db: Database) -> None:
     assert len(handler.runs) == 5 and job.attempts == 1
 
 
-async def test_a_crashing_handler_is_retried_not_lost(db: Database) -> None:
+async def test_a_crashing_handler_is_retried_not_lost(db: Store) -> None:
     """An unexpected exception in a handler counts as a transient failure."""
     handler = ScriptedHandler(KeyError("bug"), None)
     worker = outbox(db)
@@ -139,11 +140,13 @@ async def test_a_crashing_handler_is_retried_not_lost(db: Database) -> None:
     assert len(handler.runs) == 2
 
 
-async def test_jobs_left_running_by_a_dead_process_run_again(db: Database) -> None:
+async def test_jobs_left_running_by_a_dead_process_run_again(db: Store) -> None:
     """A job leased by a process that died is due again when the next one starts."""
     job_id = await enqueue(db)
     async with db.transaction() as tx:
-        claimed = await tx.jobs.claim_due(time.time(), time.time() + 3600, 10)
+        claimed = await tx.jobs.claim_due(
+            now=datetime.now(UTC), limit=10, lease=timedelta(hours=1), owner="dead-process"
+        )
     assert [job.id for job in claimed] == [job_id]
     handler = ScriptedHandler(None)
     worker = outbox(db)
@@ -152,45 +155,14 @@ async def test_jobs_left_running_by_a_dead_process_run_again(db: Database) -> No
     assert job.attempts == 2 and len(handler.runs) == 1
 
 
-async def test_an_expired_lease_is_claimed_again(db: Database) -> None:
-    """A running job whose lease ran out is claimable; one with a live lease is not."""
-    job_id = await enqueue(db)
-    now = time.time()
-    async with db.transaction() as tx:
-        assert len(await tx.jobs.claim_due(now, now + 0.05, 10)) == 1
-        assert await tx.jobs.claim_due(now, now + 10, 10) == []
-    await asyncio.sleep(0.1)
-    async with db.transaction() as tx:
-        again = await tx.jobs.claim_due(time.time(), time.time() + 10, 10)
-    assert [job.id for job in again] == [job_id]
-
-
-async def test_card_jobs_of_one_post_coalesce_and_never_overlap(db: Database) -> None:
-    """Queued card updates of a post merge into one, and none starts while one runs."""
-    post_id = await stored_post(db, PostStatus.PENDING)
-    async with db.transaction() as tx:
-        first = await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=0, coalesce=True)
-        merged = await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=0, coalesce=True)
-        assert first is not None and merged is None
-        (running,) = await tx.jobs.claim_due(time.time(), time.time() + 10, 10)
-        second = await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=0, coalesce=True)
-        assert second is not None
-        assert await tx.jobs.claim_due(time.time(), time.time() + 10, 10) == []
-        await tx.jobs.complete(running.id)
-        assert [job.id for job in await tx.jobs.claim_due(time.time(), 1e12, 10)] == [second]
-
-
-async def stored_post(db: Database, status: PostStatus, **fields: object) -> str:
+async def stored_post(db: Store, status: PostStatus, **fields: object) -> str:
     """Store an X post in `status` and return its id."""
     post_id = str(uuid.uuid4())
     async with db.transaction() as tx:
         await tx.posts.create(
-            post_id=post_id,
-            platform="x",
-            status=status,
-            message="Hello",
-            requester="U1",
-            **fields,
+            NewPost(
+                id=post_id, platform="x", status=status, message="Hello", requester="U1", **fields
+            )
         )
     return post_id
 
@@ -215,7 +187,7 @@ class CountingPublisher:
         pass
 
 
-async def test_a_post_with_an_external_id_is_never_published_again(db: Database) -> None:
+async def test_a_post_with_an_external_id_is_never_published_again(db: Store) -> None:
     """If the platform's id is already stored, the publish job only finishes the post."""
     post_id = await stored_post(db, PostStatus.APPROVED, external_id="tweet-0")
     publisher = CountingPublisher()
@@ -226,7 +198,7 @@ async def test_a_post_with_an_external_id_is_never_published_again(db: Database)
     assert post is not None and (post.status, post.external_id) == ("posted", "tweet-0")
 
 
-async def test_a_publish_for_a_post_no_longer_approved_does_nothing(db: Database) -> None:
+async def test_a_publish_for_a_post_no_longer_approved_does_nothing(db: Store) -> None:
     """A discarded or already posted post is not published by a stale job."""
     post_id = await stored_post(db, PostStatus.REJECTED)
     publisher = CountingPublisher()
@@ -234,7 +206,7 @@ async def test_a_publish_for_a_post_no_longer_approved_does_nothing(db: Database
     assert publisher.calls == 0
 
 
-async def test_a_failing_platform_makes_jobs_wait_instead_of_hammering_it(db: Database) -> None:
+async def test_a_failing_platform_makes_jobs_wait_instead_of_hammering_it(db: Store) -> None:
     """After 3 failures in a row the platform's circuit opens: jobs wait for the cool-down
     (without spending attempts) and then send one trial."""
     publisher = CountingPublisher()
@@ -262,83 +234,148 @@ def job_for(post_id: str) -> Job:
         post_id=post_id,
         payload={},
         attempts=1,
-        next_attempt_at=0,
+        next_attempt_at=datetime.now(UTC),
         status=JobStatus.RUNNING,
-        created_at="now",
-        updated_at="now",
+        created_at=datetime.now(UTC),
+        updated_at=datetime.now(UTC),
     )
 
 
-async def test_publish_waits_for_the_first_try_of_its_card_update(db: Database) -> None:
-    """A publish queued after a card update waits until that update has been tried once (the
-    card says "Publishing..." first), but not for the update's retries."""
-    post_id = await stored_post(db, PostStatus.APPROVED)
-    rule = (JobKind.PUBLISH, JobKind.SYNC_CARD)
-    async with db.transaction() as tx:
-        card = await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=0, coalesce=True)
-        publish = await tx.jobs.enqueue(JobKind.PUBLISH, post_id, run_at=0)
-        claimed = await tx.jobs.claim_due(time.time(), 1e12, 10, after_first_try=rule)
-        assert [job.id for job in claimed] == [card]
-        assert await tx.jobs.claim_due(time.time(), 1e12, 10, after_first_try=rule) == []
-        assert card is not None
-        await tx.jobs.reschedule(card, run_at=time.time() + 60, error="Slack down")
-        claimed = await tx.jobs.claim_due(time.time(), 1e12, 10, after_first_try=rule)
-        assert [job.id for job in claimed] == [publish]
+class BlockingHandler(ScriptedHandler):
+    """Runs until `release` is set, then plays its script."""
 
-
-class CountingDatabase(Database):
-    """A database that counts its write transactions."""
-
-    transactions = 0
-
-    @contextlib.asynccontextmanager
-    async def transaction(self, *, urgent: bool = False) -> AsyncIterator[Transaction]:
-        """Count, then the real transaction."""
-        self.transactions += 1
-        async with super().transaction(urgent=urgent) as tx:
-            yield tx
-
-
-class BlockingHandler:
-    """A job handler whose first run waits for `release`."""
-
-    def __init__(self) -> None:
+    def __init__(self, *script: BaseException | None) -> None:
+        super().__init__(*script)
+        self.started = asyncio.Event()
         self.release = asyncio.Event()
-        self.runs: list[int] = []
 
     async def run(self, job: Job) -> None:
-        self.runs.append(job.id)
-        if len(self.runs) == 1:
-            await self.release.wait()
-
-    async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
-        raise AssertionError("no job dies here")
+        self.started.set()
+        await self.release.wait()
+        await super().run(job)
 
 
-async def test_a_held_back_job_is_not_polled_for_with_writes(tmp_path: Path) -> None:
+async def test_a_worker_whose_job_was_taken_over_changes_nothing(db: Store) -> None:
+    """When another worker took a running job over (its lease looked expired), the first
+    worker's late failure neither buries the job nor runs its dead-letter handler."""
+    handler = BlockingHandler(JobFailed("duplicate", transient=False))
+    worker = outbox(db)
+    worker.register(JobKind.NOTIFY_USER, handler)
+    job_id = await enqueue(db)
+    await worker.start()
+    try:
+        await asyncio.wait_for(handler.started.wait(), timeout=5)
+        async with db.transaction() as tx:
+            (taken,) = await tx.jobs.claim_due(
+                now=datetime.now(UTC) + timedelta(hours=1),
+                limit=10,
+                lease=timedelta(hours=2),
+                owner="other-worker",
+            )
+        assert taken.id == job_id
+        handler.release.set()
+        await worker.drain()
+    finally:
+        await worker.stop()
+    job = await db.jobs.get(job_id)
+    assert job is not None and (job.status, job.lease_owner) == (JobStatus.RUNNING, "other-worker")
+    assert handler.dead == [] and len(handler.runs) == 1
+
+
+async def test_an_undelivered_card_waits_for_the_newer_card_update_queued_behind_it(
+    db: Store,
+) -> None:
+    """A card job that dies while a newer card update of the post is queued leaves the
+    decision to that one; the last card attempt marks the post undeliverable and tells the
+    requester."""
+    post_id = await stored_post(db, PostStatus.PENDING)
+    cards = CardJobs(db, outbox(db), notifier=None)  # type: ignore[arg-type]
+    async with db.transaction() as tx:
+        dying = await enqueue_card(tx, post_id)
+        (running,) = await tx.jobs.claim_due(
+            now=datetime.now(UTC), limit=1, lease=timedelta(seconds=30), owner="w"
+        )
+        newer = await enqueue_card(tx, post_id)
+        assert running.id == dying != newer
+        # As the worker does: bury, then tell the handler, in one transaction.
+        assert await tx.jobs.bury(dying, owner="w", queue="dlq_slack", error="not_in_channel")
+        await cards.on_dead(tx, running, "not_in_channel")
+    post = await db.posts.get(post_id)
+    assert post is not None and post.status == PostStatus.PENDING
+    async with db.transaction() as tx:
+        (last,) = await tx.jobs.claim_due(
+            now=datetime.now(UTC) + timedelta(hours=1),
+            limit=1,
+            lease=timedelta(seconds=30),
+            owner="w",
+        )
+        assert last.id == newer
+        assert await tx.jobs.bury(newer, owner="w", queue="dlq_slack", error="not_in_channel")
+        await cards.on_dead(tx, last, "not_in_channel")
+    post = await db.posts.get(post_id)
+    assert post is not None and post.status == PostStatus.FAILED_APPROVAL_SEND
+    assert [job.kind for job in await db.jobs.for_post(post_id)].count(JobKind.NOTIFY_USER) == 1
+
+
+class CountingStore:
+    """A store that counts its write transactions."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.transactions = 0
+
+    @property
+    def posts(self) -> PostReads:
+        """The real store's posts."""
+        return self._store.posts
+
+    @property
+    def jobs(self) -> JobReads:
+        """The real store's jobs."""
+        return self._store.jobs
+
+    @property
+    def audit(self) -> AuditReads:
+        """The real store's audit trail."""
+        return self._store.audit
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """Count, then the real transaction."""
+        self.transactions += 1
+        async with self._store.transaction() as tx:
+            yield tx
+
+    async def ping(self) -> None:
+        """The real store's ping."""
+        await self._store.ping()
+
+    async def close(self) -> None:
+        """The real store's close."""
+        await self._store.close()
+
+
+async def test_a_held_back_job_is_not_polled_for_with_writes(db: Store) -> None:
     """While a due card update waits for the one running for its post, the worker opens no
     write transactions for it; the running one's end starts it at once."""
-    db = await CountingDatabase.open(tmp_path / "held.db")
+    counting = CountingStore(db)
+    post_id = await stored_post(db, PostStatus.PENDING)
+    handler = BlockingHandler()
+    worker = outbox(counting, lease=30)
+    worker.register(JobKind.SYNC_CARD, handler)
+    async with db.transaction() as tx:
+        first = await enqueue_card(tx, post_id)
+    await worker.start()
     try:
-        post_id = await stored_post(db, PostStatus.PENDING)
-        handler = BlockingHandler()
-        worker = outbox(db, lease=30)
-        worker.register(JobKind.SYNC_CARD, handler)
+        await asyncio.wait_for(handler.started.wait(), timeout=5)
         async with db.transaction() as tx:
-            first = await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=time.time())
-        await worker.start()
-        try:
-            await wait_until(lambda: handler.runs == [first])
-            async with db.transaction() as tx:
-                second = await tx.jobs.enqueue(JobKind.SYNC_CARD, post_id, run_at=time.time())
-            worker.wake()
-            await asyncio.sleep(0.1)
-            before = db.transactions
-            await asyncio.sleep(0.5)
-            assert db.transactions - before <= 1, "polled with write transactions"
-            handler.release.set()
-            await wait_until(lambda: handler.runs == [first, second])
-        finally:
-            await worker.stop()
+            second = await enqueue_card(tx, post_id)
+        worker.wake()
+        await asyncio.sleep(0.1)
+        before = counting.transactions
+        await asyncio.sleep(0.5)
+        assert counting.transactions - before <= 1, "polled with write transactions"
+        handler.release.set()
+        await wait_until(lambda: [job.id for job in handler.runs] == [first, second])
     finally:
-        await db.close()
+        await worker.stop()

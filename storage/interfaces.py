@@ -1,0 +1,281 @@
+"""The storage contract: what services may ask of any backend (SQLite today, PostgreSQL next).
+
+Reads outside a transaction (`store.posts`, `store.jobs`, `store.audit`) each see the latest
+commit. Writes happen inside `store.transaction()`: one transaction, committed when the block
+ends normally and rolled back on any error, cancellation included. Every time is an aware UTC
+`datetime`. `tests/storage/` is the suite every backend must pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from storage.models import (
+    AuditEntry,
+    Job,
+    JobStatus,
+    NewJob,
+    NewPost,
+    Platform,
+    Post,
+    PostStatus,
+    PostVersion,
+)
+
+_background: ContextVar[bool] = ContextVar("socialpost_background_work", default=False)
+
+
+@contextmanager
+def background_work() -> Iterator[None]:
+    """Mark the transactions of this task (and of tasks it starts) as background work.
+
+    A backend that serialises writers (SQLite) lets interactive transactions, made for someone
+    waiting in Slack, go first; the jobs worker and drafting run inside this.
+    """
+    token = _background.set(True)
+    try:
+        yield
+    finally:
+        _background.reset(token)
+
+
+def is_background_work() -> bool:
+    """Whether the current task runs inside `background_work()`."""
+    return _background.get()
+
+
+class PostReads(Protocol):
+    """Reading posts, their versions, publishing steps and platforms."""
+
+    async def get(self, post_id: str) -> Post | None:
+        """The post with this id."""
+
+    async def for_request(self, request_id: str) -> list[Post]:
+        """Every post created for one request (one per platform), in creation order."""
+
+    async def with_status(
+        self, statuses: Iterable[PostStatus], *, limit: int = 50, newest_first: bool = True
+    ) -> list[Post]:
+        """Posts in any of `statuses`, by last change."""
+
+    async def versions(self, post_id: str) -> list[PostVersion]:
+        """The post's history, oldest first."""
+
+    async def publish_steps(self, post_id: str) -> dict[str, str]:
+        """The publishing steps already done for the post: step -> the platform's id."""
+
+    async def count_by_status(self) -> dict[PostStatus, int]:
+        """How many posts are in each status."""
+
+    async def platforms(self) -> list[Platform]:
+        """Every platform, by slug."""
+
+
+class PostRepository(PostReads, Protocol):
+    """Writing posts (inside a transaction)."""
+
+    async def create(self, post: NewPost) -> tuple[Post, bool]:
+        """Insert a post; when its request already made a post for this platform, return that
+        one instead. Returns the post and whether this call created it. `ValueError` for an
+        unknown platform."""
+
+    async def transition(
+        self,
+        post_id: str,
+        from_statuses: Iterable[PostStatus],
+        to_status: PostStatus,
+        *,
+        version: int | None = None,
+        **fields: Any,
+    ) -> Post | None:
+        """Move the post to `to_status` only if it is in one of `from_statuses` (and, given
+        `version`, only if that is its current version), setting `fields` too.
+
+        One conditional UPDATE: of two concurrent transitions from the same status exactly one
+        gets the post back; the other gets None.
+        """
+
+    async def update(
+        self,
+        post_id: str,
+        *,
+        only_if: Iterable[PostStatus] | None = None,
+        version: int | None = None,
+        **fields: Any,
+    ) -> Post | None:
+        """Set `fields` without changing the status, optionally only in some statuses or only
+        at one version; None when nothing matched."""
+
+    async def add_version(
+        self,
+        post_id: str,
+        message: str,
+        source: str,
+        *,
+        author: str | None = None,
+        llm_provider: str | None = None,
+        llm_model: str | None = None,
+    ) -> Post | None:
+        """Make `message` the post's next version: the post's `version` goes up by one, its
+        `message` becomes this text and the history keeps it. Returns the post."""
+
+    async def add_publish_step(self, post_id: str, step: str, external_id: str) -> None:
+        """Remember that a publishing step is done (the platform answered with this id)."""
+
+    async def upsert_platform(self, slug: str, name: str, char_limit: int) -> Platform:
+        """Create the platform or update its name and limit."""
+
+
+class JobReads(Protocol):
+    """Reading the retry table."""
+
+    async def get(self, job_id: int) -> Job | None:
+        """The job with this id."""
+
+    async def for_post(self, post_id: str) -> list[Job]:
+        """Every job of a post, oldest first."""
+
+    async def with_status(self, status: JobStatus, *, limit: int = 50) -> list[Job]:
+        """Jobs in `status`, newest first."""
+
+    async def next_due_at(self, *, after: datetime | None = None) -> datetime | None:
+        """When `claim_due` may next find work without anything else happening: the earliest
+        due time of a queued job that nothing holds back, or the earliest lease to expire
+        (only times later than `after`, if given)."""
+
+    async def counts(self) -> dict[tuple[str, str], int]:
+        """How many jobs there are per (kind, status)."""
+
+    async def count(self, status: JobStatus, *, except_posts: Collection[str] = ()) -> int:
+        """How many jobs are in `status`, leaving out the jobs of the posts `except_posts`
+        (jobs of no post always count)."""
+
+
+class JobRepository(JobReads, Protocol):
+    """Writing the retry table (inside a transaction). Finishing a job is fenced by its lease
+    owner: a worker whose lease was taken over changes nothing and gets False."""
+
+    async def enqueue(self, job: NewJob) -> int:
+        """Queue a job; returns its id. With a `key` already queued, that job absorbs this one
+        (it becomes due at the earlier of the two times) and its id is returned."""
+
+    async def cancel(self, key: str) -> bool:
+        """Cancel the queued job with this key (it is deleted); whether there was one."""
+
+    async def claim_due(
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        owner: str,
+        exclude: Collection[int] = (),
+    ) -> list[Job]:
+        """Lease up to `limit` jobs to `owner`: queued and due at `now`, or running with an
+        expired lease. A job waits while another job of its key runs, and while its
+        `after_job_id` job hasn't had its first try. `exclude`: jobs `owner` still runs,
+        whatever their lease says. One statement per batch."""
+
+    async def renew(self, job_ids: Collection[int], *, owner: str, lease: timedelta) -> set[int]:
+        """Extend the leases `owner` still holds; returns the ids renewed."""
+
+    async def complete(self, job_id: int, *, owner: str) -> bool:
+        """The job did its work."""
+
+    async def reschedule(
+        self,
+        job_id: int,
+        *,
+        owner: str,
+        run_at: datetime,
+        error: str | None,
+        count_attempt: bool = True,
+    ) -> bool:
+        """Queue the job again for `run_at`; without `count_attempt` this run doesn't count.
+        If its key already has a queued job, that one absorbs it."""
+
+    async def bury(self, job_id: int, *, owner: str, queue: str, error: str) -> bool:
+        """The job failed for good: it moves to the dead-letter `queue`."""
+
+    async def revive(self, job_id: int, *, run_at: datetime) -> bool:
+        """Take a dead job out of its dead-letter queue and run it again from scratch."""
+
+    async def requeue_running(self, now: datetime) -> int:
+        """Every running job is due again at `now` (SQLite start-up: the file lock proves the
+        process that ran them is gone). Returns how many."""
+
+    async def prune_done(self, before: datetime) -> int:
+        """Forget finished jobs last changed before `before`; returns how many."""
+
+
+class AuditReads(Protocol):
+    """Reading the audit trail."""
+
+    async def for_post(self, post_id: str) -> list[AuditEntry]:
+        """The post's trail, oldest first."""
+
+    async def recent(self, limit: int = 100) -> list[AuditEntry]:
+        """The newest entries, newest first."""
+
+
+class AuditLog(AuditReads, Protocol):
+    """Appending to the audit trail (inside a transaction)."""
+
+    async def record(
+        self,
+        *,
+        actor: str,
+        action: str,
+        post_id: str | None,
+        outcome: str,
+        channel: str | None = None,
+        message_ts: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Append one entry."""
+
+
+class Transaction(Protocol):
+    """The repositories of one write transaction, all on its connection."""
+
+    @property
+    def posts(self) -> PostRepository:
+        """Posts, inside the transaction."""
+
+    @property
+    def jobs(self) -> JobRepository:
+        """The retry table, inside the transaction."""
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit trail, inside the transaction."""
+
+
+class Store(Protocol):
+    """One database, open for the life of the process."""
+
+    @property
+    def posts(self) -> PostReads:
+        """Posts; each read sees the latest commit."""
+
+    @property
+    def jobs(self) -> JobReads:
+        """The retry table; each read sees the latest commit."""
+
+    @property
+    def audit(self) -> AuditReads:
+        """The audit trail; each read sees the latest commit."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """One write transaction: committed when the block ends normally, rolled back on any
+        error, cancellation at any await point included."""
+
+    async def ping(self) -> None:
+        """Raise `StorageUnavailable` unless the database answers."""
+
+    async def close(self) -> None:
+        """Close every connection (and give up the SQLite file)."""

@@ -1,0 +1,190 @@
+"""The tables (SPEC section 4) as SQLAlchemy Core, the same on every backend.
+
+The Alembic history (`storage/migrations/versions/`) creates them; a test checks that a
+migrated database matches this module exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime: naive UTC text on SQLite (fixed width, so it sorts in time order),
+    `timestamptz` on PostgreSQL; always read back aware, in UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive times; store UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"a naive datetime reached storage: {value!r}")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Aware UTC, whatever the backend returned."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+social_platforms = Table(
+    "social_platforms",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("slug", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("char_limit", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("message", Text),
+    Column("status", Text, nullable=False),
+    Column("social_platform_id", Text, ForeignKey("social_platforms.id"), nullable=False),
+    Column("external_id", Text),
+    Column("external_url", Text),
+    Column("approved_at", UTCDateTime),
+    Column("approved_by", Text),
+    Column("rejected_by", Text),
+    Column("approval_source", Text),
+    Column("llm_provider", Text),
+    Column("llm_model", Text),
+    Column("llm_deployment", Text),
+    Column("llm_fallback", Boolean, nullable=False, server_default=text("false")),
+    Column("prompt", Text),
+    Column("raw_output", Text),
+    Column("requester", Text),
+    Column("brief", Text),
+    Column("tone", Text),
+    Column("image_url", Text),
+    Column("channel", Text),
+    Column("message_ts", Text),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    # The request (an opaque idempotency key) and, unique, the request with the platform.
+    Column("request_id", Text),
+    Column("request_key", Text, unique=True),
+    Column("failure_reason", Text),
+    Column("edited_by", Text),
+    Column("dry_run", Boolean, nullable=False, server_default=text("false")),
+    Column("thread", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "status", "updated_at"),
+    Index(None, "request_id"),
+)
+
+post_versions = Table(
+    "post_versions",
+    metadata,
+    Column("post_id", Text, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("author", Text),
+    Column("llm_provider", Text),
+    Column("llm_model", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("post_id", "version"),
+)
+
+publish_steps = Table(
+    "publish_steps",
+    metadata,
+    Column("post_id", Text, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False),
+    Column("step", Text, nullable=False),
+    Column("external_id", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("post_id", "step"),
+)
+
+JOB_STATUSES = ("queued", "running", "done", "dead")
+
+retry_jobs = Table(
+    "retry_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", Text, nullable=False),
+    Column("post_id", Text, ForeignKey("posts.id", ondelete="CASCADE")),
+    Column("payload", JSON, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease", UTCDateTime),
+    Column("lease_owner", Text),
+    Column("last_error", Text),
+    Column("status", Text, nullable=False, server_default=text("'queued'")),
+    Column("queue", Text),
+    Column("key", Text),
+    Column("after_job_id", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "status IN ({})".format(", ".join(f"'{status}'" for status in JOB_STATUSES)),
+        name="status",
+    ),
+    # The worker's due-jobs query, and at most one queued job per key.
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "post_id"),
+    Index(
+        "uq_retry_jobs_queued_key",
+        "key",
+        unique=True,
+        sqlite_where=text("status = 'queued'"),
+        postgresql_where=text("status = 'queued'"),
+    ),
+    Index(None, "key", "status"),
+    # Ids are never reused: `after_job_id` and leases name jobs by id.
+    sqlite_autoincrement=True,
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("post_id", Text),
+    Column("outcome", Text, nullable=False),
+    Column("channel", Text),
+    Column("message_ts", Text),
+    Column("detail", Text),
+    Index(None, "post_id", "at"),
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,126 @@
+"""Where a repository's statements run."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Executable, RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+T = TypeVar("T")
+
+Clock = Callable[[], datetime]
+"""Returns the current time, aware and in UTC."""
+
+
+def system_clock() -> datetime:
+    """The machine's clock."""
+    return datetime.now(UTC)
+
+
+async def to_completion(operation: Coroutine[Any, Any, T]) -> T:
+    """Run one database operation to its end even if the caller is cancelled meanwhile; the
+    cancellation is raised once it is done.
+
+    A statement cut off half-way would leave its connection with an unfinished statement: the
+    connection can then neither be reused nor really closed (SQLite keeps it, and its write
+    lock, until the statement is finalised). So cancellation takes effect between statements,
+    never inside one.
+    """
+    task = asyncio.ensure_future(operation)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError as error:
+            if task.done():
+                raise
+            cancelled = error
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled
+    return result
+
+
+class Executor(Protocol):
+    """Runs one statement and returns its rows (none for a statement without RETURNING)."""
+
+    dialect_name: str
+
+    async def all(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> list[RowMapping]:
+        """Run `statement` with `parameters`; every row it returned."""
+
+    def now(self) -> datetime:
+        """The time to stamp rows with."""
+
+
+class StampClock:
+    """A clock whose readings strictly increase, so timestamps also order rows made in one
+    process (several posts of one request are created within the same microsecond)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._last = datetime.min.replace(tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        """The current time, at least a microsecond after the previous reading."""
+        moment = self._clock().astimezone(UTC)
+        if moment <= self._last:
+            moment = self._last + timedelta(microseconds=1)
+        self._last = moment
+        return moment
+
+
+Connections = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+"""Lends a connection for one read: the caller has it to itself for the block."""
+
+
+async def _rows(
+    connection: AsyncConnection, statement: Executable, parameters: Mapping[str, Any] | None
+) -> list[RowMapping]:
+    result = await connection.execute(statement, parameters)
+    return list(result.mappings()) if result.returns_rows else []
+
+
+class ConnectionExecutor:
+    """Statements on one connection: the connection of a write transaction."""
+
+    def __init__(self, connection: AsyncConnection, clock: Clock) -> None:
+        self._connection = connection
+        self.now = clock
+        self.dialect_name = connection.dialect.name
+
+    async def all(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> list[RowMapping]:
+        """Run `statement` inside the transaction."""
+        return await to_completion(_rows(self._connection, statement, parameters))
+
+
+class ReadExecutor:
+    """Reads outside a transaction: each statement borrows a connection, runs alone on it and
+    gives it back, so no read keeps an old snapshot alive."""
+
+    def __init__(self, connections: Connections, dialect_name: str, clock: Clock) -> None:
+        self._connections = connections
+        self.now = clock
+        self.dialect_name = dialect_name
+
+    async def all(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> list[RowMapping]:
+        """Run `statement` on a connection of its own."""
+        return await to_completion(self._borrowing(statement, parameters))
+
+    async def _borrowing(
+        self, statement: Executable, parameters: Mapping[str, Any] | None
+    ) -> list[RowMapping]:
+        async with self._connections() as connection:
+            return await _rows(connection, statement, parameters)
