@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -87,6 +88,26 @@ class PostRepository(Repository):
             "SELECT id, slug, name, char_limit FROM social_platforms ORDER BY id"
         ) as cursor:
             return [Platform.model_validate(dict(row)) for row in await cursor.fetchall()]
+
+    async def upsert_platform(self, slug: str, name: str, char_limit: int) -> Platform:
+        """Create the platform or update its name and limit (the runtime syncs the platform
+        registry at start-up, so a new platform needs no seed migration)."""
+        now = utc_now()
+        await self._run(
+            "INSERT INTO social_platforms (id, slug, name, char_limit, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (slug) DO UPDATE SET name = excluded.name,"
+            " char_limit = excluded.char_limit, updated_at = excluded.updated_at"
+            " WHERE social_platforms.name != excluded.name"
+            " OR social_platforms.char_limit != excluded.char_limit",
+            (str(uuid.uuid4()), slug, name, char_limit, now, now),
+        )
+        async with self._db.execute(
+            "SELECT id, slug, name, char_limit FROM social_platforms WHERE slug = ?", (slug,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return Platform.model_validate(dict(row))
 
     async def create(
         self,

@@ -14,7 +14,7 @@ import pytest
 
 from services.errors import FailureReason, TransientPublishError
 from services.outbox import JobFailed, JobKind, Outbox, RetryLater, backoff_delay
-from services.publishers import Checkpoints, PublishResult
+from services.platforms.base import Checkpoints, PublishResult
 from services.publishing import PublishJobs
 from storage.db import Database, Transaction
 from storage.models import Job, JobStatus, Post, PostStatus

@@ -71,6 +71,29 @@ async def test_fresh_database_has_the_schema_and_the_platforms(db: Database) -> 
     assert {"social_platforms", "posts", "retry_jobs", "audit_log", "post_versions"} <= tables
 
 
+async def test_upsert_platform_adds_a_platform_and_updates_one(db: Database) -> None:
+    """upsert_platform creates a new platform's row (posts can then use it), changes a known
+    one's name and limit in place, and is idempotent."""
+    async with db.transaction() as tx:
+        threads = await tx.posts.upsert_platform("threads", "Threads", 500)
+        renamed = await tx.posts.upsert_platform("x", "X (Twitter)", 280)
+        again = await tx.posts.upsert_platform("threads", "Threads", 500)
+    assert again == threads and (threads.slug, threads.char_limit) == ("threads", 500)
+    assert renamed.name == "X (Twitter)"
+    platforms = {p.slug: (p.name, p.char_limit) for p in await db.posts.platforms()}
+    assert platforms == {
+        "x": ("X (Twitter)", 280),
+        "linkedin": ("LinkedIn", 3000),
+        "instagram": ("Instagram", 2200),
+        "threads": ("Threads", 500),
+    }
+    async with db.transaction() as tx:
+        post, created = await tx.posts.create(
+            post_id=str(uuid.uuid4()), platform="threads", status=PostStatus.GENERATING
+        )
+    assert created and post.platform == "threads"
+
+
 async def test_database_file_is_private(db: Database) -> None:
     """The database file is created readable and writable by its owner only (0600)."""
     assert stat.S_IMODE(db.path.stat().st_mode) == 0o600

@@ -9,14 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twitter_text import extract_urls_with_indices, parse_tweet
 
-from services.platforms import clear_caches
-from services.threads import (
+from services.platforms import measure_draft
+from services.platforms.budget import clear_caches
+from services.platforms.x.thread import (
     _BREAK,
     _CASHTAG,
     _HASHTAG,
     _MENTION,
     MAX_PARTS,
-    measure_draft,
     split_thread,
 )
 
