@@ -92,8 +92,12 @@ def bodies(text: str, parts: list[str]) -> list[str]:
 def cut_positions(text: str, parts: list[str]) -> list[tuple[int, int]]:
     """Where each part sits in `text`: in order, with only whitespace or break lines between."""
     spans, cursor = [], 0
+    # A part never starts inside a break line (its "-" may also occur in a "---").
+    breaks = [match.span() for match in _BREAK.finditer(text)]
     for body in bodies(text, parts):
         start = text.find(body, cursor)
+        while start >= 0 and any(begin <= start < end for begin, end in breaks):
+            start = text.find(body, start + 1)
         assert start >= 0, body
         assert not _BREAK.sub("", text[cursor:start]).strip()
         spans.append((start, start + len(body)))
