@@ -44,12 +44,12 @@ def create_app(settings: Settings, services: Services, client: AsyncWebClient) -
     """The Bolt app with every handler registered."""
     bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
     bolt_logger.addFilter(_DropClientPrioritizedWarning())
-    signing_secret = settings.slack_signing_secret
+    signing_secret = settings.connection.signing_secret
     app = AsyncApp(
         client=client,
         logger=bolt_logger,
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
-        request_verification_enabled=settings.mode == Mode.HTTP,
+        request_verification_enabled=settings.connection.mode == Mode.HTTP,
         name="socialpost",
     )
 

@@ -6,18 +6,18 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 import structlog
-from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from bot.app import create_app
+from bot.http import serving, web_app
 from bot.logging import configure_logging
-from bot.services import Runtime, dry_run_platforms
+from bot.runtime import Runtime
 from bot.settings import Mode, Settings
 from services.platforms import PLATFORMS
 
@@ -27,7 +27,7 @@ log = structlog.get_logger(__name__)
 def run(settings: Settings) -> None:
     """Configure logging and serve until stopped."""
     configure_logging(
-        level=settings.log_level, fmt=settings.log_format, secrets=settings.secret_values()
+        level=settings.log.level, fmt=settings.log.format, secrets=settings.secret_values()
     )
     asyncio.run(serve(settings))
 
@@ -40,21 +40,21 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 def _log_start(settings: Settings, runtime: Runtime, started: float) -> None:
-    if not settings.approvers:
+    if not settings.approval.approvers:
         log.warning(
             "no_approvers_configured",
             detail="SOCIALPOST_APPROVERS is empty: anyone who can see a card can approve it",
         )
-    for platform in sorted(set(runtime.publishers) & dry_run_platforms(settings)):
+    for platform in sorted(set(runtime.publishers) & runtime.dry_run_platforms):
         log.info("platform_dry_run", platform=platform)
     for platform in sorted(set(PLATFORMS) - set(runtime.publishers)):
         log.info("platform_not_offered", platform=platform, reason="no credentials")
     log.info(
         "socialpost_started",
-        mode=settings.mode.value,
-        approval_channel=settings.approval_channel,
+        mode=settings.connection.mode.value,
+        approval_channel=settings.approval.channel,
         platforms=sorted(runtime.publishers),
-        llm_providers=[d.name for d in settings.llm_deployments],
+        llm_providers=[d.name for d in settings.llm.deployments],
         seconds=round(time.monotonic() - started, 3),
     )
 
@@ -75,7 +75,7 @@ async def serve(
     try:
         await runtime.start()
         app = create_app(settings, runtime.services, runtime.web_client)
-        connection = _socket_mode if settings.mode == Mode.SOCKET else _http_mode
+        connection = _socket_mode if settings.connection.mode == Mode.SOCKET else _http_mode
         async with connection(settings, app, runtime):
             _log_start(settings, runtime, started)
             if on_ready is not None:
@@ -88,16 +88,16 @@ async def serve(
 
 @contextlib.asynccontextmanager
 async def _socket_mode(settings: Settings, app: AsyncApp, runtime: Runtime) -> AsyncIterator[None]:
-    assert settings.slack_app_token is not None
-    app_token = settings.slack_app_token.get_secret_value()
+    assert settings.connection.app_token is not None
+    app_token = settings.connection.app_token.get_secret_value()
     # Built inside the running loop, as the Socket Mode client requires.
     handler = AsyncSocketModeHandler(
         app,
         app_token,
         web_client=AsyncWebClient(
-            token=app_token, base_url=settings.slack_api_url, session=runtime.session
+            token=app_token, base_url=settings.slack.api_url, session=runtime.session
         ),
-        ping_interval=settings.socket_ping_interval,
+        ping_interval=settings.slack.socket_ping_interval,
     )
     # Slack may be briefly unreachable at start-up: keep trying rather than crash-looping.
     async for attempt in AsyncRetrying(
@@ -113,31 +113,7 @@ async def _socket_mode(settings: Settings, app: AsyncApp, runtime: Runtime) -> A
         await handler.close_async()
 
 
-async def _healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
-
-
-@web.middleware
-async def _numeric_slack_timestamp(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    # Bolt's verifier would crash (500) on a non-numeric timestamp; it is simply forged.
-    timestamp = request.headers.get("X-Slack-Request-Timestamp", "0")
-    if request.path == "/slack/events" and not timestamp.isdigit():
-        return web.json_response({"error": "invalid request"}, status=401)
-    return await handler(request)
-
-
 @contextlib.asynccontextmanager
 async def _http_mode(settings: Settings, app: AsyncApp, runtime: Runtime) -> AsyncIterator[None]:
-    web_app = app.web_app(path="/slack/events")
-    web_app.middlewares.append(_numeric_slack_timestamp)
-    web_app.router.add_get("/healthz", _healthz)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "0.0.0.0", settings.http_port)
-    await site.start()
-    try:
+    async with serving(web_app(app, ping=runtime.store.ping), settings.server.http_port):
         yield
-    finally:
-        await runner.cleanup()

@@ -20,8 +20,8 @@ from handlers.blocks.home import home_view
 from services.home import HomeData
 from services.models import Post
 from services.notifier import DeliveryError, Notice
-from services.publishers import retry_after_seconds
-from services.threads import measure_draft_async
+from services.platforms import measure_draft_async
+from services.platforms.base import retry_after_seconds
 
 # Slack errors that waiting can fix; anything else needs a person (scopes, channel, token).
 TRANSIENT_ERRORS = frozenset(

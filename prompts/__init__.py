@@ -1,5 +1,9 @@
 """Prompt templates, loaded from the package's `.md` files with importlib.resources.
 
+A platform's task prompt is `<slug>.md` (`<slug>_thread.md` for a thread) when the package has
+one, else the generic `platform.md` (`platform_thread.md`), which takes everything it needs
+from the platform's descriptor: a new platform needs no prompt file of its own.
+
 Templates use `string.Template` placeholders (`$brief`, `$tone`, ...). User-supplied text (the
 brief, feedback, a previous draft) is inserted between tags such as `<brief>` and `</brief>`;
 any copy of those tags inside the text is defused first, so a brief can't close its own block
@@ -24,6 +28,12 @@ def template(name: str) -> Template:
     return Template(text.strip())
 
 
+@cache
+def has_template(name: str) -> bool:
+    """Whether `prompts/<name>.md` exists."""
+    return resources.files(__name__).joinpath(f"{name}.md").is_file()
+
+
 def as_data(text: str) -> str:
     """User text made safe to place between data tags."""
     return _DATA_TAGS.sub(lambda match: f"[{match.group(1).lower()}]", text.strip())
@@ -41,18 +51,30 @@ def task_prompt(
     platform: str,
     brief: str,
     *,
+    name: str,
     tone: str | None,
     limit: int,
+    rule: str = "characters",
     thread: bool = False,
-    max_hashtags: int = 30,
+    max_hashtags: int | None = None,
 ) -> str:
-    """The request for one post on `platform` (`x`, `linkedin`, `instagram`)."""
-    name = "x_thread" if platform == "x" and thread else platform
-    return template(name).substitute(
+    """The request for one post (or a thread) on the platform with slug `platform`, named
+    `name`, that takes `limit` characters counted by `rule`."""
+    kind = "_thread" if thread else ""
+    own = f"{platform}{kind}"
+    hashtags = (
+        f"At most {max_hashtags} hashtags, only if they help."
+        if max_hashtags is not None
+        else "Hashtags only if they help."
+    )
+    return template(own if has_template(own) else f"platform{kind}").substitute(
         brief=as_data(brief),
         tone=as_data(tone) if tone else DEFAULT_TONE,
         limit=limit,
-        max_hashtags=max_hashtags,
+        platform=name,
+        rule=rule,
+        max_hashtags=max_hashtags if max_hashtags is not None else "",
+        hashtags=hashtags,
     )
 
 

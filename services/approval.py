@@ -32,9 +32,8 @@ from pydantic import BaseModel, ConfigDict
 from services.drafting import DraftingService
 from services.errors import InvalidRequest, RateLimited
 from services.outbox import JobKind, Outbox, enqueue_card, enqueue_publish
-from services.platforms import rules_for
+from services.platforms import measure_draft_async, spec_for
 from services.ratelimit import RateLimiter
-from services.threads import measure_draft_async
 from storage import Store, Transaction
 from storage.models import FAILED_STATUSES, JobStatus, Post, PostStatus
 
@@ -346,7 +345,7 @@ class ApprovalService:
             raise InvalidRequest({"text": "The post can't be empty."})
         measurement = await measure_draft_async(post.platform, text, thread=post.thread)
         if not measurement.within_limit:
-            name = rules_for(post.platform).name
+            name = spec_for(post.platform).name
             await self._refuse("edit", actor, post_id, Verdict.OVER_LIMIT, post)
             raise InvalidRequest(
                 {"text": f"{name} won't take this: {'; '.join(measurement.problems)}."}

@@ -11,7 +11,7 @@ from services.posts import PostService
 
 @dataclass(frozen=True)
 class Services:
-    """Everything a handler may call; built once at start-up by `bot.services.Runtime`."""
+    """Everything a handler may call; built once at start-up by `bot.runtime.Runtime`."""
 
     posts: PostService
     approval: ApprovalService

@@ -19,9 +19,8 @@ from services.llm import LLMClient, Message
 from services.models import Completion, Draft
 from services.notifier import Notice
 from services.outbox import Outbox, enqueue_card, enqueue_notice
-from services.platforms import rules_for
+from services.platforms import measure_draft_async, spec_for
 from services.tasks import BackgroundTasks
-from services.threads import measure_draft_async
 from storage import Store, background_work
 from storage.models import Post, PostStatus
 
@@ -81,14 +80,16 @@ class Drafter:
 
         Raises `GenerationUnavailable` when no provider answers the first request.
         """
-        rules = rules_for(platform)
+        rules = spec_for(platform)
         task = prompts.task_prompt(
             platform,
             brief,
+            name=rules.name,
             tone=tone,
             limit=rules.limit,
+            rule=rules.rule,
             thread=thread,
-            max_hashtags=rules.max_hashtags or 30,
+            max_hashtags=rules.max_hashtags,
         )
         if previous is not None:
             task = f"{task}\n\n{prompts.regenerate(previous, feedback)}"

@@ -11,6 +11,9 @@
         ├── TransientPublishError    worth trying again later (5xx, network, 429)
         └── PermanentPublishError    trying again can't help (credentials, duplicate, refused)
 
+    ValueError
+    └── ConfigurationProblems        settings that can't work together (raised while validating)
+
 Slack-facing code catches these and tells the user something useful; anything else is a bug and
 reaches the global error handler.
 """
@@ -97,3 +100,16 @@ class TransientPublishError(PublishError):
 
 class PermanentPublishError(PublishError):
     """Trying again can't help: credentials, duplicate content, content refused."""
+
+
+class ConfigurationProblems(ValueError):
+    """Settings that can't work together, one line per problem, each naming its variable.
+
+    Raised by a settings model's cross-field check (`model_validator(mode="after")`), which can
+    find several problems at once; a `ValueError`, so pydantic reports it and `bot.settings`
+    lists every line in its one start-up message.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))

@@ -17,9 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from services.drafting import DraftingService
 from services.errors import InvalidRequest, RateLimited
 from services.outbox import Outbox, enqueue_card
-from services.platforms import PLATFORMS
+from services.platforms import PLATFORMS, makes_thread
 from services.ratelimit import RateLimiter
-from services.threads import asks_for_thread
 from storage import Store
 from storage.models import FAILED_STATUSES, NewPost, Post, PostStatus
 
@@ -55,6 +54,11 @@ class DraftRequest(BaseModel):
     thread: bool = False
 
 
+def _needing_an_image(platforms: tuple[str, ...]) -> list[str]:
+    """The names of the platforms among `platforms` that only take posts with an image."""
+    return [PLATFORMS[p].name for p in platforms if p in PLATFORMS and PLATFORMS[p].needs_image]
+
+
 def check_request(request: DraftRequest, offered: Collection[str]) -> DraftRequest:
     """The request cleaned up, or `InvalidRequest` naming every field that is wrong."""
     errors: dict[str, str] = {}
@@ -75,8 +79,8 @@ def check_request(request: DraftRequest, offered: Collection[str]) -> DraftReque
     image_url = (request.image_url or "").strip() or None
     if image_url is not None and (len(image_url) > IMAGE_URL_MAX or not _URL.match(image_url)):
         errors["image_url"] = "Enter a full http(s) address of the image, or leave it empty."
-    elif image_url is None and any(PLATFORMS[p].needs_image for p in platforms if p in PLATFORMS):
-        errors["image_url"] = "Instagram posts need an image: enter the image URL."
+    elif image_url is None and (needing := _needing_an_image(platforms)):
+        errors["image_url"] = f"{needing[0]} posts need an image: enter the image URL."
     if errors:
         raise InvalidRequest(errors)
     return request.model_copy(
@@ -142,8 +146,7 @@ class PostService:
                         brief=request.brief,
                         tone=request.tone,
                         image_url=request.image_url,
-                        thread=platform == "x"
-                        and (request.thread or asks_for_thread(request.brief)),
+                        thread=makes_thread(platform, asked=request.thread, brief=request.brief),
                         version=0,
                     )
                 )

@@ -20,8 +20,7 @@ from services.errors import (
     TransientPublishError,
 )
 from services.outbox import JobFailed, Outbox, RetryLater, enqueue_card
-from services.publishers import Publisher
-from services.threads import split_thread_async
+from services.platforms import Publisher, thread_parts_async
 from storage import Store, Transaction
 from storage.models import Job, Post, PostStatus
 
@@ -40,7 +39,7 @@ async def _progress(post: Post, checkpoints: StoredCheckpoints) -> str:
     if not post.thread:
         return ""
     live = checkpoints.done("part:")
-    total = len(await split_thread_async(post.message or ""))
+    total = len(await thread_parts_async(post.platform, post.message or ""))
     return f" ({live} of {total} posts are live; Retry continues with post {live + 1})"
 
 

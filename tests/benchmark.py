@@ -429,8 +429,8 @@ def parse_tweet_seconds(text: str) -> float | None:
 async def measured_off_loop(text: str, thread: bool) -> tuple[float, float, Any]:
     """Seconds `measure_draft_async` takes cold, the longest the event loop was blocked
     meanwhile, and the measurement."""
-    from services.platforms import clear_caches
-    from services.threads import measure_draft_async
+    from services.platforms import measure_draft_async
+    from services.platforms.budget import clear_caches
 
     clear_caches()
     worst = 0.0
@@ -460,7 +460,8 @@ def slowest_found_by_hypothesis() -> tuple[str, float]:
     from hypothesis import HealthCheck, Phase, given, settings, target
     from hypothesis import strategies as st
 
-    from services.platforms import clear_caches, x_count
+    from services.platforms.budget import clear_caches
+    from services.platforms.x.count import x_count
 
     pieces = st.sampled_from(
         ["a", ".", "_", "-", "co", "com", "/", ":", "https://", "@", "#", "日", "é", "x", "1",
@@ -492,8 +493,8 @@ def slowest_found_by_hypothesis() -> tuple[str, float]:
 
 def text_measurement(report: Report) -> None:
     """The bounded count and the splitter on the worst texts, and parse_tweet on the same."""
-    from services.platforms import clear_caches
-    from services.threads import measure_draft
+    from services.platforms import measure_draft
+    from services.platforms.budget import clear_caches
 
     rows = []
     for name, text, thread in WORST_TEXTS:

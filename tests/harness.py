@@ -201,7 +201,7 @@ class World:
         if ready not in done:
             raise TimeoutError("the bot did not start")
         bot.runtime = ready.result()
-        if settings.mode == "socket":
+        if settings.connection.mode == "socket":
             await self.slack.wait_connected()
         self.bots.append(bot)
         return bot

@@ -13,8 +13,7 @@ from handlers.blocks.markup import md
 from handlers.replies import clicked, tell_privately
 from services.approval import Actor, Outcome, Verdict
 from services.errors import RateLimited
-from services.platforms import rules_for
-from services.threads import measure_draft_async
+from services.platforms import measure_draft_async, spec_for
 
 Decision = Callable[[str, Actor], Awaitable[Outcome]]
 
@@ -39,7 +38,7 @@ def refusal_text(outcome: Outcome) -> str | None:
     if outcome.done:
         return None
     if outcome.verdict == Verdict.OVER_LIMIT and outcome.post is not None:
-        name = rules_for(outcome.post.platform).name
+        name = spec_for(outcome.post.platform).name
         return md(messages.OVER_LIMIT, platform=name, measure=outcome.detail or "")
     return REFUSALS[outcome.verdict]
 

@@ -9,8 +9,7 @@ from handlers.blocks.markup import Mrkdwn, User, clip, fit, join, md
 from handlers.blocks.messages import GENERATION_FAILED
 from handlers.blocks.pieces import cut
 from services.models import Post, PostStatus
-from services.platforms import Measurement, rules_for
-from services.threads import measure_draft, split_thread
+from services.platforms import Measurement, measure_draft, spec_for, thread_parts
 
 Block = dict[str, Any]
 
@@ -75,7 +74,8 @@ def _draft_units(post: Post) -> list[list[str]]:
     thread, one per section of a single post."""
     message = post.message or ""
     if post.thread:
-        return [[p.text for p in cut(part, SECTION_TEXT_MAX)] for part in split_thread(message)]
+        parts = thread_parts(post.platform, message)
+        return [[p.text for p in cut(part, SECTION_TEXT_MAX)] for part in parts]
     return [[piece.text] for piece in cut(message, SECTION_TEXT_MAX)]
 
 
@@ -117,7 +117,7 @@ def _brief(post: Post) -> Block:
 
 
 def _measure_line(post: Post, measurement: Measurement) -> Mrkdwn:
-    unit = "weighted characters" if post.platform == "x" else "characters"
+    unit = spec_for(post.platform).unit
     if not measurement.within_limit:
         return md(":warning: {problems}", problems="; ".join(measurement.problems))
     if post.thread and measurement.parts > 1:
@@ -142,7 +142,8 @@ def _pending_buttons(post: Post, measurement: Measurement) -> list[Block]:
         button("Suggest changes…", ids.SUGGEST_CHANGES, value),
         button("Reject", ids.REJECT, value, "danger"),
     ]
-    if post.platform == "x" and not post.thread and not measurement.within_limit:
+    can_thread = spec_for(post.platform).threads is not None
+    if can_thread and not post.thread and not measurement.within_limit:
         elements.insert(1, button("Post as a thread", ids.MAKE_THREAD, value))
     return elements
 
@@ -178,7 +179,7 @@ def _who(post: Post) -> Mrkdwn:
 
 def card_text(post: Post) -> Mrkdwn:
     """The message's `text`: what notifications and screen readers show (read as mrkdwn)."""
-    name = rules_for(post.platform).name
+    name = spec_for(post.platform).name
     who = _who(post)
     match post.status:
         case PostStatus.GENERATING:
@@ -300,7 +301,7 @@ def approval_card(post: Post, *, dry_run: bool) -> tuple[Mrkdwn, list[Block]]:
 
     `dry_run` says whether approving will call the platform (shown before the decision).
     """
-    name = rules_for(post.platform).name
+    name = spec_for(post.platform).name
     who = _who(post)
     text = card_text(post)
     if post.status == PostStatus.GENERATING:
@@ -342,7 +343,7 @@ def generation_failed_notice(post: Post | None) -> tuple[Mrkdwn, list[Block]]:
     text = md(GENERATION_FAILED)
     if post is None:
         return text, [mrkdwn(text)]
-    name = rules_for(post.platform).name
+    name = spec_for(post.platform).name
     blocks = [
         mrkdwn(md(":warning: {failed} (your {name} post).", failed=GENERATION_FAILED, name=name)),
         _brief(post),

@@ -10,7 +10,7 @@ from handlers.blocks.markup import Channel, Link, Mrkdwn, User, clip, lines_with
 from handlers.blocks.status import REASON_PREVIEW, post_line
 from services.home import HomeData
 from services.models import Job, Post, PostStatus
-from services.platforms import rules_for
+from services.platforms import spec_for
 
 Block = dict[str, Any]
 
@@ -72,7 +72,7 @@ def _dead_job(job: Job, data: HomeData) -> Block:
 
 
 def _posted_line(post: Post) -> Mrkdwn:
-    name = rules_for(post.platform).name
+    name = spec_for(post.platform).name
     link = Link(post.external_url, f"View on {name}") if post.external_url else "(dry run)"
     return md(
         "• *{name}* by {approver} · {link}", name=name, approver=User(post.approved_by), link=link

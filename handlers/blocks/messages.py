@@ -4,6 +4,7 @@ Templates here are filled with `markup.md`, which escapes what goes into them.
 """
 
 from handlers.blocks.markup import Channel, Mrkdwn, md
+from services import platforms
 
 ALREADY_APPROVED = "The post has already been approved."
 ALREADY_REJECTED = "The post has already been rejected."
@@ -51,10 +52,11 @@ def help_text(command: str) -> Mrkdwn:
     return md(
         "*{command}* drafts a social post with AI and sends it for approval.\n"
         "• `{command}` opens the form; `{command} some text` opens it with the brief filled in.\n"
-        "• Pick one or more platforms (X, LinkedIn, Instagram): each gets its own draft and its "
+        "• Pick one or more platforms ({platforms}): each gets its own draft and its "
         "own card in the approval channel.\n"
         "• Nothing is published until an approver clicks *Approve &amp; post* on the card.\n"
         "• `{command} status` lists pending and failed posts (only you see it).\n"
         "• `{command} help` shows this message.",
         command=command,
+        platforms=", ".join(platforms.names()),
     )

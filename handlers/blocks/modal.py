@@ -13,9 +13,8 @@ from handlers.blocks.markup import Mrkdwn, md
 from handlers.blocks.pieces import Piece, cut
 from services.approval import FEEDBACK_MAX
 from services.models import Post
-from services.platforms import PLATFORMS
+from services.platforms import PLATFORMS, PlatformSpec, spec_for, thread_parts
 from services.posts import BRIEF_MAX, IMAGE_URL_MAX, TONES
-from services.threads import split_thread
 
 TEXT_INPUT_MAX = 3000
 MODAL_BLOCKS_MAX = 100
@@ -80,6 +79,7 @@ def new_post_modal(
         if len(brief) > BRIEF_MAX:
             brief_element["max_length"] = min(len(brief), TEXT_INPUT_MAX)
             notice.append(mrkdwn(_brief_too_long(len(brief), "It is all below: shorten it")))
+    offered = [PLATFORMS[slug] for slug in platforms]
     options = [_platform_option(slug, slug in dry_run_platforms) for slug in platforms]
     platform_element: Block = {
         "type": "checkboxes",
@@ -122,13 +122,13 @@ def new_post_modal(
                     "options": [option(value, label) for value, label in TONES.items()],
                 },
             },
-            *(_thread_choice() if "x" in platforms else []),
+            *_thread_choice(offered),
             {
                 "type": "input",
                 "block_id": ids.IMAGE_URL,
                 "optional": True,
                 "label": plain("Image URL"),
-                "hint": plain("Required for Instagram: a public https link to the image."),
+                "hint": plain(_image_hint(offered)),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": ids.IMAGE_URL,
@@ -138,6 +138,13 @@ def new_post_modal(
             },
         ],
     }
+
+
+def _image_hint(offered: Sequence[PlatformSpec[Any]]) -> str:
+    needing = [spec.name for spec in offered if spec.needs_image]
+    if not needing:
+        return "A public https link to the image."
+    return f"Required for {' and '.join(needing)}: a public https link to the image."
 
 
 def _brief_too_long(length: int, then: str) -> Mrkdwn:
@@ -165,21 +172,28 @@ def prefill_too_long(text: str) -> tuple[Mrkdwn, list[Block]]:
     return notice, [mrkdwn(notice), *sections]
 
 
-def _thread_choice() -> list[Block]:
+def _thread_choice(offered: Sequence[PlatformSpec[Any]]) -> list[Block]:
+    """The thread checkbox, when an offered platform can publish threads (it applies to each
+    chosen platform that can)."""
+    capable = [spec for spec in offered if spec.threads is not None]
+    if not capable:
+        return []
+    names = " / ".join(spec.name for spec in capable)
+    limit = min(spec.limit for spec in capable)
     return [
         {
             "type": "input",
             "block_id": ids.THREAD,
             "optional": True,
-            "label": plain("X thread"),
+            "label": plain(f"{names} thread"),
             "element": {
                 "type": "checkboxes",
                 "action_id": ids.THREAD,
                 "options": [
                     option(
                         ids.THREAD,
-                        "Post to X as a thread",
-                        "Numbered posts of up to 280 characters, as a reply chain",
+                        f"Post to {names} as a thread",
+                        f"Numbered posts of up to {limit} characters, as a reply chain",
                     )
                 ],
             },
@@ -209,9 +223,9 @@ class _Box:
     join: str
 
 
-def _thread_boxes(message: str) -> list[_Box]:
+def _thread_boxes(post: Post) -> list[_Box]:
     """One box per post of the thread, without its number (added again when published)."""
-    parts = split_thread(message)
+    parts = thread_parts(post.platform, post.message or "")
     boxes: list[_Box] = []
     for number, part in enumerate(parts, 1):
         suffix = f" {number}/{len(parts)}"
@@ -245,7 +259,7 @@ def _layouts(post: Post) -> list[tuple[list[_Box], bool]]:
     """Ways to put the draft in boxes, best first, each with whether it is a box per post: a
     thread post by post, else (or when that takes more than the modal holds) as one text."""
     message = post.message or ""
-    layouts = [(_thread_boxes(message), True)] if post.thread else []
+    layouts = [(_thread_boxes(post), True)] if post.thread else []
     return [*layouts, (_text_boxes(message), False)]
 
 
@@ -254,18 +268,17 @@ def _box_id(index: int) -> str:
 
 
 def _edit_hint(post: Post, boxes: list[_Box], per_post: bool) -> str:
+    spec = spec_for(post.platform)
     if per_post and len(boxes) > 1:
         return (
-            "One box per post; numbers are added when it is published. A post over 280 "
+            f"One box per post; numbers are added when it is published. A post over {spec.limit} "
             "characters becomes two, a line holding only --- starts a new one, and an empty box "
             "drops its post."
         )
     if post.thread:
         hint = "Separate the posts of the thread with a line holding only ---."
-    elif post.platform == "x":
-        hint = "At most 280 characters as X counts them: links count 23, emoji 2."
     else:
-        hint = f"At most {PLATFORMS[post.platform].limit} characters."
+        hint = " ".join(filter(None, (f"At most {spec.limit} characters", spec.counting))) + "."
     if len(boxes) > 1:
         hint += " The draft is longer than one box: it goes on from box to box."
     return hint
@@ -302,7 +315,7 @@ def edit_modal(post: Post, *, channel: str | None, message_ts: str | None) -> Vi
     thread gets a box per post; `edited_text` joins the boxes back. A draft longer than the
     whole modal holds opens a modal that says so instead.
     """
-    name = PLATFORMS[post.platform].name
+    name = spec_for(post.platform).name
     view: View = {
         "type": "modal",
         "callback_id": ids.EDIT_VIEW,

@@ -8,7 +8,7 @@ from typing import Any
 from handlers.blocks.card import SECTION_TEXT_MAX, mrkdwn
 from handlers.blocks.markup import Channel, Mrkdwn, User, clip, escape, join, lines_within, md
 from services.models import Post, PostStatus
-from services.platforms import rules_for
+from services.platforms import spec_for
 
 PREVIEW = 80
 REASON_PREVIEW = 200
@@ -29,7 +29,7 @@ def preview(text: str | None, length: int = PREVIEW) -> Mrkdwn:
 
 def post_line(post: Post) -> Mrkdwn:
     """One post in a list: platform, requester, what happened, the start of the draft."""
-    name = rules_for(post.platform).name
+    name = spec_for(post.platform).name
     parts = [
         md("*{name}*", name=name),
         md("from {who}", who=User(post.requester)) if post.requester else md("from a teammate"),

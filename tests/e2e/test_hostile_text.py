@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from services.platforms import TOO_COMPLEX
+from services.platforms.x.count import TOO_COMPLEX
 from tests.e2e.test_editors_desk import edit
 from tests.emulators.base import wait_until
 from tests.harness import APPROVER, REQUESTER, World

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from services.threads import split_thread
+from services.platforms.x.thread import split_thread
 from tests.emulators.base import Fault, wait_until
 from tests.emulators.slack import Message
 from tests.harness import (

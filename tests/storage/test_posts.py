@@ -171,7 +171,8 @@ async def test_with_status_lists_by_last_change(store: Store) -> None:
 
 
 async def test_platforms_are_seeded_and_upserted(store: Store) -> None:
-    """The three platforms of SPEC section 4 exist; upserting adds a new one or updates one."""
+    """The three platforms of SPEC section 4 exist; upserting adds a new one (posts can then
+    use it), updates a known one's name in place, and is idempotent."""
     seeded = {p.slug: (p.name, p.char_limit) for p in await store.posts.platforms()}
     assert seeded == {
         "x": ("X", 280),
@@ -182,9 +183,12 @@ async def test_platforms_are_seeded_and_upserted(store: Store) -> None:
         threads = await tx.posts.upsert_platform("threads", "Threads", 500)
         x = await tx.posts.upsert_platform("x", "X (Twitter)", 280)
         again = await tx.posts.upsert_platform("threads", "Threads", 500)
-    assert again == threads and x.name == "X (Twitter)"
-    assert len(await store.posts.platforms()) == 4
-    await new_post(store, platform="threads")
+    assert again == threads and (threads.slug, threads.char_limit) == ("threads", 500)
+    assert x.name == "X (Twitter)"
+    upserted = {p.slug: (p.name, p.char_limit) for p in await store.posts.platforms()}
+    assert upserted == {**seeded, "x": ("X (Twitter)", 280), "threads": ("Threads", 500)}
+    post = await new_post(store, platform="threads")
+    assert post.platform == "threads"
 
 
 async def test_times_are_aware_utc_whatever_zone_went_in(store: Store) -> None:

@@ -18,7 +18,7 @@ from handlers.blocks.modal import edit_modal, edited_text, new_post_modal, prefi
 from handlers.blocks.status import status_blocks
 from services.home import HomeData
 from services.models import Job, JobStatus, Post, PostStatus
-from services.threads import split_thread
+from services.platforms.x.thread import split_thread
 from tests.slack_markup import HOSTILE, message_texts, mrkdwn_texts, unescaped
 
 REQUESTER = "U0REQ"

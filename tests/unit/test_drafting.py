@@ -11,7 +11,7 @@ from services.drafting import Drafter, clean_output
 from services.errors import GenerationUnavailable
 from services.llm import LLMClient
 from services.models import Deployment
-from services.platforms import rules_for
+from services.platforms import spec_for
 from tests.emulators.base import Fault
 from tests.emulators.llm import FakeLLM
 
@@ -56,7 +56,7 @@ async def test_overlong_x_draft_is_reprompted_with_its_measured_length(
     draft = await drafter(openai, anthropic).draft("x", "Announce the release")
     assert draft.text == SHORT and draft.within_limit and draft.reprompts == 1
     retry = openai.requests[1]
-    measured = rules_for("x").length(LONG.strip())
+    measured = spec_for("x").length(LONG.strip())
     assert f"it measures {measured}" in retry.user_text
     assert "limit is 280" in retry.user_text
     assert [m["role"] for m in retry.messages] == ["user", "assistant", "user"]
@@ -140,7 +140,9 @@ def test_clean_output(raw: str, clean: str) -> None:
 def test_every_platform_has_a_template() -> None:
     """Each platform's prompt names its limit and carries the brief."""
     for platform in ("x", "linkedin", "instagram"):
-        rules = rules_for(platform)
-        text = prompts.task_prompt(platform, "BRIEF", tone=None, limit=rules.limit)
+        rules = spec_for(platform)
+        text = prompts.task_prompt(
+            platform, "BRIEF", name=rules.name, tone=None, limit=rules.limit, rule=rules.rule
+        )
         assert str(rules.limit) in text and "<brief>\nBRIEF\n</brief>" in text
         assert "Tone: friendly and clear" in text

@@ -16,7 +16,7 @@ import pytest
 from services.delivery import CardJobs
 from services.errors import FailureReason, TransientPublishError
 from services.outbox import JobFailed, JobKind, Outbox, RetryLater, backoff_delay, enqueue_card
-from services.publishers import Checkpoints, PublishResult
+from services.platforms.base import Checkpoints, PublishResult
 from services.publishing import PublishJobs
 from storage import Store, Transaction, open_store, sqlite_url
 from storage.interfaces import AuditReads, JobReads, PostReads

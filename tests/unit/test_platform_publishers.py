@@ -1,9 +1,10 @@
-"""The LinkedIn and Instagram publishers against the local fakes of their APIs."""
+"""The publishers against the local fakes of their APIs, on one shared HTTP session."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 
 from services.errors import (
@@ -12,13 +13,15 @@ from services.errors import (
     PublishError,
     TransientPublishError,
 )
-from services.publishers.instagram import InstagramPublisher
-from services.publishers.linkedin import LinkedInPublisher, little_text
+from services.platforms.instagram.publisher import InstagramPublisher
+from services.platforms.linkedin.publisher import LinkedInPublisher, little_text
+from services.platforms.x.publisher import XPublisher
 from storage.models import Post, PostStatus
 from tests.emulators.base import Fault
 from tests.emulators.platforms import (
     FakeInstagram,
     FakeLinkedIn,
+    FakeX,
     graph_error,
     render_little_text,
     unescaped_reserved,
@@ -66,6 +69,13 @@ def ig_post(message: str = "Fresh tea, fresh start #tea", image: str | None = IM
 
 
 @pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One HTTP session for the test's publishers, as the runtime shares one."""
+    async with aiohttp.ClientSession() as shared:
+        yield shared
+
+
+@pytest.fixture
 async def linkedin() -> AsyncIterator[FakeLinkedIn]:
     """A running fake LinkedIn that knows one active version."""
     async with FakeLinkedIn(active_versions=[VERSION]) as server:
@@ -73,17 +83,10 @@ async def linkedin() -> AsyncIterator[FakeLinkedIn]:
 
 
 @pytest.fixture
-async def li(linkedin: FakeLinkedIn) -> AsyncIterator[LinkedInPublisher]:
+async def li(linkedin: FakeLinkedIn, session: aiohttp.ClientSession) -> LinkedInPublisher:
     """A LinkedIn publisher pointed at the fake."""
-    publisher = LinkedInPublisher(
-        api_url=linkedin.url,
-        access_token=linkedin.access_token,
-        author_urn=AUTHOR,
-        version=VERSION,
-        timeout=2.0,
-    )
-    yield publisher
-    await publisher.aclose()
+    publisher = linkedin_publisher(session, linkedin, timeout=2.0)
+    return publisher
 
 
 @pytest.fixture
@@ -94,9 +97,10 @@ async def instagram() -> AsyncIterator[FakeInstagram]:
 
 
 @pytest.fixture
-async def ig(instagram: FakeInstagram) -> AsyncIterator[InstagramPublisher]:
+async def ig(instagram: FakeInstagram, session: aiohttp.ClientSession) -> InstagramPublisher:
     """An Instagram publisher pointed at the fake, polling fast."""
     publisher = InstagramPublisher(
+        session=session,
         api_url=instagram.api_url,
         access_token=instagram.access_token,
         user_id=instagram.user_id,
@@ -104,8 +108,22 @@ async def ig(instagram: FakeInstagram) -> AsyncIterator[InstagramPublisher]:
         poll_interval=0.01,
         poll_timeout=2.0,
     )
-    yield publisher
-    await publisher.aclose()
+    return publisher
+
+
+def linkedin_publisher(
+    session: aiohttp.ClientSession, linkedin: FakeLinkedIn, **changes: object
+) -> LinkedInPublisher:
+    """A LinkedIn publisher pointed at the fake, with the fake's token; `changes` override
+    its arguments."""
+    arguments: dict[str, object] = {
+        "api_url": linkedin.url,
+        "access_token": linkedin.access_token,
+        "author_urn": AUTHOR,
+        "version": VERSION,
+        **changes,
+    }
+    return LinkedInPublisher(session=session, **arguments)  # type: ignore[arg-type]
 
 
 async def publish_error(publisher: LinkedInPublisher | InstagramPublisher, p: Post) -> PublishError:
@@ -232,15 +250,12 @@ async def test_linkedin_result_comes_from_the_restli_id(
     assert result.dry_run is False
 
 
-async def test_linkedin_bad_token_is_a_credentials_error(linkedin: FakeLinkedIn) -> None:
+async def test_linkedin_bad_token_is_a_credentials_error(
+    linkedin: FakeLinkedIn, session: aiohttp.ClientSession
+) -> None:
     """401 is permanent, reason credentials, with LinkedIn's own message."""
-    publisher = LinkedInPublisher(
-        api_url=linkedin.url, access_token="wrong", author_urn=AUTHOR, version=VERSION
-    )
-    try:
-        error = await publish_error(publisher, post("Hello"))
-    finally:
-        await publisher.aclose()
+    publisher = linkedin_publisher(session, linkedin, access_token="wrong")
+    error = await publish_error(publisher, post("Hello"))
     assert isinstance(error, PermanentPublishError)
     assert error.reason == FailureReason.CREDENTIALS
     assert error.detail == "LinkedIn answered 401: Invalid access token"
@@ -285,44 +300,34 @@ async def test_linkedin_duplicate_is_permanent_and_says_it_may_be_live(
     assert len(linkedin.posts) == 1
 
 
-async def test_linkedin_inactive_version_names_the_setting(linkedin: FakeLinkedIn) -> None:
+async def test_linkedin_inactive_version_names_the_setting(
+    linkedin: FakeLinkedIn, session: aiohttp.ClientSession
+) -> None:
     """426 NONEXISTENT_VERSION is permanent and points at LINKEDIN_VERSION."""
-    publisher = LinkedInPublisher(
-        api_url=linkedin.url, access_token="li-token", author_urn=AUTHOR, version="202401"
-    )
-    try:
-        error = await publish_error(publisher, post("Hello"))
-    finally:
-        await publisher.aclose()
+    publisher = linkedin_publisher(session, linkedin, version="202401")
+    error = await publish_error(publisher, post("Hello"))
     assert isinstance(error, PermanentPublishError)
     assert error.reason == FailureReason.REFUSED
     assert "LINKEDIN_VERSION" in error.detail and "202401 is not active" in error.detail
 
 
-async def test_linkedin_missing_version_names_the_setting(linkedin: FakeLinkedIn) -> None:
+async def test_linkedin_missing_version_names_the_setting(
+    linkedin: FakeLinkedIn, session: aiohttp.ClientSession
+) -> None:
     """400 VERSION_MISSING is permanent and points at LINKEDIN_VERSION."""
-    publisher = LinkedInPublisher(
-        api_url=linkedin.url, access_token="li-token", author_urn=AUTHOR, version=""
-    )
-    try:
-        error = await publish_error(publisher, post("Hello"))
-    finally:
-        await publisher.aclose()
+    publisher = linkedin_publisher(session, linkedin, version="")
+    error = await publish_error(publisher, post("Hello"))
     assert isinstance(error, PermanentPublishError)
     assert "LINKEDIN_VERSION" in error.detail and error.detail.startswith("LinkedIn answered 400")
 
 
 async def test_linkedin_schema_error_is_refused_with_linkedins_message(
     linkedin: FakeLinkedIn,
+    session: aiohttp.ClientSession,
 ) -> None:
     """422 schema errors are permanent and carry LinkedIn's `message`."""
-    publisher = LinkedInPublisher(
-        api_url=linkedin.url, access_token="li-token", author_urn="nobody", version=VERSION
-    )
-    try:
-        error = await publish_error(publisher, post("Hello"))
-    finally:
-        await publisher.aclose()
+    publisher = linkedin_publisher(session, linkedin, author_urn="nobody")
+    error = await publish_error(publisher, post("Hello"))
     assert isinstance(error, PermanentPublishError)
     assert error.reason == FailureReason.REFUSED
     assert error.detail == (
@@ -362,20 +367,13 @@ async def test_linkedin_dropped_connection_is_a_network_error(
     assert error.detail.startswith("LinkedIn unreachable")
 
 
-async def test_linkedin_timeout_is_transient(linkedin: FakeLinkedIn) -> None:
+async def test_linkedin_timeout_is_transient(
+    linkedin: FakeLinkedIn, session: aiohttp.ClientSession
+) -> None:
     """A LinkedIn slower than the timeout is a transient 'timed out'."""
-    publisher = LinkedInPublisher(
-        api_url=linkedin.url,
-        access_token="li-token",
-        author_urn=AUTHOR,
-        version=VERSION,
-        timeout=0.1,
-    )
+    publisher = linkedin_publisher(session, linkedin, timeout=0.1)
     linkedin.fail(Fault(status=500, delay=0.5))
-    try:
-        error = await publish_error(publisher, post("Hello"))
-    finally:
-        await publisher.aclose()
+    error = await publish_error(publisher, post("Hello"))
     assert isinstance(error, TransientPublishError)
     assert error.detail == "LinkedIn timed out"
 
@@ -412,29 +410,32 @@ async def test_instagram_publishes_in_three_steps_with_a_permalink(
     assert media.caption == "Fresh tea, fresh start #tea" and media.image_url == IMAGE
 
 
-async def test_instagram_waits_while_the_container_is_processing() -> None:
+async def test_instagram_waits_while_the_container_is_processing(
+    session: aiohttp.ClientSession,
+) -> None:
     """A container IN_PROGRESS for two polls is polled until FINISHED, then published."""
     async with FakeInstagram(processing_polls=2) as instagram:
         publisher = InstagramPublisher(
+            session=session,
             api_url=instagram.api_url,
             access_token=instagram.access_token,
             user_id=instagram.user_id,
             poll_interval=0.01,
         )
-        try:
-            result = await publisher.publish(ig_post(), MemoryCheckpoints())
-        finally:
-            await publisher.aclose()
+        result = await publisher.publish(ig_post(), MemoryCheckpoints())
     routes = [r.route for r in instagram.requests]
     assert routes == ["media", "status", "status", "status", "media_publish", "permalink"]
     (media,) = instagram.media
     assert result.external_id == media.id
 
 
-async def test_instagram_still_processing_at_the_deadline_is_transient() -> None:
+async def test_instagram_still_processing_at_the_deadline_is_transient(
+    session: aiohttp.ClientSession,
+) -> None:
     """A container never FINISHED within poll_timeout: transient, nothing published."""
     async with FakeInstagram(processing_polls=10_000) as instagram:
         publisher = InstagramPublisher(
+            session=session,
             api_url=instagram.api_url,
             access_token=instagram.access_token,
             user_id=instagram.user_id,
@@ -442,11 +443,8 @@ async def test_instagram_still_processing_at_the_deadline_is_transient() -> None
             poll_timeout=0.1,
         )
         checkpoints = MemoryCheckpoints()
-        try:
-            with pytest.raises(TransientPublishError) as caught:
-                await publisher.publish(ig_post(), checkpoints)
-        finally:
-            await publisher.aclose()
+        with pytest.raises(TransientPublishError) as caught:
+            await publisher.publish(ig_post(), checkpoints)
     assert "still processing" in caught.value.detail
     assert instagram.media == [] and "media_publish" not in [r.route for r in instagram.requests]
     assert list(checkpoints.done) == ["container"]
@@ -533,16 +531,14 @@ async def test_instagram_saved_media_is_never_published_again(
 
 async def test_instagram_bad_token_is_a_credentials_error_without_the_token(
     instagram: FakeInstagram,
+    session: aiohttp.ClientSession,
 ) -> None:
     """OAuthException 190 is permanent, reason credentials; the token appears nowhere."""
     token = "EAAG-secret-token-value"
     publisher = InstagramPublisher(
-        api_url=instagram.api_url, access_token=token, user_id=instagram.user_id
+        session=session, api_url=instagram.api_url, access_token=token, user_id=instagram.user_id
     )
-    try:
-        error = await publish_error(publisher, ig_post())
-    finally:
-        await publisher.aclose()
+    error = await publish_error(publisher, ig_post())
     assert isinstance(error, PermanentPublishError)
     assert error.reason == FailureReason.CREDENTIALS
     assert "Invalid OAuth access token" in error.detail
@@ -674,3 +670,33 @@ async def test_linkedin_urn_is_saved_and_a_retry_does_not_post_again(
     assert checkpoints.saves == [("post", first.external_id)]
     assert again == first
     assert len(linkedin.requests) == 1
+
+
+async def test_x_signs_its_own_requests_and_nobody_elses_on_the_shared_session(
+    linkedin: FakeLinkedIn, session: aiohttp.ClientSession
+) -> None:
+    """On one session, X's requests are rebased to X_API_URL and OAuth-signed (the fake X
+    checks the signature), while LinkedIn's, before and after, carry only LinkedIn's headers."""
+    async with FakeX() as fake_x:
+        x = XPublisher(
+            session=session,
+            api_url=fake_x.url,
+            consumer_key=fake_x.consumer_key,
+            consumer_secret=fake_x.consumer_secret,
+            access_token=fake_x.access_token,
+            access_token_secret=fake_x.access_token_secret,
+        )
+        li = linkedin_publisher(session, linkedin)
+        await li.publish(post("Before X"), MemoryCheckpoints())
+        result = await x.publish(post("Hello X", platform="x"), MemoryCheckpoints())
+        await li.publish(post("After X"), MemoryCheckpoints())
+    (tweet,) = fake_x.tweets
+    assert (tweet.text, result.external_id) == ("Hello X", tweet.id)
+    (x_request,) = fake_x.requests
+    assert x_request.headers["Authorization"].startswith("OAuth ")
+    assert "LinkedIn-Version" not in x_request.headers
+    for request in linkedin.requests:
+        assert request.headers["Authorization"] == f"Bearer {linkedin.access_token}"
+        assert request.headers["LinkedIn-Version"] == VERSION
+    assert [p.commentary for p in linkedin.posts] == ["Before X", "After X"]
+    assert not session.closed

@@ -21,17 +21,9 @@ from twitter_text.regexp.valid_url_preceding_chars import valid_url_preceding_ch
 from twitter_text.regexp.valid_url_query_chars import valid_url_query_chars
 from twitter_text.regexp.valid_url_query_ending_chars import valid_url_query_ending_chars
 
-from services.platforms import (
-    AS_RE_SEES_IT,
-    PLATFORMS,
-    TOO_COMPLEX,
-    MeasurementTooSlow,
-    clear_caches,
-    off_loop,
-    rules_for,
-    x_count,
-    x_lower_bound,
-)
+from services.platforms import PLATFORMS, spec_for
+from services.platforms.budget import MeasurementTooSlow, clear_caches, off_loop
+from services.platforms.x.count import AS_RE_SEES_IT, TOO_COMPLEX, x_count, x_lower_bound
 
 # Pieces of text that exercise twitter-text's corners: URLs with and without protocol, t.co,
 # punycode and IDN domains, characters `re` and `regex` fold differently, emoji sequences,
@@ -108,7 +100,7 @@ any_text = st.text(max_size=80)
 
 def test_x_counts_links_as_23_and_emoji_as_2() -> None:
     """X's weighted count: a URL of any length is 23, an emoji 2, a CJK character 2."""
-    x = rules_for("x")
+    x = spec_for("x")
     assert x.length("a" * 10) == 10
     assert x.length("see https://example.com/" + "a" * 100) == 4 + 23
     assert x.length("\U0001f600") == 2
@@ -117,7 +109,7 @@ def test_x_counts_links_as_23_and_emoji_as_2() -> None:
 
 def test_x_limit_is_280_weighted() -> None:
     """280 weighted characters fit; 141 CJK characters (282) don't, and say so."""
-    x = rules_for("x")
+    x = spec_for("x")
     assert x.measure("a" * 280).within_limit
     over = x.measure("日" * 141)
     assert not over.within_limit and over.length == 282
@@ -175,7 +167,7 @@ def test_lower_bound_is_safe_for_every_emoji_and_composition() -> None:
 
 def test_far_over_text_is_refused_without_parsing() -> None:
     """Text far over the limit is refused by the pre-check, with its bound ("at least")."""
-    measured = rules_for("x").measure("a." * 1500)
+    measured = spec_for("x").measure("a." * 1500)
     assert measured.length == 3000
     assert measured.problems[0].startswith("at least 3000/280 characters, over the limit")
 
@@ -184,7 +176,7 @@ def test_links_bound_the_pre_check_safely() -> None:
     """A 4,000-character link still counts 23: the pre-check lets it through to the count."""
     link = "https://example.com/" + "a" * 4000
     assert x_lower_bound(link) <= 23
-    assert rules_for("x").measure(link).within_limit
+    assert spec_for("x").measure(link).within_limit
 
 
 @pytest.mark.parametrize(
@@ -210,7 +202,7 @@ def test_worst_inputs_are_counted_exactly(text: str, length: int) -> None:
 def test_too_complex_text_is_refused_in_plain_words() -> None:
     """A text the bounded count can't finish is refused as too complex, not let through."""
     text = " ".join(["a_" * 2000 + "b.com"] * 20)
-    measured = rules_for("x").measure(text)
+    measured = spec_for("x").measure(text)
     assert TOO_COMPLEX in measured.problems
     assert not measured.within_limit
 
@@ -238,7 +230,7 @@ async def test_on_the_event_loop_a_costly_count_gives_up_and_runs_off_it() -> No
 )
 def test_characters_x_refuses_are_named(text: str, code_points: str) -> None:
     """X's own validity: non-characters and the BOM make a short post invalid, named."""
-    measured = rules_for("x").measure(text)
+    measured = spec_for("x").measure(text)
     assert not parse_tweet(text).valid
     assert not measured.within_limit
     assert any(code_points in problem and "X refuses" in problem for problem in measured.problems)
@@ -248,7 +240,7 @@ def test_directional_controls_are_accepted_as_twitter_text_3_accepts_them() -> N
     """twitter-text 3 counts directional marks and overrides (weight 2) and accepts them."""
     text = "\u202eabc\u202c \u200fd\u2066e\u2069"
     assert parse_tweet(text).valid
-    assert rules_for("x").measure(text).within_limit
+    assert spec_for("x").measure(text).within_limit
 
 
 def test_url_pattern_classes_agree_between_regex_engines() -> None:
@@ -283,7 +275,7 @@ def test_url_pattern_classes_agree_between_regex_engines() -> None:
 
 def test_instagram_caps_length_and_hashtags() -> None:
     """Instagram: 2200 characters and at most 30 hashtags."""
-    instagram = rules_for("instagram")
+    instagram = spec_for("instagram")
     assert instagram.measure(" ".join(f"#tag{i}" for i in range(30))).within_limit
     too_many = instagram.measure(" ".join(f"#tag{i}" for i in range(31)))
     assert not too_many.within_limit and "31 hashtags" in too_many.problems[0]
@@ -293,7 +285,7 @@ def test_instagram_caps_length_and_hashtags() -> None:
 
 def test_linkedin_limit_is_3000_characters() -> None:
     """LinkedIn: 3000 characters."""
-    linkedin = rules_for("linkedin")
+    linkedin = spec_for("linkedin")
     assert linkedin.measure("a" * 3000).within_limit
     assert not linkedin.measure("a" * 3001).within_limit
 

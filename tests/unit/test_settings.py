@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.settings import DryRun, Mode, RateLimit, SettingsError, load_settings
 
@@ -88,16 +89,16 @@ def test_defaults_and_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = settings_with(
         monkeypatch, **MINIMAL, SOCIALPOST_APPROVERS=" U01, W02 ", SOCIALPOST_RATE_LIMIT="3/30"
     )
-    assert settings.mode == Mode.SOCKET
-    assert settings.slack_api_url == "https://slack.com/api/"
-    assert settings.approvers == ("U01", "W02")
-    assert settings.rate_limit == RateLimit(capacity=3, per_seconds=30)
-    assert settings.dry_run == DryRun.AUTO
-    assert settings.llm_models == ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest")
-    assert [d.name for d in settings.llm_deployments] == list(settings.llm_models)
-    assert settings.retry_max_attempts == 5
-    assert settings.x_api_url == "https://api.x.com"
-    assert settings.instagram_api_url == "https://graph.facebook.com/v21.0"
+    assert settings.connection.mode == Mode.SOCKET
+    assert settings.slack.api_url == "https://slack.com/api/"
+    assert settings.approval.approvers == ("U01", "W02")
+    assert settings.limits.rate_limit == RateLimit(capacity=3, per_seconds=30)
+    assert settings.publishing.dry_run == DryRun.AUTO
+    assert settings.llm.models == ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest")
+    assert [d.name for d in settings.llm.deployments] == list(settings.llm.models)
+    assert settings.jobs.retry_max_attempts == 5
+    assert settings.platforms["x"].api_url == "https://api.x.com"
+    assert settings.platforms["instagram"].api_url == "https://graph.facebook.com/v21.0"
 
 
 def test_dry_run_false_without_any_platform_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,7 +129,7 @@ def test_llm_config_file_resolves_environment_references(
     )
     monkeypatch.setenv("MY_KEY", "sk-resolved-value")
     settings = settings_with(monkeypatch, **MINIMAL, SOCIALPOST_LLM_CONFIG=str(config))
-    fast, backup = settings.llm_deployments
+    fast, backup = settings.llm.deployments
     assert (fast.name, fast.model, fast.params) == (
         "fast",
         "openai/gpt-4o-mini",
@@ -191,13 +192,12 @@ def test_llm_config_syntax_error_says_where_without_quoting_the_line(
 
 def test_brand_voice_from_text_or_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """SOCIALPOST_BRAND_VOICE is the voice itself, or a path to a file holding it."""
-    assert settings_with(monkeypatch, **MINIMAL, SOCIALPOST_BRAND_VOICE="Warm.").brand_voice == (
-        "Warm."
-    )
+    settings = settings_with(monkeypatch, **MINIMAL, SOCIALPOST_BRAND_VOICE="Warm.")
+    assert settings.llm.brand_voice == "Warm."
     voice = tmp_path / "voice.md"
     voice.write_text("Plain words, no jargon.\n", encoding="utf-8")
     settings = settings_with(monkeypatch, SOCIALPOST_BRAND_VOICE=str(voice))
-    assert settings.brand_voice == "Plain words, no jargon."
+    assert settings.llm.brand_voice == "Plain words, no jargon."
 
 
 def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -211,8 +211,8 @@ def test_dotenv_file_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.setenv("SOCIALPOST_HTTP_PORT", "5000")
     try:
         settings = load_settings()
-        assert settings.approval_channel == "C0APPROVALS"
-        assert settings.http_port == 5000
+        assert settings.approval.channel == "C0APPROVALS"
+        assert settings.server.http_port == 5000
         assert os.environ["OPENAI_API_KEY"] == "sk-from-dotenv-123"
         assert "sk-from-dotenv-123" in settings.secret_values()
     finally:
@@ -260,4 +260,56 @@ def test_half_set_platform_credentials_are_an_error(monkeypatch: pytest.MonkeyPa
         "X_ACCESS_TOKEN_SECRET: required to post to X, since X_API_KEY, X_API_SECRET, "
         "X_ACCESS_TOKEN are set",
         "LINKEDIN_AUTHOR_URN: required to post to LinkedIn, since LINKEDIN_ACCESS_TOKEN is set",
+    ]
+
+
+def test_files_are_read_once_by_the_loader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The LLM config is parsed once and the brand voice file read once, whatever checks
+    look at them."""
+    config = tmp_path / "llm.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: a\n    litellm_params: {model: openai/gpt-4o-mini}\n",
+        encoding="utf-8",
+    )
+    voice = tmp_path / "voice.md"
+    voice.write_text("Warm and plain.", encoding="utf-8")
+    parsed: list[object] = []
+    read: list[Path] = []
+    real_load, real_read = yaml.safe_load, Path.read_text
+
+    def counting_load(stream: object) -> object:
+        parsed.append(stream)
+        return real_load(stream)  # type: ignore[arg-type]
+
+    def counting_read(self: Path, *args: object, **kwargs: object) -> str:
+        read.append(self)
+        return real_read(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(yaml, "safe_load", counting_load)
+    monkeypatch.setattr(Path, "read_text", counting_read)
+    settings = settings_with(
+        monkeypatch, **MINIMAL, SOCIALPOST_LLM_CONFIG=str(config), SOCIALPOST_BRAND_VOICE=str(voice)
+    )
+    assert [d.name for d in settings.llm.deployments] == ["a"]
+    assert settings.llm.brand_voice == "Warm and plain."
+    assert len(parsed) == 1
+    assert sorted(read) == sorted([config, voice])
+
+
+def test_rules_between_settings_hold_whichever_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A retry cap below the base delay is refused, naming both settings; a setting that
+    other checks read (the mode) may be malformed without hiding unrelated problems."""
+    found = problems(
+        monkeypatch,
+        **MINIMAL,
+        SOCIALPOST_RETRY_BASE_DELAY="10",
+        SOCIALPOST_RETRY_MAX_DELAY="5",
+    )
+    assert found == [
+        "SOCIALPOST_RETRY_MAX_DELAY: must be at least SOCIALPOST_RETRY_BASE_DELAY (10)"
+    ]
+    found = problems(monkeypatch, SOCIALPOST_MODE="pigeon", SOCIALPOST_RETRY_MAX_DELAY="1")
+    assert sorted(p.split(":")[0] for p in found) == [
+        "SOCIALPOST_MODE",
+        "SOCIALPOST_RETRY_MAX_DELAY",
     ]

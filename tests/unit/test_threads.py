@@ -9,14 +9,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twitter_text import extract_urls_with_indices, parse_tweet
 
-from services.platforms import clear_caches
-from services.threads import (
+from services.platforms import measure_draft
+from services.platforms.budget import clear_caches
+from services.platforms.x.thread import (
     _BREAK,
     _CASHTAG,
     _HASHTAG,
     _MENTION,
     MAX_PARTS,
-    measure_draft,
     split_thread,
 )
 
@@ -92,8 +92,12 @@ def bodies(text: str, parts: list[str]) -> list[str]:
 def cut_positions(text: str, parts: list[str]) -> list[tuple[int, int]]:
     """Where each part sits in `text`: in order, with only whitespace or break lines between."""
     spans, cursor = [], 0
+    # A part never starts inside a break line (its "-" may also occur in a "---").
+    breaks = [match.span() for match in _BREAK.finditer(text)]
     for body in bodies(text, parts):
         start = text.find(body, cursor)
+        while start >= 0 and any(begin <= start < end for begin, end in breaks):
+            start = text.find(body, start + 1)
         assert start >= 0, body
         assert not _BREAK.sub("", text[cursor:start]).strip()
         spans.append((start, start + len(body)))

@@ -1,4 +1,8 @@
-"""The dry-run publisher: logs what it would publish and calls no platform."""
+"""The dry-run publisher: logs what it would publish and calls no platform.
+
+It stands in for any platform (SOCIALPOST_DRY_RUN, or a platform without credentials in
+`auto`), so it belongs to none of the platform folders.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import uuid
 
 import structlog
 
-from services.publishers import Checkpoints, PublishResult
+from services.platforms.base import Checkpoints, PublishResult
 from storage.models import Post
 
 log = structlog.get_logger(__name__)
@@ -24,6 +28,3 @@ class DryRunPublisher:
         """Pretend to publish; the id says it is a dry run."""
         log.info("dry_run_publish", platform=self.platform, post_id=post.id, text=post.message)
         return PublishResult(external_id=f"dry-run-{uuid.uuid4().hex[:12]}", dry_run=True)
-
-    async def aclose(self) -> None:
-        """Nothing to release."""

@@ -27,7 +27,7 @@ from services.errors import (
     PublishError,
     TransientPublishError,
 )
-from services.publishers import (
+from services.platforms.base import (
     Checkpoints,
     PublishResult,
     error_for_status,
@@ -57,6 +57,7 @@ class InstagramPublisher:
     def __init__(
         self,
         *,
+        session: aiohttp.ClientSession,
         api_url: str,
         access_token: str,
         user_id: str,
@@ -69,7 +70,8 @@ class InstagramPublisher:
         self._user = user_id
         self._poll_interval = poll_interval
         self._poll_timeout = poll_timeout
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
+        self._session = session
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     def _scrub(self, text: str) -> str:
         """`text` with the access token blotted out."""
@@ -109,9 +111,9 @@ class InstagramPublisher:
         fields = {**params, "access_token": self._token}
         try:
             request = (
-                self._session.get(url, params=fields)
+                self._session.get(url, params=fields, timeout=self._timeout)
                 if method == "GET"
-                else self._session.post(url, data=fields)
+                else self._session.post(url, data=fields, timeout=self._timeout)
             )
             async with request as response:
                 status, reason = response.status, response.reason or ""
@@ -240,10 +242,6 @@ class InstagramPublisher:
         if permalink is None:
             permalink = await self._permalink(post, media_id)
         return PublishResult(external_id=media_id, url=permalink)
-
-    async def aclose(self) -> None:
-        """Close the HTTP session."""
-        await self._session.close()
 
 
 __all__ = ["InstagramPublisher"]

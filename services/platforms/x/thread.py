@@ -11,8 +11,10 @@ accents) or inside a URL, mention, hashtag, cashtag or emoji. A post keeps the t
 written, line breaks included; only the whitespace at a cut goes. Every part ends with its
 number, e.g. ` 2/5`, and is checked by X's exact count.
 
-Splitting and measuring are cached per text and bounded (see `services.platforms`): call the
-`..._async` forms from the event loop, and the plain ones find their answers there.
+Splitting and measuring are cached per text and bounded (see `services.platforms.budget`):
+call them through `off_loop` from the event loop, and the plain calls find their answers there.
+
+(The module is `thread`, not `threads`: Threads is also the name of a platform.)
 """
 
 from __future__ import annotations
@@ -25,14 +27,13 @@ import regex
 from twitter_text.regexp.punct import punct
 from twitter_text.regexp.spaces_group import spaces_group
 
-from services.platforms import (
+from services.platforms.base import Measurement
+from services.platforms.budget import bounded, off_loop, remaining_budget
+from services.platforms.x.count import (
+    RULE,
     TOO_COMPLEX,
-    Measurement,
-    bounded,
-    off_loop,
+    X_LIMIT,
     refused_problem,
-    remaining_budget,
-    rules_for,
     x_count,
     x_lower_bound,
     x_weights,
@@ -267,7 +268,7 @@ def _thread(text: str, limit: int) -> _Thread:
         numbering = len(f" {total}/{total}")
 
 
-def split_thread(text: str, limit: int = 280) -> list[str]:
+def split_thread(text: str, limit: int = X_LIMIT) -> list[str]:
     """The numbered parts of a thread, each at most `limit` weighted characters.
 
     A text that fits one post stays one post, verbatim and unnumbered.
@@ -275,7 +276,7 @@ def split_thread(text: str, limit: int = 280) -> list[str]:
     return list(_thread(text, limit).parts)
 
 
-async def split_thread_async(text: str, limit: int = 280) -> list[str]:
+async def split_thread_async(text: str, limit: int = X_LIMIT) -> list[str]:
     """`split_thread`, computed off the event loop (and cached for it)."""
     return await off_loop(split_thread, text, limit)
 
@@ -289,52 +290,37 @@ def _thread_problems(parts: tuple[str, ...]) -> list[str]:
     return []
 
 
-def _draft_too_complex(platform: str, text: str, thread: bool) -> Measurement:
-    rules = rules_for(platform)
-    return Measurement(
-        length=x_lower_bound(text), limit=rules.limit, problems=(TOO_COMPLEX,), parts=0
-    )
+def _thread_too_complex(text: str) -> Measurement:
+    return Measurement(length=x_lower_bound(text), limit=X_LIMIT, problems=(TOO_COMPLEX,), parts=0)
 
 
-@bounded(maxsize=256, when_too_slow=_draft_too_complex)
-def _measure_draft(platform: str, text: str, thread: bool) -> Measurement:
-    rules = rules_for(platform)
-    if not (thread and platform == "x"):
-        return rules.measure(text)
+@bounded(maxsize=256, when_too_slow=_thread_too_complex)
+def measure_thread(text: str) -> Measurement:
+    """A draft measured as an X thread: split, and every part measured by X's exact count."""
     # However it is cut, every character but the whitespace at cuts and the break lines is in
     # some post: more than MAX_PARTS full posts' worth can't fit, whatever the split.
     bound = x_lower_bound(_BREAK.sub("", text), count_whitespace=False)
-    if bound > MAX_PARTS * rules.limit:
+    if bound > MAX_PARTS * X_LIMIT:
         problem = (
-            f"at least {bound} characters ({rules.rule}), over the limit: more than a "
+            f"at least {bound} characters ({RULE}), over the limit: more than a "
             f"thread of {MAX_PARTS} posts can hold"
         )
-        return Measurement(length=bound, limit=rules.limit, problems=(problem,), parts=0)
-    split = _thread(text, rules.limit)
+        return Measurement(length=bound, limit=X_LIMIT, problems=(problem,), parts=0)
+    split = _thread(text, X_LIMIT)
     whole = x_count(text)
     problems = [] if split.measured and whole.exact else [TOO_COMPLEX]
     problems += _thread_problems(split.parts)
     for number, part in enumerate(split.parts[:MAX_PARTS], 1):
         length = x_count(part).length
-        if length > rules.limit:
+        if length > X_LIMIT:
             problems.append(
-                f"post {number} is {length}/{rules.limit} characters, over the limit ({rules.rule})"
+                f"post {number} is {length}/{X_LIMIT} characters, over the limit ({RULE})"
             )
     if whole.refused_characters:
-        problems.append(refused_problem(rules.name, whole.refused_characters))
+        problems.append(refused_problem(whole.refused_characters))
     return Measurement(
         length=whole.length,
-        limit=rules.limit,
+        limit=X_LIMIT,
         problems=tuple(problems),
         parts=len(split.parts),
     )
-
-
-def measure_draft(platform: str, text: str, *, thread: bool = False) -> Measurement:
-    """A draft measured by its platform's rules; an X thread part by part."""
-    return _measure_draft(platform, text, thread)
-
-
-async def measure_draft_async(platform: str, text: str, *, thread: bool = False) -> Measurement:
-    """`measure_draft`, computed off the event loop (and cached for it)."""
-    return await off_loop(_measure_draft, platform, text, thread)

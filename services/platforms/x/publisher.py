@@ -1,8 +1,10 @@
 """X (Twitter) through tweepy's AsyncClient, OAuth 1.0a user context.
 
-tweepy hard-codes `https://api.twitter.com`. To honour `X_API_URL` the client gets our own
-aiohttp session whose client middleware sends each request to the configured base URL and
-signs it again for that URL (an OAuth 1.0a signature covers the URL it was made for).
+tweepy hard-codes `https://api.twitter.com`. To honour `X_API_URL` the client gets a
+`SignedSession`: the process's shared aiohttp session, with a per-request client middleware
+that sends each request to the configured base URL and signs it again for that URL (an OAuth
+1.0a signature covers the URL it was made for). Only X's own requests carry the middleware, so
+Slack and the other platforms on the same session are untouched.
 tweepy's `wait_on_rate_limit` is off (it breaks with OAuth 1.0a); a 429 becomes a transient
 error carrying X's reset time, and the retry table waits it out.
 """
@@ -21,8 +23,8 @@ from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
 from services.errors import FailureReason, PermanentPublishError, PublishError
-from services.publishers import Checkpoints, PublishResult, error_for_status, network_error
-from services.threads import split_thread_async
+from services.platforms.base import Checkpoints, PublishResult, error_for_status, network_error
+from services.platforms.x.thread import split_thread_async
 from storage.models import Post
 
 log = structlog.get_logger(__name__)
@@ -68,6 +70,28 @@ class RebaseAndSign:
         return await handler(request)
 
 
+class SignedSession:
+    """What tweepy takes for its aiohttp session: the shared one, every request rebased and
+    signed by `middleware` and limited to `timeout`. tweepy only calls `request`, and never
+    closes a session it was given."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        middleware: RebaseAndSign,
+        timeout: aiohttp.ClientTimeout,
+    ) -> None:
+        self._session = session
+        self._middlewares = (middleware,)
+        self._timeout = timeout
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> Any:
+        """`ClientSession.request`, through the middleware (an async context manager)."""
+        return self._session.request(
+            method, url, middlewares=self._middlewares, timeout=self._timeout, **kwargs
+        )
+
+
 def _detail(exc: tweepy.HTTPException) -> str:
     messages = [*exc.api_messages, *exc.api_errors]
     return "; ".join(str(m) for m in messages) or str(exc.response.reason or "")
@@ -86,6 +110,7 @@ class XPublisher:
     def __init__(
         self,
         *,
+        session: aiohttp.ClientSession,
         api_url: str,
         consumer_key: str,
         consumer_secret: str,
@@ -99,10 +124,6 @@ class XPublisher:
             resource_owner_key=access_token,
             resource_owner_secret=access_token_secret,
         )
-        self._session = aiohttp.ClientSession(
-            middlewares=(RebaseAndSign(api_url, oauth),),
-            timeout=aiohttp.ClientTimeout(total=timeout),
-        )
         self._client = AsyncClient(
             consumer_key=consumer_key,
             consumer_secret=consumer_secret,
@@ -110,7 +131,9 @@ class XPublisher:
             access_token_secret=access_token_secret,
             return_type=dict,
         )
-        self._client.session = self._session
+        self._client.session = SignedSession(
+            session, RebaseAndSign(api_url, oauth), aiohttp.ClientTimeout(total=timeout)
+        )
 
     async def create(self, text: str, *, in_reply_to: str | None = None) -> str:
         """Create one post (a reply when `in_reply_to` is given); returns its id."""
@@ -165,9 +188,5 @@ class XPublisher:
         assert first is not None
         return PublishResult(external_id=first, url=status_url(first))
 
-    async def aclose(self) -> None:
-        """Close the HTTP session."""
-        await self._session.close()
 
-
-__all__ = ["PublishError", "RebaseAndSign", "XPublisher", "status_url"]
+__all__ = ["PublishError", "RebaseAndSign", "SignedSession", "XPublisher", "status_url"]

@@ -1,8 +1,7 @@
-"""Each platform's name and rules, measured the way the platform measures them.
+"""X's rules: a text counted the way X counts it, and measured against X's limit.
 
 X counts with its own weighting (URLs 23, emoji and CJK 2) and refuses a few characters
 (U+FFFE, U+FEFF, U+FFFF): twitter-text's rules, as twitter-text-parser implements them.
-LinkedIn and Instagram count characters; Instagram also caps hashtags at 30.
 
 X's counter is bounded. twitter-text's URL pattern backtracks: on texts such as "a.a.a.…" one
 `parse_tweet` is roughly quadratic (300 characters: 0.4 s, 3,000: 45 s), and Python's `re`
@@ -13,30 +12,22 @@ patterns and tables, with three changes to how it runs, none to what it counts:
   counts exactly what the whole text counts), each token's analysis cached, and the URL pattern
   run only on tokens where a URL is possible (a dot followed by a real top-level domain);
 - the patterns run on the `regex` engine with a timeout and without holding the GIL;
-- every count runs under a time budget: 10 ms on the event loop (where callers find it
-  already computed, see `off_loop`), a second in a worker thread. A text that still can't be
-  counted in time is refused as too complex, never let through unmeasured.
+- every count runs under a time budget (`services.platforms.budget`): a text that still can't
+  be counted in time is refused as too complex, never let through unmeasured.
 
 Before any of that, `x_lower_bound` refuses texts far over the limit without parsing them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache, partial, wraps
-from typing import ParamSpec, TypeVar
+from functools import lru_cache
 
 import regex
-import structlog
 from twitter_text.config import config as twitter_config
 from twitter_text.extract_urls import default_protocol, is_valid_url, max_tco_slug_length
 from twitter_text.regexp.emoji import emoji as emoji_pattern
@@ -54,136 +45,20 @@ from twitter_text.regexp.valid_gtld import valid_gtld
 from twitter_text.regexp.valid_punycode import valid_punycode
 from twitter_text.regexp.valid_tco_url import valid_tco_url
 
-log = structlog.get_logger(__name__)
+from services.platforms.base import Measurement
+from services.platforms.budget import (
+    MeasurementTooSlow,
+    bounded,
+    register_cache,
+    remaining_budget,
+)
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-ON_LOOP_BUDGET = 0.01
-"""Seconds a count may take on the event loop before it gives up (callers warm it first)."""
-OFF_LOOP_BUDGET = 1.0
-"""Seconds a count may take in a worker thread before the text is refused as too complex."""
-ON_LOOP_MAX_CHARS = 20_000
-"""Longer texts are never counted on the event loop, only in a worker thread."""
 MAX_URL_LENGTH = 4096
 """twitter-text's longest URL (protocol included): one URL covers at most this many characters."""
 TOO_COMPLEX = (
     "too complex for X's character counter to measure in time "
     "(very long runs of words joined by dots); simplify it"
 )
-
-
-class MeasurementTooSlow(Exception):
-    """A count ran out of its time budget (on the event loop: compute it off the loop first)."""
-
-
-# --- time budgets -------------------------------------------------------------------------
-
-_deadline: ContextVar[float | None] = ContextVar("measurement_deadline", default=None)
-
-
-def _on_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-@contextmanager
-def _budget() -> Iterator[bool]:
-    """Run under a deadline; yields whether this call owns it (nested calls share the outer
-    one). On the event loop the budget is `ON_LOOP_BUDGET`, elsewhere `OFF_LOOP_BUDGET`."""
-    if _deadline.get() is not None:
-        yield False
-        return
-    seconds = ON_LOOP_BUDGET if _on_event_loop() else OFF_LOOP_BUDGET
-    token = _deadline.set(time.monotonic() + seconds)
-    try:
-        yield True
-    finally:
-        _deadline.reset(token)
-
-
-def remaining_budget() -> float:
-    """Seconds left of the current count's budget; raises `MeasurementTooSlow` when none."""
-    deadline = _deadline.get()
-    if deadline is None:
-        return OFF_LOOP_BUDGET
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise MeasurementTooSlow
-    return left
-
-
-_caches: list[Callable[[], None]] = []
-
-
-def bounded(
-    maxsize: int, when_too_slow: Callable[P, R]
-) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Cache a pure function of text and run it under a time budget.
-
-    When the budget runs out off the event loop, `when_too_slow` gives the (cached) answer for
-    a text too complex to measure; on the event loop, or inside an outer bounded call, the
-    `MeasurementTooSlow` propagates and nothing is cached, so a worker thread can still do it.
-    """
-
-    def decorate(function: Callable[P, R]) -> Callable[P, R]:
-        def run(*args: P.args, **kwargs: P.kwargs) -> R:
-            with _budget() as owner:
-                on_loop = _on_event_loop()
-                try:
-                    if on_loop and owner and _too_long_for_loop(args):
-                        raise MeasurementTooSlow
-                    return function(*args, **kwargs)
-                except (MeasurementTooSlow, TimeoutError) as exc:
-                    if on_loop and owner:
-                        # Whoever called this on the loop should have awaited `off_loop`.
-                        log.warning(
-                            "measurement_too_slow_on_event_loop", function=function.__name__
-                        )
-                    if on_loop or not owner:
-                        raise MeasurementTooSlow from exc
-            # Outside the spent budget: the fallback only does linear work.
-            return when_too_slow(*args, **kwargs)
-
-        wrapper = lru_cache(maxsize=maxsize)(run)
-        _caches.append(wrapper.cache_clear)
-        cached: Callable[..., R] = wrapper
-
-        @wraps(function)
-        def call(*args: P.args, **kwargs: P.kwargs) -> R:
-            return cached(*args, **kwargs)
-
-        return call
-
-    return decorate
-
-
-def clear_caches() -> None:
-    """Forget every cached count and split (for measuring cold costs)."""
-    for clear in _caches:
-        clear()
-    token_entities.cache_clear()
-
-
-def _too_long_for_loop(args: tuple[object, ...]) -> bool:
-    return any(isinstance(arg, str) and len(arg) > ON_LOOP_MAX_CHARS for arg in args)
-
-
-_workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="measure")
-
-
-async def off_loop(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """`function(*args, **kwargs)` in a measuring thread, with the off-loop budget.
-
-    The event loop only waits: the patterns run without the GIL, and the Python parts yield it
-    every few milliseconds. The bounded functions cache their answers, so a later call on the
-    loop finds them.
-    """
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_workers, partial(function, *args, **kwargs))
 
 
 # --- twitter-text's patterns on the regex engine --------------------------------------------
@@ -434,6 +309,9 @@ def token_entities(token: str, first: bool = False) -> TokenEntities:
     return TokenEntities(urls, emoji, weight)
 
 
+register_cache(token_entities.cache_clear)
+
+
 def tokens(text: str) -> list[str]:
     """`text` cut into alternating whitespace-free tokens and runs of twitter-text's spaces
     (even indexes are tokens, possibly empty)."""
@@ -557,114 +435,51 @@ def x_lower_bound(text: str, *, count_whitespace: bool = True) -> int:
 
 # --- the rules ------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class Measurement:
-    """A text measured against a platform's rules."""
-
-    length: int
-    limit: int
-    problems: tuple[str, ...]
-    parts: int = 1
-
-    @property
-    def within_limit(self) -> bool:
-        """Whether the platform will take the text as it is."""
-        return not self.problems
-
-
-def refused_problem(platform: str, characters: tuple[str, ...]) -> str:
-    """The problem of a text holding characters the platform refuses."""
-    if len(characters) == 1:
-        return f"contains {characters[0]}, a character {platform} refuses: remove it"
-    listed = ", ".join(characters[:-1]) + f" and {characters[-1]}"
-    return f"contains {listed}, characters {platform} refuses: remove them"
-
-
-_HASHTAG_SIGN = re.compile(r"(?<![\w&])#\w+")
+NAME = "X"
+RULE = "X's weighted count: links count 23, emoji and CJK characters 2"
 FAR_OVER = 2
 """A post whose lower bound is over this many times the limit is refused without parsing."""
 
 
-@dataclass(frozen=True)
-class PlatformRules:
-    """What one platform accepts."""
-
-    slug: str
-    name: str
-    limit: int
-    rule: str
-    max_hashtags: int | None = None
-    needs_image: bool = False
-
-    def length(self, text: str) -> int:
-        """The text's length as the platform counts it (X: at least this, if `measure`
-        finds the text too complex or far over the limit)."""
-        return self.measure(text).length
-
-    def measure(self, text: str) -> Measurement:
-        """The length and every rule the text breaks."""
-        if self.slug == "x":
-            return _measure_x(self, text)
-        length = len(text)
-        problems = []
-        if length > self.limit:
-            problems.append(f"{length}/{self.limit} characters, over the limit ({self.rule})")
-        if self.max_hashtags is not None:
-            hashtags = len(_HASHTAG_SIGN.findall(text))
-            if hashtags > self.max_hashtags:
-                problems.append(f"{hashtags} hashtags, at most {self.max_hashtags} allowed")
-        return Measurement(length=length, limit=self.limit, problems=tuple(problems))
+def refused_problem(characters: tuple[str, ...]) -> str:
+    """The problem of a text holding characters X refuses."""
+    if len(characters) == 1:
+        return f"contains {characters[0]}, a character {NAME} refuses: remove it"
+    listed = ", ".join(characters[:-1]) + f" and {characters[-1]}"
+    return f"contains {listed}, characters {NAME} refuses: remove them"
 
 
-def _x_too_complex(rules: PlatformRules, text: str) -> Measurement:
+def over_limit(length: int, *, at_least: bool = False) -> str:
+    """The problem of a post longer than X takes."""
+    least = "at least " if at_least else ""
+    return f"{least}{length}/{X_LIMIT} characters, over the limit ({RULE})"
+
+
+def _too_complex(text: str) -> Measurement:
     count = _count_too_complex(text)
     problems = [TOO_COMPLEX]
     if count.refused_characters:
-        problems.append(refused_problem(rules.name, count.refused_characters))
-    return Measurement(length=count.length, limit=rules.limit, problems=tuple(problems))
+        problems.append(refused_problem(count.refused_characters))
+    return Measurement(length=count.length, limit=X_LIMIT, problems=tuple(problems))
 
 
-@bounded(maxsize=256, when_too_slow=_x_too_complex)
-def _measure_x(rules: PlatformRules, text: str) -> Measurement:
+@bounded(maxsize=256, when_too_slow=_too_complex)
+def measure(text: str) -> Measurement:
+    """One X post: its weighted length and every rule it breaks."""
     bound = x_lower_bound(text)
-    if bound > FAR_OVER * rules.limit:
-        problems = [f"at least {bound}/{rules.limit} characters, over the limit ({rules.rule})"]
+    if bound > FAR_OVER * X_LIMIT:
+        problems = [over_limit(bound, at_least=True)]
         if refused := _refused_characters(text):
-            problems.append(refused_problem(rules.name, refused))
-        return Measurement(length=bound, limit=rules.limit, problems=tuple(problems))
+            problems.append(refused_problem(refused))
+        return Measurement(length=bound, limit=X_LIMIT, problems=tuple(problems))
     count = x_count(text)
     problems = []
     if not count.exact:
         problems.append(TOO_COMPLEX)
-    elif count.length > rules.limit:
-        problems.append(f"{count.length}/{rules.limit} characters, over the limit ({rules.rule})")
+    elif count.length > X_LIMIT:
+        problems.append(over_limit(count.length))
     elif count.length == 0:
         problems.append("the post is empty")
     if count.refused_characters:
-        problems.append(refused_problem(rules.name, count.refused_characters))
-    return Measurement(length=count.length, limit=rules.limit, problems=tuple(problems))
-
-
-PLATFORMS: dict[str, PlatformRules] = {
-    "x": PlatformRules(
-        slug="x",
-        name="X",
-        limit=X_LIMIT,
-        rule="X's weighted count: links count 23, emoji and CJK characters 2",
-    ),
-    "linkedin": PlatformRules(slug="linkedin", name="LinkedIn", limit=3000, rule="characters"),
-    "instagram": PlatformRules(
-        slug="instagram",
-        name="Instagram",
-        limit=2200,
-        rule="characters",
-        max_hashtags=30,
-        needs_image=True,
-    ),
-}
-
-
-def rules_for(slug: str) -> PlatformRules:
-    """The rules of the platform with this slug (`x`, `linkedin`, `instagram`)."""
-    return PLATFORMS[slug]
+        problems.append(refused_problem(count.refused_characters))
+    return Measurement(length=count.length, limit=X_LIMIT, problems=tuple(problems))

@@ -17,7 +17,7 @@ import aiohttp
 import structlog
 
 from services.errors import FailureReason, PermanentPublishError, PublishError
-from services.publishers import (
+from services.platforms.base import (
     Checkpoints,
     PublishResult,
     error_for_status,
@@ -98,6 +98,7 @@ class LinkedInPublisher:
     def __init__(
         self,
         *,
+        session: aiohttp.ClientSession,
         api_url: str,
         access_token: str,
         author_urn: str,
@@ -106,14 +107,14 @@ class LinkedInPublisher:
     ) -> None:
         self._posts_url = api_url.rstrip("/") + "/rest/posts"
         self._author = author_urn
-        self._session = aiohttp.ClientSession(
-            headers={
-                "Authorization": f"Bearer {access_token}",
-                "LinkedIn-Version": version,
-                "X-Restli-Protocol-Version": "2.0.0",
-            },
-            timeout=aiohttp.ClientTimeout(total=timeout),
-        )
+        # The session is shared: LinkedIn's headers go on LinkedIn's requests only.
+        self._session = session
+        self._headers = {
+            "Authorization": f"Bearer {access_token}",
+            "LinkedIn-Version": version,
+            "X-Restli-Protocol-Version": "2.0.0",
+        }
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     def body(self, text: str) -> dict[str, Any]:
         """The `POST /rest/posts` body for a public text post."""
@@ -134,7 +135,9 @@ class LinkedInPublisher:
         """Create one post; returns its URN."""
         try:
             # `json=` sends `Content-Type: application/json`, which LinkedIn requires.
-            async with self._session.post(self._posts_url, json=self.body(text)) as response:
+            async with self._session.post(
+                self._posts_url, json=self.body(text), headers=self._headers, timeout=self._timeout
+            ) as response:
                 if 200 <= response.status < 300:
                     urn = response.headers.get("x-restli-id")
                     if not urn:
@@ -161,10 +164,6 @@ class LinkedInPublisher:
             await checkpoints.save(POST_STEP, urn)
             log.info("linkedin_posted", post_id=post.id, urn=urn)
         return PublishResult(external_id=urn, url=post_url(urn))
-
-    async def aclose(self) -> None:
-        """Close the HTTP session."""
-        await self._session.close()
 
 
 __all__ = ["LITTLE_TEXT_RESERVED", "LinkedInPublisher", "little_text", "post_url"]
