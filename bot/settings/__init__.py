@@ -1,11 +1,11 @@
 """Settings: every environment variable of SPEC section 2, read once at start-up.
 
-`load_settings()` reads the environment (and `.env`) once, validates one model per area
-(`slack`, `connection`, `server`, `approval`, `storage`, `llm`, `jobs`, `limits`,
-`publishing`, `log`, plus each registered platform's own model from its descriptor), reads the
-files the settings name, and returns a `Settings` composed of them. Or it raises
-`SettingsError`, whose message names every missing or malformed variable at once, so an
-operator fixes their deployment in one go.
+`load_settings()` loads `.env` into the environment, then reads it once through one
+pydantic-settings model per area (`slack`, `connection`, `server`, `approval`, `storage`,
+`llm`, `jobs`, `limits`, `publishing`, `log`, plus each registered platform's own model from
+its descriptor), reads the files the settings name, and returns a `Settings` composed of them.
+Or it raises `SettingsError`, whose message names every missing or malformed variable at once,
+so an operator fixes their deployment in one go.
 
 A rule between fields lives in its model's `model_validator(mode="after")`: it sees every
 field, whatever their order. Areas are validated separately so that a problem in one doesn't
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -158,10 +158,12 @@ def _describe(error: Any, model: type[BaseModel]) -> list[str]:
 M = TypeVar("M", bound=BaseModel)
 
 
-def _validated(model: type[M], values: Mapping[str, object], problems: list[str]) -> M | None:
-    """`model` validated from `values`, or None with its problems added to `problems`."""
+def _validated(model: type[M], problems: list[str], **values: object) -> M | None:
+    """`model(**values)`, or None with its problems added to `problems`. A settings model
+    (`AreaSettings`, `PlatformSettings`) reads its fields from the environment as it is
+    instantiated."""
     try:
-        return model.model_validate(values)
+        return model(**values)
     except ValidationError as exc:
         problems += [line for error in exc.errors() for line in _describe(error, model)]
         return None
@@ -176,12 +178,9 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     """
     if env_file is not None and Path(env_file).is_file():
         load_dotenv(env_file, override=False)
-    environment = {name: value for name, value in os.environ.items() if value}
     problems: list[str] = []
-    areas = {name: _validated(model, environment, problems) for name, model in AREAS.items()}
-    platforms = {
-        slug: _validated(spec.settings, environment, problems) for slug, spec in PLATFORMS.items()
-    }
+    areas = {name: _validated(model, problems) for name, model in AREAS.items()}
+    platforms = {slug: _validated(spec.settings, problems) for slug, spec in PLATFORMS.items()}
     llm = areas["llm"]
     if isinstance(llm, LLMSettings):
         try:
@@ -190,7 +189,7 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
             problems.append(f"SOCIALPOST_LLM_CONFIG: {exc}")
     if problems:
         raise SettingsError(problems)
-    settings = _validated(Settings, {**areas, "platforms": platforms}, problems)
+    settings = _validated(Settings, problems, **areas, platforms=platforms)
     if settings is None:
         raise SettingsError(problems)
     return settings

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BeforeValidator
+from pydantic_settings import BaseSettings
+
+from services.platforms.base import READ_FROM_ENVIRONMENT
 
 # Loose on purpose: catch a #name or @name where an ID belongs, never refuse a real ID.
 SLACK_ID = re.compile(r"^[A-Z0-9][A-Za-z0-9_-]*$")
 
 
-class AreaSettings(BaseModel):
-    """One area's settings, validated from the environment mapping `load_settings` read.
+class AreaSettings(BaseSettings):
+    """One area's settings, read from the process environment when the model is instantiated
+    (`load_settings` loads `.env` into it first).
 
     Each field's `validation_alias` is its environment variable (the names are a contract:
-    SPEC section 2); anything else in the environment is ignored.
+    SPEC section 2); an empty variable counts as unset; anything else in the environment is
+    ignored (`READ_FROM_ENVIRONMENT`).
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = READ_FROM_ENVIRONMENT
 
 
 def _split_commas(value: object) -> object:
@@ -31,6 +36,6 @@ def _lowercase(value: object) -> object:
 
 
 CommaSeparated = BeforeValidator(_split_commas)
-"""For a list setting: `a, b,,c` is `("a", "b", "c")`."""
+"""For a list setting (annotated `NoDecode` too): `a, b,,c` is `("a", "b", "c")`."""
 AnyCase = BeforeValidator(_lowercase)
 """For a choice setting: written in any case, with spaces around (`HTTP`, ` Auto `)."""

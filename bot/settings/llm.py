@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
+from pydantic_settings import NoDecode
 
 from bot.settings.base import AreaSettings, CommaSeparated
 from services.models import Deployment
@@ -27,7 +28,7 @@ class LLMSettings(AreaSettings):
     """SOCIALPOST_LLM_*, SOCIALPOST_BRAND_VOICE; `deployments` and `brand_voice` as
     `load_files` resolved them."""
 
-    models: Annotated[tuple[str, ...], CommaSeparated] = Field(
+    models: Annotated[tuple[str, ...], NoDecode, CommaSeparated] = Field(
         DEFAULT_LLM_MODELS, validation_alias="SOCIALPOST_LLM_MODELS"
     )
     config: Path | None = Field(None, validation_alias="SOCIALPOST_LLM_CONFIG")
@@ -35,9 +36,13 @@ class LLMSettings(AreaSettings):
     cooldown: float = Field(30.0, gt=0, validation_alias="SOCIALPOST_LLM_COOLDOWN")
     brand_voice: str | None = Field(None, validation_alias="SOCIALPOST_BRAND_VOICE")
     """The brand voice text (after `load_files`: read from the file the setting names)."""
-    deployments: tuple[Deployment, ...] = Field((), exclude=True)
-    """The providers to try, in fallback order: filled in by `load_files`, not read from the
-    environment."""
+    # Not a field: every field is read from the environment, and this comes from the files.
+    _deployments: tuple[Deployment, ...] = PrivateAttr(())
+
+    @property
+    def deployments(self) -> tuple[Deployment, ...]:
+        """The providers to try, in fallback order, as `load_files` resolved them."""
+        return self._deployments
 
     @field_validator("models")
     @classmethod
@@ -62,9 +67,9 @@ def load_files(llm: LLMSettings) -> LLMSettings:
         deployments = deployments_from_config(llm.config)
     else:
         deployments = [Deployment(name=model, model=model) for model in llm.models]
-    return llm.model_copy(
-        update={"deployments": tuple(deployments), "brand_voice": brand_voice(llm.brand_voice)}
-    )
+    resolved = llm.model_copy(update={"brand_voice": brand_voice(llm.brand_voice)})
+    resolved._deployments = tuple(deployments)
+    return resolved
 
 
 def brand_voice(value: str | None) -> str | None:

@@ -25,6 +25,7 @@ from typing import Annotated, Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 import aiohttp
 from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.errors import (
     ConfigurationProblems,
@@ -102,8 +103,19 @@ def _present(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
-class PlatformSettings(BaseModel):
-    """One platform's environment variables (each field's alias is its variable's name).
+READ_FROM_ENVIRONMENT = SettingsConfigDict(
+    frozen=True, case_sensitive=True, env_ignore_empty=True, extra="ignore"
+)
+"""How every settings model (`PlatformSettings` here, `bot.settings`' areas) reads the process
+environment when it is instantiated: each field from the variable its `validation_alias` names,
+exactly as written (the names are a contract: SPEC section 2); an empty variable counts as
+unset; anything else in the environment is ignored. A list-ish field is annotated `NoDecode`:
+its value is comma-separated text, never JSON."""
+
+
+class PlatformSettings(BaseSettings):
+    """One platform's environment variables (each field's alias is its variable's name), read
+    when the model is instantiated.
 
     A subclass names its `credentials`: the fields that together let the bot post. All of them
     set: the platform is configured. Some but not all: a start-up error naming what is missing,
@@ -111,7 +123,7 @@ class PlatformSettings(BaseModel):
     be published.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = READ_FROM_ENVIRONMENT
 
     platform_name: ClassVar[str]
     """The platform's name in messages ("X", "LinkedIn")."""

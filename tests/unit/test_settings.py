@@ -313,3 +313,51 @@ def test_rules_between_settings_hold_whichever_is_set(monkeypatch: pytest.Monkey
         "SOCIALPOST_MODE",
         "SOCIALPOST_RETRY_MAX_DELAY",
     ]
+
+
+def test_list_and_rate_limit_settings_are_text_never_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lists are comma-separated text and rate limits capacity/seconds, as SPEC says: a JSON
+    value is not decoded but refused as that text, in the one settings message."""
+    settings = settings_with(monkeypatch, **MINIMAL, SOCIALPOST_LLM_MODELS="openai/a, anthropic/b")
+    assert settings.llm.models == ("openai/a", "anthropic/b")
+    found = problems(
+        monkeypatch,
+        SOCIALPOST_APPROVERS='["U01", "W02"]',
+        SOCIALPOST_RATE_LIMIT='{"capacity": 3, "per_seconds": 30}',
+    )
+    assert found == [
+        'SOCIALPOST_APPROVERS: must be Slack user IDs such as U0123456789, got ["U01", "W02"]',
+        "SOCIALPOST_RATE_LIMIT: expected capacity/seconds such as 5/60, "
+        'got \'{"capacity": 3, "per_seconds": 30}\'',
+    ]
+
+
+def test_empty_variables_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty variable is as if it were not set: a default applies, a required one is
+    named as not set."""
+    found = problems(
+        monkeypatch,
+        **{**MINIMAL, "SOCIALPOST_APPROVAL_CHANNEL": ""},
+        SOCIALPOST_HTTP_PORT="",
+        SOCIALPOST_RATE_LIMIT="",
+    )
+    assert found == ["SOCIALPOST_APPROVAL_CHANNEL: required but not set"]
+    settings = settings_with(monkeypatch, SOCIALPOST_APPROVAL_CHANNEL="C0APPROVALS")
+    assert settings.server.http_port == 3000
+    assert settings.limits.rate_limit == RateLimit(capacity=5, per_seconds=60)
+
+
+def test_only_the_exact_names_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Variables are read by their exact SPEC names: another case, or a field's own name, is
+    ignored."""
+    settings = settings_with(
+        monkeypatch,
+        **MINIMAL,
+        socialpost_http_port="4000",
+        Socialpost_Approvers="U01",
+        http_port="5000",
+        deployments="openai/sneaky",
+    )
+    assert settings.server.http_port == 3000
+    assert settings.approval.approvers == ()
+    assert [d.name for d in settings.llm.deployments] == list(settings.llm.models)
