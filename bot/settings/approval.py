@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
 
 from bot.settings.base import SLACK_ID, AreaSettings, CommaSeparated
 
@@ -14,7 +13,7 @@ class ApprovalSettings(AreaSettings):
     """SOCIALPOST_APPROVAL_CHANNEL, SOCIALPOST_APPROVERS, SOCIALPOST_ALLOW_SELF_APPROVAL."""
 
     channel: str = Field(validation_alias="SOCIALPOST_APPROVAL_CHANNEL")
-    approvers: Annotated[tuple[str, ...], NoDecode, CommaSeparated] = Field(
+    approvers: Annotated[tuple[str, ...], CommaSeparated] = Field(
         (), validation_alias="SOCIALPOST_APPROVERS"
     )
     allow_self_approval: bool = Field(False, validation_alias="SOCIALPOST_ALLOW_SELF_APPROVAL")

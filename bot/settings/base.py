@@ -36,6 +36,6 @@ def _lowercase(value: object) -> object:
 
 
 CommaSeparated = BeforeValidator(_split_commas)
-"""For a list setting (annotated `NoDecode` too): `a, b,,c` is `("a", "b", "c")`."""
+"""For a list setting: `a, b,,c` is `("a", "b", "c")` (settings never decode JSON)."""
 AnyCase = BeforeValidator(_lowercase)
 """For a choice setting: written in any case, with spaces around (`HTTP`, ` Auto `)."""

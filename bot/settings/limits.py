@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import BaseModel, Field, field_validator
-from pydantic_settings import NoDecode
 
 from bot.settings.base import AreaSettings
 
@@ -35,10 +32,10 @@ class RateLimit(BaseModel, frozen=True):
 class LimitSettings(AreaSettings):
     """SOCIALPOST_RATE_LIMIT, SOCIALPOST_WORKSPACE_RATE_LIMIT."""
 
-    rate_limit: Annotated[RateLimit, NoDecode] = Field(
+    rate_limit: RateLimit = Field(
         RateLimit(capacity=5, per_seconds=60), validation_alias="SOCIALPOST_RATE_LIMIT"
     )
-    workspace_rate_limit: Annotated[RateLimit, NoDecode] = Field(
+    workspace_rate_limit: RateLimit = Field(
         RateLimit(capacity=100, per_seconds=3600),
         validation_alias="SOCIALPOST_WORKSPACE_RATE_LIMIT",
     )

@@ -13,7 +13,6 @@ from typing import Annotated
 
 import yaml
 from pydantic import Field, PrivateAttr, field_validator
-from pydantic_settings import NoDecode
 
 from bot.settings.base import AreaSettings, CommaSeparated
 from services.models import Deployment
@@ -28,7 +27,7 @@ class LLMSettings(AreaSettings):
     """SOCIALPOST_LLM_*, SOCIALPOST_BRAND_VOICE; `deployments` and `brand_voice` as
     `load_files` resolved them."""
 
-    models: Annotated[tuple[str, ...], NoDecode, CommaSeparated] = Field(
+    models: Annotated[tuple[str, ...], CommaSeparated] = Field(
         DEFAULT_LLM_MODELS, validation_alias="SOCIALPOST_LLM_MODELS"
     )
     config: Path | None = Field(None, validation_alias="SOCIALPOST_LLM_CONFIG")

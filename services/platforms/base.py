@@ -104,13 +104,18 @@ def _present(value: object) -> bool:
 
 
 READ_FROM_ENVIRONMENT = SettingsConfigDict(
-    frozen=True, case_sensitive=True, env_ignore_empty=True, extra="ignore"
+    frozen=True,
+    case_sensitive=True,
+    env_ignore_empty=True,
+    extra="ignore",
+    enable_decoding=False,
 )
 """How every settings model (`PlatformSettings` here, `bot.settings`' areas) reads the process
 environment when it is instantiated: each field from the variable its `validation_alias` names,
 exactly as written (the names are a contract: SPEC section 2); an empty variable counts as
-unset; anything else in the environment is ignored. A list-ish field is annotated `NoDecode`:
-its value is comma-separated text, never JSON."""
+unset; anything else in the environment is ignored. No value is decoded as JSON: a list-ish
+field reads comma-separated text (`bot.settings.base.CommaSeparated`), so a new platform's list
+setting can't crash start-up with a traceback."""
 
 
 class PlatformSettings(BaseSettings):
