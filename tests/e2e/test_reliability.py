@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from services.models import JobStatus, PostStatus
-from tests.emulators.base import Fault, wait_until
-from tests.harness import APPROVER, DEFAULT_DRAFT, REQUESTER, BotProcess, World
+from tests.support.emulators.base import Fault, wait_until
+from tests.support.harness import APPROVER, DEFAULT_DRAFT, REQUESTER, BotProcess, World
 
 
 async def test_x_503_twice_then_ok_posts_one_tweet(world: World) -> None:

@@ -21,7 +21,7 @@ from services.publishing import PublishJobs
 from storage import Store, Transaction, open_store, sqlite_url
 from storage.interfaces import AuditReads, JobReads, PostReads
 from storage.models import Job, JobStatus, NewJob, NewPost, Post, PostStatus
-from tests.emulators.base import wait_until
+from tests.support.emulators.base import wait_until
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from aiohttp import web
 from multidict import CIMultiDict
 
-from tests.emulators.base import Fault, LocalServer, wait_until
+from tests.support.emulators.base import Fault, LocalServer, wait_until
 
 Api = Literal["openai", "anthropic"]
 ReplyFn = Callable[["LLMRequest"], str | Awaitable[str]]

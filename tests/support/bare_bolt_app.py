@@ -1,6 +1,6 @@
 """A bare Bolt app that only acks `/socialpost` and opens a modal: the benchmark's baseline.
 
-Run like the bot (`python -m tests.bare_bolt_app`) with SLACK_BOT_TOKEN, SLACK_APP_TOKEN and
+Run like the bot (`python -m tests.support.bare_bolt_app`) with SLACK_BOT_TOKEN, SLACK_APP_TOKEN and
 SLACK_API_URL set; it is what a minimal Bolt for Python app does on the same machine.
 BARE_MODAL_JSON may name a file holding the modal to open (the benchmark passes the bot's own,
 so both apps make Slack do the same work).

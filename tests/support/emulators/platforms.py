@@ -53,7 +53,7 @@ from multidict import CIMultiDict
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from twitter_text import parse_tweet
 
-from tests.emulators.base import Fault, LocalServer, wait_until
+from tests.support.emulators.base import Fault, LocalServer, wait_until
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -18,9 +18,9 @@ from aiohttp import ClientHandlerType, ClientMiddlewareType, ClientRequest, Clie
 from tweepy.asynchronous import AsyncClient
 from yarl import URL
 
-from tests.emulators.base import Fault
-from tests.emulators.llm import FakeLLM
-from tests.emulators.platforms import (
+from tests.support.emulators.base import Fault
+from tests.support.emulators.llm import FakeLLM
+from tests.support.emulators.platforms import (
     X_DUPLICATE,
     X_REPLY_NOT_VISIBLE,
     FakeInstagram,

@@ -19,7 +19,7 @@ from handlers.blocks.status import status_blocks
 from services.home import HomeData
 from services.models import Job, JobStatus, Post, PostStatus
 from services.platforms.x.thread import split_thread
-from tests.slack_markup import HOSTILE, message_texts, mrkdwn_texts, unescaped
+from tests.support.slack_markup import HOSTILE, message_texts, mrkdwn_texts, unescaped
 
 REQUESTER = "U0REQ"
 APPROVER = "U0APP"

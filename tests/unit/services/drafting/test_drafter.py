@@ -12,8 +12,8 @@ from services.errors import GenerationUnavailable
 from services.llm import LLMClient
 from services.models import Deployment
 from services.platforms import spec_for
-from tests.emulators.base import Fault
-from tests.emulators.llm import FakeLLM
+from tests.support.emulators.base import Fault
+from tests.support.emulators.llm import FakeLLM
 
 SHORT = "Spring release: faster drafts, safer approvals."
 LONG = "Our spring release is here. " * 15

@@ -17,8 +17,8 @@ from services.platforms.instagram.publisher import InstagramPublisher
 from services.platforms.linkedin.publisher import LinkedInPublisher, little_text
 from services.platforms.x.publisher import XPublisher
 from storage.models import Post, PostStatus
-from tests.emulators.base import Fault
-from tests.emulators.platforms import (
+from tests.support.emulators.base import Fault
+from tests.support.emulators.platforms import (
     FakeInstagram,
     FakeLinkedIn,
     FakeX,

@@ -11,8 +11,8 @@ import pytest
 from services.errors import GenerationUnavailable
 from services.llm import LLMClient
 from services.models import Deployment
-from tests.emulators.base import Fault
-from tests.emulators.llm import FakeLLM, openai_error_body
+from tests.support.emulators.base import Fault
+from tests.support.emulators.llm import FakeLLM, openai_error_body
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
 

@@ -15,8 +15,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.emulators.base import Fault
-from tests.emulators.slack import SlackEmulator
+from tests.support.emulators.base import Fault
+from tests.support.emulators.slack import SlackEmulator
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from handlers.blocks.markup import (
     lines_within,
     md,
 )
-from tests.slack_markup import HOSTILE, markup_problems
+from tests.support.slack_markup import HOSTILE, markup_problems
 
 # Text rich in what mrkdwn reacts to, and in what must survive it.
 markup_text = st.text(alphabet=st.sampled_from("<>&|!@#:*_~`a Z1\n;é😀"), max_size=60)

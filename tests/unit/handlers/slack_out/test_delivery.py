@@ -12,7 +12,7 @@ from handlers.slack_notifier import SlackNotifier
 from services.home import HomeData
 from services.models import Post, PostStatus
 from services.notifier import DeliveryError
-from tests.emulators.slack import SlackEmulator
+from tests.support.emulators.slack import SlackEmulator
 
 CHANNEL = "C0APPROVALS"
 

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from tests.emulators.base import wait_until
-from tests.emulators.llm import FakeLLM
-from tests.emulators.platforms import FakeInstagram, FakeLinkedIn, FakeX
-from tests.emulators.slack import Ack, Message, SlackEmulator
+from tests.support.emulators.base import wait_until
+from tests.support.emulators.llm import FakeLLM
+from tests.support.emulators.platforms import FakeInstagram, FakeLinkedIn, FakeX
+from tests.support.emulators.slack import Ack, Message, SlackEmulator
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 APPROVAL_CHANNEL = "C0APPROVALS"
 REQUESTER = "U0REQUESTER"
 APPROVER = "U0APPROVER"

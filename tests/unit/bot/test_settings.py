@@ -12,7 +12,7 @@ import yaml
 
 from bot.settings import DryRun, Mode, RateLimit, SettingsError, load_settings
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MINIMAL = {
     "SLACK_BOT_TOKEN": "xoxb-1-abc",
     "SLACK_APP_TOKEN": "xapp-1-abc",
