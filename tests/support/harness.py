@@ -415,5 +415,5 @@ class Bot(SlackUser):
         """Wait until background drafts finished, the retry table has nothing due and App
         Home refreshes are done."""
         await self.runtime.tasks.join()
-        await self.runtime.outbox.drain()
+        await self.runtime.worker.drain()
         await self.runtime.home.idle()

@@ -13,8 +13,8 @@ import pytest
 from bot import runtime as runtime_module
 from bot.runtime import Runtime
 from bot.settings import Settings, load_settings
-from services.home import HomeService
-from services.outbox import Outbox
+from handlers.slack_out import AppHome
+from services.jobs import Worker
 from services.tasks import BackgroundTasks
 from storage import open_store, sqlite_url
 from storage.sql.store import SqlStore
@@ -38,8 +38,8 @@ CLOSERS: list[tuple[str, type[Any], str]] = [
     ("database", SqlStore, "close"),
     ("http session", aiohttp.ClientSession, "close"),
     ("background tasks", BackgroundTasks, "aclose"),
-    ("app home", HomeService, "aclose"),
-    ("worker", Outbox, "stop"),
+    ("app home", AppHome, "aclose"),
+    ("worker", Worker, "stop"),
 ]
 
 
@@ -94,7 +94,7 @@ async def test_everything_closes_in_the_reverse_order_of_opening(
 async def test_a_failing_close_does_not_stop_the_others(
     monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
-    """App Home's close raises: the drafts, the HTTP session and the database still close
+    """App Home's close raises: the background tasks, the HTTP session and the database still close
     (the file lock is free again), and the failure is raised afterwards."""
     closed = record_closes(monkeypatch, failing="app home")
     runtime = await Runtime.open(settings)

@@ -11,15 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from services.approval import Actor, ApprovalPolicy, ApprovalService, Verdict
-from services.drafting import Drafter, DraftingService
-from services.llm import LLMClient
-from services.models import Deployment
-from services.outbox import JobKind, Outbox
-from services.ratelimit import RateLimiter
-from services.tasks import BackgroundTasks
+from services.models import Actor, CardRef, Verdict
+from services.platforms.publish import PUBLISH
 from storage import Store, open_store, sqlite_url
 from storage.models import JobStatus, NewJob, NewPost, PostStatus
+from tests.support.domain import Domain, domain_of
 
 
 @pytest.fixture
@@ -48,17 +44,10 @@ async def pending_post(store: Store, requester: str = "U0REQ") -> str:
     return post_id
 
 
-def approval(store: Store, *approvers: str) -> ApprovalService:
-    """The approval service over `store` (its worker isn't running: jobs just queue up);
-    without `approvers`, everyone is one."""
-    outbox = Outbox(store, max_attempts=3, base_delay=0.01, max_delay=0.1, lease=5)
-    policy = ApprovalPolicy(approvers=frozenset(approvers), allow_self_approval=False)
-    llm = LLMClient([Deployment(name="unused", model="openai/unused")], timeout=1, cooldown=1)
-    drafting = DraftingService(store, Drafter(llm, brand_voice=None), outbox, BackgroundTasks())
-    limiter = RateLimiter(
-        user_capacity=5, user_per_seconds=60, workspace_capacity=100, workspace_per_seconds=60
-    )
-    return ApprovalService(store, outbox, policy, drafting, limiter)
+def approval(store: Store, *approvers: str) -> Domain:
+    """The domain over `store` (its worker isn't running: jobs just queue up); without
+    `approvers`, everyone is one."""
+    return domain_of(store, *approvers)
 
 
 async def test_fifty_concurrent_approvals_have_one_winner(store: Store) -> None:
@@ -66,7 +55,10 @@ async def test_fifty_concurrent_approvals_have_one_winner(store: Store) -> None:
     post_id = await pending_post(store)
     service = approval(store)
     outcomes = await asyncio.gather(
-        *(service.approve(post_id, Actor(user_id=f"U{i:03d}", seen_version=1)) for i in range(50))
+        *(
+            service.decisions.approve(post_id, Actor(user_id=f"U{i:03d}", seen_version=1))
+            for i in range(50)
+        )
     )
     verdicts = [o.verdict for o in outcomes]
     assert verdicts.count(Verdict.DONE) == 1
@@ -83,8 +75,8 @@ async def test_approve_and_reject_race_has_one_winner(store: Store) -> None:
         post_id = await pending_post(store)
         service = approval(store)
         approved, rejected = await asyncio.gather(
-            service.approve(post_id, Actor(user_id="U1", seen_version=1)),
-            service.reject(post_id, Actor(user_id="U2", seen_version=1)),
+            service.decisions.approve(post_id, Actor(user_id="U1", seen_version=1)),
+            service.decisions.reject(post_id, Actor(user_id="U2", seen_version=1)),
         )
         assert [approved.done, rejected.done].count(True) == 1
         post = await store.posts.get(post_id)
@@ -100,7 +92,9 @@ async def test_approve_and_reject_race_has_one_winner(store: Store) -> None:
 async def test_the_publish_waits_for_the_card_update_queued_with_it(store: Store) -> None:
     """Approving queues a card update and a publish that waits for that card job's first try."""
     post_id = await pending_post(store)
-    assert (await approval(store).approve(post_id, Actor(user_id="U0APP", seen_version=1))).done
+    assert (
+        await approval(store).decisions.approve(post_id, Actor(user_id="U0APP", seen_version=1))
+    ).done
     jobs = {job.kind: job for job in await store.jobs.for_post(post_id)}
     assert jobs["publish"].after_job_id == jobs["sync_card"].id
     assert (jobs["publish"].key, jobs["sync_card"].key) == (
@@ -113,8 +107,12 @@ async def test_every_decision_and_refusal_is_audited(store: Store) -> None:
     """The audit log has who did or tried what to which post, from which card."""
     post_id = await pending_post(store, requester="U0REQ")
     service = approval(store)
-    own = await service.approve(post_id, Actor(user_id="U0REQ", channel="C1", seen_version=1))
-    done = await service.approve(post_id, Actor(user_id="U0APP", channel="C1", seen_version=1))
+    own = await service.decisions.approve(
+        post_id, Actor(user_id="U0REQ", card=CardRef(place="C1", id="1.1"), seen_version=1)
+    )
+    done = await service.decisions.approve(
+        post_id, Actor(user_id="U0APP", card=CardRef(place="C1", id="1.1"), seen_version=1)
+    )
     assert (own.verdict, done.verdict) == (Verdict.OWN_POST, Verdict.DONE)
     trail = await store.audit.for_post(post_id)
     assert [(e.actor, e.action, e.outcome) for e in trail] == [
@@ -131,8 +129,8 @@ async def test_an_approval_racing_an_edit_never_approves_the_unseen_text(store: 
         post_id = await pending_post(store)
         service = approval(store)
         approved, edited = await asyncio.gather(
-            service.approve(post_id, Actor(user_id="U0APP", seen_version=1)),
-            service.edit(post_id, Actor(user_id="U0REQ", seen_version=1), "Unseen text"),
+            service.decisions.approve(post_id, Actor(user_id="U0APP", seen_version=1)),
+            service.editing.edit(post_id, Actor(user_id="U0REQ", seen_version=1), "Unseen text"),
         )
         post = await store.posts.get(post_id)
         assert post is not None
@@ -160,7 +158,7 @@ async def failed_post_with_dead_publish(store: Store) -> tuple[str, int]:
     post_id = await pending_post(store)
     async with store.transaction() as tx:
         await tx.posts.transition(post_id, [PostStatus.PENDING], PostStatus.FAILED_POST)
-        await tx.jobs.enqueue(NewJob(kind=JobKind.PUBLISH, post_id=post_id, run_at=LONG_AGO))
+        await tx.jobs.enqueue(NewJob(kind=PUBLISH, post_id=post_id, run_at=LONG_AGO))
         # Claimed as of long ago: only this job is due then, not the cards queued since.
         (job,) = await tx.jobs.claim_due(
             now=LONG_AGO, limit=10, lease=timedelta(seconds=30), owner="test"
@@ -177,9 +175,11 @@ async def test_retrying_a_dead_job_needs_an_approver_and_refusals_are_audited(
     _, job_id = await failed_post_with_dead_publish(store)
     service = approval(store, "U0APP")
     outsider = Actor(user_id="U0OUT")
-    assert (await service.retry_job(job_id, outsider)).verdict == Verdict.NOT_APPROVER
-    assert (await service.retry_job(999999, outsider)).verdict == Verdict.NOT_APPROVER
-    assert (await service.retry_job(999999, Actor(user_id="U0APP"))).verdict == (Verdict.NOT_FAILED)
+    assert (await service.decisions.retry_job(job_id, outsider)).verdict == Verdict.NOT_APPROVER
+    assert (await service.decisions.retry_job(999999, outsider)).verdict == Verdict.NOT_APPROVER
+    assert (await service.decisions.retry_job(999999, Actor(user_id="U0APP"))).verdict == (
+        Verdict.NOT_FAILED
+    )
     trail = [(e.actor, e.action, e.outcome, e.detail) for e in reversed(await store.audit.recent())]
     assert trail == [
         ("U0OUT", "retry_job", "refused:not_approver", f"job {job_id}"),
@@ -196,15 +196,15 @@ async def test_retrying_the_dead_publish_of_a_discarded_post_says_so(store: Stor
     post_id, job_id = await failed_post_with_dead_publish(store)
     service = approval(store)
     approver = Actor(user_id="U0APP")
-    assert (await service.discard(post_id, approver)).done
-    refused = await service.retry_job(job_id, approver)
+    assert (await service.decisions.discard(post_id, approver)).done
+    refused = await service.decisions.retry_job(job_id, approver)
     assert refused.verdict == Verdict.DISCARDED
     assert [job.kind for job in await store.jobs.with_status(JobStatus.QUEUED)] == ["sync_card"]
 
     other_id, other_job = await failed_post_with_dead_publish(store)
-    retried = await service.retry_job(other_job, approver)
+    retried = await service.decisions.retry_job(other_job, approver)
     assert retried.done
     post = await store.posts.get(other_id)
     assert post is not None and post.status == PostStatus.APPROVED
     queued = [(j.kind, j.post_id) for j in await store.jobs.with_status(JobStatus.QUEUED)]
-    assert (JobKind.PUBLISH, other_id) in queued
+    assert (PUBLISH, other_id) in queued

@@ -16,8 +16,9 @@ from handlers.blocks.home import home_view
 from handlers.blocks.messages import card_undeliverable
 from handlers.blocks.modal import edit_modal, edited_text, new_post_modal, prefill_too_long
 from handlers.blocks.status import status_blocks
-from services.home import HomeData
+from services.lifecycle import Action
 from services.models import Job, JobStatus, Post, PostStatus
+from services.overview import DeadJob, HomeData, Listed
 from services.platforms.x.thread import split_thread
 from tests.support.slack_markup import HOSTILE, message_texts, mrkdwn_texts, unescaped
 
@@ -26,6 +27,11 @@ APPROVER = "U0APP"
 CHANNEL = "C0APPROVALS"
 URL = "https://x.com/i/web/status/42"
 OURS: dict[str, Any] = {"users": {REQUESTER, APPROVER}, "channels": {CHANNEL}, "urls": {URL}}
+
+
+def as_approver(posts: list[Post]) -> list[Listed]:
+    """The posts as an approver's App Home lists them: with every action."""
+    return [Listed(post, frozenset(Action)) for post in posts]
 
 
 def hostile_post(**changes: Any) -> Post:
@@ -153,10 +159,9 @@ def test_status_and_app_home_escape_everything_outside() -> None:
     home = home_view(
         HomeData(
             viewer=APPROVER,
-            is_approver=True,
-            pending=pending,
-            failed=failed,
-            dead_jobs=[dead],
+            pending=as_approver(pending),
+            failed=as_approver(failed),
+            dead_jobs=[DeadJob(dead, label=HOSTILE, may_retry=True)],
             posted=[hostile_post(id="d", status=PostStatus.POSTED)],
             pending_total=3,
             failed_total=3,
@@ -213,8 +218,7 @@ def test_app_home_says_how_many_it_leaves_out() -> None:
     home = home_view(
         HomeData(
             viewer=APPROVER,
-            is_approver=True,
-            pending=pending,
+            pending=as_approver(pending),
             failed=[],
             dead_jobs=[],
             posted=[],

@@ -1,4 +1,4 @@
-"""The Slack side of the notifier against the Slack emulator: Slack's pauses, lane by lane."""
+"""Slack delivery against the Slack emulator: Slack's pauses, lane by lane."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.slack_notifier import SlackNotifier
-from services.home import HomeData
+from handlers.slack_out.delivery import DeliveryError, SlackDelivery
 from services.models import Post, PostStatus
-from services.notifier import DeliveryError
+from services.overview import HomeData
 from tests.support.emulators.slack import SlackEmulator
 
 CHANNEL = "C0APPROVALS"
@@ -26,13 +25,13 @@ async def slack() -> AsyncIterator[SlackEmulator]:
 
 
 @pytest.fixture
-async def notifier(slack: SlackEmulator) -> AsyncIterator[SlackNotifier]:
+async def notifier(slack: SlackEmulator) -> AsyncIterator[SlackDelivery]:
     """A notifier whose Web client has no retry handlers (the retry table retries)."""
     async with aiohttp.ClientSession() as session:
         client = AsyncWebClient(
             token=slack.bot_token, base_url=slack.api_url, session=session, retry_handlers=[]
         )
-        yield SlackNotifier(client, approval_channel=CHANNEL, dry_run_platforms=())
+        yield SlackDelivery(client, approval_channel=CHANNEL, dry_run_platforms=())
 
 
 def pending_post() -> Post:
@@ -50,7 +49,6 @@ def pending_post() -> Post:
 
 HOME = HomeData(
     viewer="U1",
-    is_approver=True,
     pending=[],
     failed=[],
     dead_jobs=[],
@@ -62,7 +60,7 @@ HOME = HomeData(
 
 
 async def test_app_home_waits_out_a_rate_limit_on_messages(
-    slack: SlackEmulator, notifier: SlackNotifier
+    slack: SlackEmulator, notifier: SlackDelivery
 ) -> None:
     """After Slack answers a card with 429, App Home refreshes hold back too (nothing sent)."""
     slack.fail_method_with_error("chat.postMessage", "ratelimited", retry_after=30)
@@ -75,7 +73,7 @@ async def test_app_home_waits_out_a_rate_limit_on_messages(
 
 
 async def test_a_rate_limit_on_app_home_never_holds_up_cards(
-    slack: SlackEmulator, notifier: SlackNotifier
+    slack: SlackEmulator, notifier: SlackDelivery
 ) -> None:
     """A 429 on views.publish pauses App Home refreshes only: cards still go out."""
     slack.fail_method_with_error("views.publish", "ratelimited", retry_after=30)
@@ -85,6 +83,6 @@ async def test_a_rate_limit_on_app_home_never_holds_up_cards(
         await notifier.show_home("U1", HOME)
     assert not held.value.attempted
     assert len(slack.calls_to("views.publish")) == 1
-    channel, _ts = await notifier.show_card(pending_post())
-    assert channel == CHANNEL
+    card = await notifier.show_card(pending_post())
+    assert card.place == CHANNEL
     assert len(slack.calls_to("chat.postMessage")) == 1

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 import prompts
-from services.drafting import Drafter, clean_output
+from services.drafting.drafter import Drafter, clean_output
+from services.drafting.llm import LLMClient
 from services.errors import GenerationUnavailable
-from services.llm import LLMClient
 from services.models import Deployment
 from services.platforms import spec_for
 from tests.support.emulators.base import Fault

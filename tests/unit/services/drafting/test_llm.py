@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from services.drafting.llm import LLMClient
 from services.errors import GenerationUnavailable
-from services.llm import LLMClient
 from services.models import Deployment
 from tests.support.emulators.base import Fault
 from tests.support.emulators.llm import FakeLLM, openai_error_body

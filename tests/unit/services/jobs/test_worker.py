@@ -1,4 +1,4 @@
-"""The retry-table worker: backoff, dead letters, leases, and idempotent publishing."""
+"""The jobs worker: backoff, dead letters, leases, and idempotent publishing."""
 
 from __future__ import annotations
 
@@ -13,14 +13,27 @@ from pathlib import Path
 
 import pytest
 
-from services.delivery import CardJobs
+from handlers.slack_out.cards import NOTIFY_USER, SYNC_CARD, CardJobs, queue_card
+from services.cards import Cards
+from services.clock import SystemClock
 from services.errors import FailureReason, TransientPublishError
-from services.outbox import JobFailed, JobKind, Outbox, RetryLater, backoff_delay, enqueue_card
+from services.events import PostChanged
+from services.jobs import (
+    JobFailed,
+    JobHandler,
+    JobQueue,
+    JobType,
+    RetryLater,
+    RetryPolicy,
+    Worker,
+    backoff_delay,
+)
 from services.platforms.base import Checkpoints, PublishResult
-from services.publishing import PublishJobs
+from services.platforms.publish import PUBLISH, Publishing
 from storage import Store, Transaction, open_store, sqlite_url
 from storage.interfaces import AuditReads, JobReads, PostReads
 from storage.models import Job, JobStatus, NewJob, NewPost, Post, PostStatus
+from tests.support.domain import domain_of
 from tests.support.emulators.base import wait_until
 
 
@@ -32,9 +45,25 @@ async def db(tmp_path: Path) -> AsyncIterator[Store]:
     await store.close()
 
 
-def outbox(db: Store, *, max_attempts: int = 3, lease: float = 5) -> Outbox:
+def worker_for(db: Store, *, max_attempts: int = 3, lease: float = 5) -> Worker:
     """A worker with tiny delays."""
-    return Outbox(db, max_attempts=max_attempts, base_delay=0.01, max_delay=0.05, lease=lease)
+    retry = RetryPolicy(max_attempts=max_attempts, base_delay=0.01, max_delay=0.05)
+    return Worker(db, JobQueue(db), retry=retry, lease=lease)
+
+
+def register(worker: Worker, kind: str, handler: JobHandler) -> None:
+    """Run `kind`'s jobs with `handler` (dead ones go to dlq_slack)."""
+    worker.register(JobType(name=kind, handler=handler, dead_letter="dlq_slack", label=kind))
+
+
+def publishing(db: Store, publisher: CountingPublisher, cooldown: float = 1) -> Publishing:
+    """The publish jobs over `db`, publishing to X with `publisher`."""
+    return Publishing(db, domain_of(db).lifecycle, {"x": publisher}, cooldown=cooldown)
+
+
+async def enqueue_card(db: Store, tx: Transaction, post_id: str) -> int:
+    """Queue the post's card update, as a change of it does."""
+    return await queue_card(JobQueue(db), tx, PostChanged(post_id))
 
 
 class ScriptedHandler:
@@ -55,13 +84,13 @@ class ScriptedHandler:
         self.dead.append((job.id, reason))
 
 
-async def enqueue(db: Store, kind: JobKind = JobKind.NOTIFY_USER) -> int:
+async def enqueue(db: Store, kind: str = NOTIFY_USER) -> int:
     """Queue one job due now."""
     async with db.transaction() as tx:
         return await tx.jobs.enqueue(NewJob(kind=kind, run_at=datetime.now(UTC), payload={"n": 1}))
 
 
-async def run_until(worker: Outbox, db: Store, job_id: int, status: JobStatus) -> Job:
+async def run_until(worker: Worker, db: Store, job_id: int, status: JobStatus) -> Job:
     """Start the worker and wait until the job reaches `status`."""
     await worker.start()
     try:
@@ -91,8 +120,8 @@ async def test_transient_failures_are_retried_until_done(db: Store) -> None:
     handler = ScriptedHandler(
         JobFailed("503", transient=True), JobFailed("503", transient=True), None
     )
-    worker = outbox(db)
-    worker.register(JobKind.NOTIFY_USER, handler)
+    worker = worker_for(db)
+    register(worker, NOTIFY_USER, handler)
     job_id = await enqueue(db)
     job = await run_until(worker, db, job_id, JobStatus.DONE)
     assert len(handler.runs) == 3 and job.attempts == 3
@@ -102,8 +131,8 @@ async def test_transient_failures_are_retried_until_done(db: Store) -> None:
 async def test_exhausted_attempts_go_to_the_dead_letter_queue(db: Store) -> None:
     """After max attempts the job is dead in its queue and the handler hears the reason."""
     handler = ScriptedHandler(*[JobFailed("platform down", transient=True)] * 5)
-    worker = outbox(db, max_attempts=3)
-    worker.register(JobKind.NOTIFY_USER, handler)
+    worker = worker_for(db, max_attempts=3)
+    register(worker, NOTIFY_USER, handler)
     job_id = await enqueue(db)
     job = await run_until(worker, db, job_id, JobStatus.DEAD)
     assert (job.queue, job.attempts, job.last_error) == ("dlq_slack", 3, "platform down")
@@ -113,8 +142,8 @@ async def test_exhausted_attempts_go_to_the_dead_letter_queue(db: Store) -> None
 async def test_permanent_failure_is_dead_at_once(db: Store) -> None:
     """A failure that retrying can't fix is not retried."""
     handler = ScriptedHandler(JobFailed("duplicate", transient=False))
-    worker = outbox(db, max_attempts=5)
-    worker.register(JobKind.NOTIFY_USER, handler)
+    worker = worker_for(db, max_attempts=5)
+    register(worker, NOTIFY_USER, handler)
     job_id = await enqueue(db)
     job = await run_until(worker, db, job_id, JobStatus.DEAD)
     assert job.attempts == 1 and len(handler.runs) == 1
@@ -122,9 +151,9 @@ async def test_permanent_failure_is_dead_at_once(db: Store) -> None:
 
 async def test_waiting_does_not_spend_attempts(db: Store) -> None:
     """RetryLater (an open circuit) reschedules without counting the run as an attempt."""
-    handler = ScriptedHandler(*[RetryLater(time.time(), "cooling down")] * 4, None)
-    worker = outbox(db, max_attempts=2)
-    worker.register(JobKind.NOTIFY_USER, handler)
+    handler = ScriptedHandler(*[RetryLater(datetime.now(UTC), "cooling down")] * 4, None)
+    worker = worker_for(db, max_attempts=2)
+    register(worker, NOTIFY_USER, handler)
     job_id = await enqueue(db)
     job = await run_until(worker, db, job_id, JobStatus.DONE)
     assert len(handler.runs) == 5 and job.attempts == 1
@@ -133,8 +162,8 @@ async def test_waiting_does_not_spend_attempts(db: Store) -> None:
 async def test_a_crashing_handler_is_retried_not_lost(db: Store) -> None:
     """An unexpected exception in a handler counts as a transient failure."""
     handler = ScriptedHandler(KeyError("bug"), None)
-    worker = outbox(db)
-    worker.register(JobKind.NOTIFY_USER, handler)
+    worker = worker_for(db)
+    register(worker, NOTIFY_USER, handler)
     job_id = await enqueue(db)
     await run_until(worker, db, job_id, JobStatus.DONE)
     assert len(handler.runs) == 2
@@ -149,8 +178,8 @@ async def test_jobs_left_running_by_a_dead_process_run_again(db: Store) -> None:
         )
     assert [job.id for job in claimed] == [job_id]
     handler = ScriptedHandler(None)
-    worker = outbox(db)
-    worker.register(JobKind.NOTIFY_USER, handler)
+    worker = worker_for(db)
+    register(worker, NOTIFY_USER, handler)
     job = await run_until(worker, db, job_id, JobStatus.DONE)
     assert job.attempts == 2 and len(handler.runs) == 1
 
@@ -191,7 +220,7 @@ async def test_a_post_with_an_external_id_is_never_published_again(db: Store) ->
     """If the platform's id is already stored, the publish job only finishes the post."""
     post_id = await stored_post(db, PostStatus.APPROVED, external_id="tweet-0")
     publisher = CountingPublisher()
-    jobs = PublishJobs(db, outbox(db), {"x": publisher}, cooldown=1)
+    jobs = publishing(db, publisher)
     await jobs.run(job_for(post_id))
     post = await db.posts.get(post_id)
     assert publisher.calls == 0
@@ -202,7 +231,7 @@ async def test_a_publish_for_a_post_no_longer_approved_does_nothing(db: Store) -
     """A discarded or already posted post is not published by a stale job."""
     post_id = await stored_post(db, PostStatus.REJECTED)
     publisher = CountingPublisher()
-    await PublishJobs(db, outbox(db), {"x": publisher}, cooldown=1).run(job_for(post_id))
+    await publishing(db, publisher).run(job_for(post_id))
     assert publisher.calls == 0
 
 
@@ -211,7 +240,7 @@ async def test_a_failing_platform_makes_jobs_wait_instead_of_hammering_it(db: St
     (without spending attempts) and then send one trial."""
     publisher = CountingPublisher()
     publisher.failing = True
-    jobs = PublishJobs(db, outbox(db), {"x": publisher}, cooldown=0.3)
+    jobs = publishing(db, publisher, cooldown=0.3)
     post_id = await stored_post(db, PostStatus.APPROVED)
     for _ in range(3):
         with pytest.raises(JobFailed):
@@ -219,7 +248,7 @@ async def test_a_failing_platform_makes_jobs_wait_instead_of_hammering_it(db: St
     with pytest.raises(RetryLater) as waiting:
         await jobs.run(job_for(post_id))
     assert publisher.calls == 3
-    assert 0 < waiting.value.run_at - time.time() <= 0.31
+    assert 0 < (waiting.value.run_at - datetime.now(UTC)).total_seconds() <= 0.31
     publisher.failing = False
     await asyncio.sleep(0.35)
     await jobs.run(job_for(post_id))
@@ -230,7 +259,7 @@ def job_for(post_id: str) -> Job:
     """A publish job as the worker would hand it over."""
     return Job(
         id=1,
-        kind=JobKind.PUBLISH,
+        kind=PUBLISH,
         post_id=post_id,
         payload={},
         attempts=1,
@@ -259,8 +288,8 @@ async def test_a_worker_whose_job_was_taken_over_changes_nothing(db: Store) -> N
     """When another worker took a running job over (its lease looked expired), the first
     worker's late failure neither buries the job nor runs its dead-letter handler."""
     handler = BlockingHandler(JobFailed("duplicate", transient=False))
-    worker = outbox(db)
-    worker.register(JobKind.NOTIFY_USER, handler)
+    worker = worker_for(db)
+    register(worker, NOTIFY_USER, handler)
     job_id = await enqueue(db)
     await worker.start()
     try:
@@ -289,13 +318,18 @@ async def test_an_undelivered_card_waits_for_the_newer_card_update_queued_behind
     decision to that one; the last card attempt marks the post undeliverable and tells the
     requester."""
     post_id = await stored_post(db, PostStatus.PENDING)
-    cards = CardJobs(db, outbox(db), notifier=None)  # type: ignore[arg-type]
+    domain = domain_of(db)
+    cards = CardJobs(
+        Cards(db, domain.lifecycle, domain.events),
+        slack=None,  # type: ignore[arg-type]
+        clock=SystemClock(),
+    )
     async with db.transaction() as tx:
-        dying = await enqueue_card(tx, post_id)
+        dying = await enqueue_card(db, tx, post_id)
         (running,) = await tx.jobs.claim_due(
             now=datetime.now(UTC), limit=1, lease=timedelta(seconds=30), owner="w"
         )
-        newer = await enqueue_card(tx, post_id)
+        newer = await enqueue_card(db, tx, post_id)
         assert running.id == dying != newer
         # As the worker does: bury, then tell the handler, in one transaction.
         assert await tx.jobs.bury(dying, owner="w", queue="dlq_slack", error="not_in_channel")
@@ -314,7 +348,7 @@ async def test_an_undelivered_card_waits_for_the_newer_card_update_queued_behind
         await cards.on_dead(tx, last, "not_in_channel")
     post = await db.posts.get(post_id)
     assert post is not None and post.status == PostStatus.FAILED_APPROVAL_SEND
-    assert [job.kind for job in await db.jobs.for_post(post_id)].count(JobKind.NOTIFY_USER) == 1
+    assert [job.kind for job in await db.jobs.for_post(post_id)].count(NOTIFY_USER) == 1
 
 
 class CountingStore:
@@ -361,15 +395,15 @@ async def test_a_held_back_job_is_not_polled_for_with_writes(db: Store) -> None:
     counting = CountingStore(db)
     post_id = await stored_post(db, PostStatus.PENDING)
     handler = BlockingHandler()
-    worker = outbox(counting, lease=30)
-    worker.register(JobKind.SYNC_CARD, handler)
+    worker = worker_for(counting, lease=30)
+    register(worker, SYNC_CARD, handler)
     async with db.transaction() as tx:
-        first = await enqueue_card(tx, post_id)
+        first = await enqueue_card(db, tx, post_id)
     await worker.start()
     try:
         await asyncio.wait_for(handler.started.wait(), timeout=5)
         async with db.transaction() as tx:
-            second = await enqueue_card(tx, post_id)
+            second = await enqueue_card(db, tx, post_id)
         worker.wake()
         await asyncio.sleep(0.1)
         before = counting.transactions

@@ -1,8 +1,9 @@
-"""The Slack side of `services.notifier.Notifier`: cards and notices through the Web API.
+"""Cards, notices and App Home tabs through Slack's Web API, and what Slack's answers mean.
 
-Used by the retry-table worker, which is the only retry layer for these sends: the Web client
-given here must have no retry handlers of its own. Slack's answers are sorted into transient
-(try again later, honouring Retry-After) and permanent failures.
+Used by the card and notice jobs (the retry table is the only retry layer for these sends:
+the Web client given here must have no retry handlers of its own) and by App Home's refreshes.
+Slack's answers are sorted into transient (try again later, honouring Retry-After) and
+permanent failures.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.blocks import messages
 from handlers.blocks.card import approval_card, generation_failed_notice
 from handlers.blocks.home import home_view
-from services.home import HomeData
-from services.models import Post
-from services.notifier import DeliveryError, Notice
+from services.errors import SocialpostError
+from services.events import Notice
+from services.models import CardRef, Post
+from services.overview import HomeData
 from services.platforms import measure_draft_async
 from services.platforms.base import retry_after_seconds
 
@@ -48,6 +50,28 @@ PLAIN_REASONS = {
 }
 
 
+class DeliveryError(SocialpostError):
+    """Slack did not take a message; `transient` says whether trying again may work.
+
+    `attempted` is False when nothing was sent (Slack asked us to hold back until
+    `retry_after`): such a wait doesn't count as an attempt.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+        attempted: bool = True,
+    ) -> None:
+        self.reason = reason
+        self.transient = transient
+        self.retry_after = retry_after
+        self.attempted = attempted
+        super().__init__(reason)
+
+
 def delivery_error(exc: BaseException) -> DeliveryError:
     """What a failed Web API call means for the retry table."""
     if isinstance(exc, SlackApiError):
@@ -61,8 +85,9 @@ def delivery_error(exc: BaseException) -> DeliveryError:
     return DeliveryError(f"Slack unreachable ({type(exc).__name__})", transient=True)
 
 
-class SlackNotifier:
-    """Posts and updates approval cards in the approval channel; sends private notices."""
+class SlackDelivery:
+    """Posts and updates approval cards in the approval channel; sends private notices;
+    publishes App Home tabs."""
 
     def __init__(
         self,
@@ -106,8 +131,9 @@ class SlackNotifier:
             self._messages_paused_until = max(self._messages_paused_until, until)
         return error
 
-    async def show_card(self, post: Post) -> tuple[str, str]:
-        """Post the card, or update it in place; a card deleted by someone is posted again."""
+    async def show_card(self, post: Post) -> CardRef:
+        """Post the card, or update it in place; a card deleted by someone is posted again.
+        Returns where the card is (channel id and message ts)."""
         self._check_pause(self._messages_paused_until)
         if post.failure_reason:
             # Failure reasons quote third parties; make sure no secret rides along.
@@ -121,7 +147,7 @@ class SlackNotifier:
                     await self._client.chat_update(
                         channel=post.channel, ts=post.message_ts, text=text, blocks=blocks
                     )
-                    return post.channel, post.message_ts
+                    return CardRef(place=post.channel, id=post.message_ts)
                 except SlackApiError as exc:
                     if exc.response.get("error") != "message_not_found":
                         raise
@@ -130,7 +156,7 @@ class SlackNotifier:
             )
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             raise self._failed(exc) from exc
-        return str(response["channel"]), str(response["ts"])
+        return CardRef(place=str(response["channel"]), id=str(response["ts"]))
 
     async def show_home(self, user_id: str, data: HomeData) -> None:
         """Publish the user's App Home tab, unless Slack asked us to hold back."""

@@ -1,26 +1,31 @@
-"""Drafting requests: check them, store one post per platform, and start drafting.
+"""Intake: a request for drafts, from any channel, checked and stored durably.
 
-A request is identified by its Slack view id; with the platform it forms each post's
-`request_key`, so a re-delivered submission finds the posts it already created instead of
-making new ones.
+ONE entry (`Intake.submit`) for every way a request comes in: the Slack modal today, the HTTP
+API and scheduled idea runs next. A request carries an opaque `request_id` that its caller
+builds to be unique per request and the same on every re-delivery (Slack's handler passes
+"slack:view:<view id>"); with the platform it forms each post's `request_key`, so a
+re-delivered request finds the posts it already created instead of making new ones. Each post
+is stored with its `draft` job in one transaction, so a request that was accepted is drafted
+even across a crash.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 
 import structlog
 from pydantic import BaseModel, ConfigDict
 
-from services.drafting import DraftingService
+from services.drafting.job import Drafting
 from services.errors import InvalidRequest, RateLimited
-from services.outbox import Outbox, enqueue_card
+from services.lifecycle import Lifecycle
+from services.models import Actor
 from services.platforms import PLATFORMS, makes_thread
 from services.ratelimit import RateLimiter
 from storage import Store
-from storage.models import FAILED_STATUSES, NewPost, Post, PostStatus
+from storage.models import NewPost, Post, PostStatus
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +46,8 @@ _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
 class DraftRequest(BaseModel):
-    """What a teammate asked for, as typed in the modal (not yet checked)."""
+    """What someone asked for, as they gave it (not yet checked); `request_id` is the
+    caller's idempotency key for the request."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -88,30 +94,28 @@ def check_request(request: DraftRequest, offered: Collection[str]) -> DraftReque
     )
 
 
-class PostService:
-    """Takes drafting requests and answers questions about posts."""
+class Intake:
+    """Takes requests for drafts."""
 
     def __init__(
         self,
         store: Store,
-        outbox: Outbox,
-        drafting: DraftingService,
+        lifecycle: Lifecycle,
+        drafting: Drafting,
         limiter: RateLimiter,
         *,
         offered_platforms: Collection[str],
         dry_run_platforms: Collection[str] = (),
-        scrub: Callable[[str], str] = str,
     ) -> None:
         self._store = store
-        self._scrub = scrub
-        self._outbox = outbox
+        self._lifecycle = lifecycle
         self._drafting = drafting
         self._limiter = limiter
         self.offered_platforms = [p for p in PLATFORMS if p in offered_platforms]
         self.dry_run_platforms = [p for p in self.offered_platforms if p in dry_run_platforms]
 
     async def submit(self, request: DraftRequest) -> list[Post]:
-        """Store one post per platform (status `generating`) and start drafting each.
+        """Store one post per platform (status `generating`) with its draft job.
 
         Raises `InvalidRequest` (nothing stored) or `RateLimited` (nothing stored). A request
         already submitted returns its posts without drafting them again or taking a token.
@@ -121,22 +125,19 @@ class PostService:
         if existing:
             log.info("duplicate_submission", request_id=request.request_id)
             return existing
+        requester = Actor(user_id=request.requester)
         try:
             self._limiter.acquire(request.requester, drafts=len(request.platforms))
         except RateLimited as limited:
-            async with self._store.transaction() as tx:
-                await tx.audit.record(
-                    actor=request.requester,
-                    action="draft",
-                    post_id=None,
-                    outcome=f"refused:rate_limited:{limited.scope}",
-                )
+            async with self._lifecycle.transaction() as tx:
+                outcome = f"refused:rate_limited:{limited.scope}"
+                await self._lifecycle.audit(tx, requester, "draft", None, outcome)
             raise
-        created: list[Post] = []
         posts: list[Post] = []
-        async with self._store.transaction() as tx:
+        async with self._lifecycle.transaction() as tx:
             for platform in request.platforms:
-                post, new = await tx.posts.create(
+                post, created = await self._lifecycle.begin(
+                    tx,
                     NewPost(
                         id=str(uuid.uuid4()),
                         platform=platform,
@@ -148,39 +149,9 @@ class PostService:
                         image_url=request.image_url,
                         thread=makes_thread(platform, asked=request.thread, brief=request.brief),
                         version=0,
-                    )
+                    ),
                 )
                 posts.append(post)
-                if new:
-                    created.append(post)
-                    await enqueue_card(tx, post.id)
-        self._outbox.wake()
-        for post in created:
-            self._drafting.start(post.id)
+                if created:
+                    await self._drafting.queue(tx, post.id)
         return posts
-
-    async def get(self, post_id: str) -> Post | None:
-        """The post with this id."""
-        return await self._store.posts.get(post_id)
-
-    async def queue(self, *, limit: int = 20) -> tuple[list[Post], list[Post], list[Post]]:
-        """Pending, failed and recently posted posts, newest first, as people may see them:
-        failure reasons (which quote third parties) get the same redaction as the card."""
-        pending = await self._store.posts.with_status([PostStatus.PENDING], limit=limit)
-        failed = await self._store.posts.with_status(FAILED_STATUSES, limit=limit)
-        posted = await self._store.posts.with_status([PostStatus.POSTED], limit=limit)
-        return self._shown(pending), self._shown(failed), posted
-
-    def _shown(self, posts: list[Post]) -> list[Post]:
-        return [
-            post.model_copy(update={"failure_reason": self._scrub(post.failure_reason)})
-            if post.failure_reason
-            else post
-            for post in posts
-        ]
-
-    async def queue_sizes(self) -> tuple[int, int]:
-        """How many posts are pending and how many failed, in all (`queue` lists the newest)."""
-        counts = await self._store.posts.count_by_status()
-        failed = sum(counts.get(status, 0) for status in FAILED_STATUSES)
-        return counts.get(PostStatus.PENDING, 0), failed

@@ -1,14 +1,18 @@
-"""The publish job: send an approved post to its platform, exactly once.
+"""The `publish` job: send an approved post to its platform, exactly once.
 
-A post with an `external_id` is never published again; the id is stored, with the `posted`
-status and the card update, in the transaction right after the platform answers. Each platform
-has a circuit breaker: after `FAILURES_TO_OPEN` transient failures in a row its jobs wait out a
-cool-down (without spending attempts) instead of hammering it.
+Approving (or retrying a failed publish) queues this job in the same transaction, behind the
+first try of the card update that says "Publishing...". A post with an `external_id` is never
+published again; the id is stored, with the `posted` status (and its card update), in the
+transaction right after the platform answers. Each platform has a circuit breaker: after
+`FAILURES_TO_OPEN` transient failures in a row its jobs wait out a cool-down (without spending
+attempts) instead of hammering it. A publish that fails for good marks the post `failed_post`
+with the reason, in the dead-lettering transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import structlog
 
@@ -16,17 +20,31 @@ from services.circuit import Circuits
 from services.errors import (
     CircuitOpen,
     FailureReason,
+    JobFailed,
     PermanentPublishError,
+    RetryLater,
     TransientPublishError,
 )
-from services.outbox import JobFailed, Outbox, RetryLater, enqueue_card
+from services.jobs import JobQueue, JobType, Transaction
+from services.lifecycle import Action, Lifecycle
 from services.platforms import Publisher, thread_parts_async
-from storage import Store, Transaction
+from storage import Store
 from storage.models import Job, Post, PostStatus
 
 log = structlog.get_logger(__name__)
 
+PUBLISH = "publish"
 FAILURES_TO_OPEN = 3
+
+
+async def queue_publish(
+    queue: JobQueue, tx: Transaction, post_id: str, *, after: int | None
+) -> int:
+    """Publish the post, once the job `after` (its card update) has had its first try: the
+    card says "Publishing..." first, and its retries never hold the publish back."""
+    return await queue.enqueue(
+        tx, PUBLISH, post_id=post_id, key=f"{PUBLISH}:{post_id}", after=after
+    )
 
 
 def failure_text(reason: FailureReason, detail: str) -> str:
@@ -66,19 +84,19 @@ class StoredCheckpoints:
         self._done[step] = external_id
 
 
-class PublishJobs:
-    """Runs `publish` jobs from the retry table."""
+class Publishing:
+    """Runs `publish` jobs."""
 
     def __init__(
         self,
         store: Store,
-        outbox: Outbox,
+        lifecycle: Lifecycle,
         publishers: Mapping[str, Publisher],
         *,
         cooldown: float,
     ) -> None:
         self._store = store
-        self._outbox = outbox
+        self._lifecycle = lifecycle
         self._publishers = dict(publishers)
         self._circuits = Circuits(
             threshold=FAILURES_TO_OPEN,
@@ -86,6 +104,10 @@ class PublishJobs:
             kind="platform",
             ignore=[PermanentPublishError],
         )
+
+    def job_type(self) -> JobType:
+        """The `publish` kind, for the worker's registry."""
+        return JobType(name=PUBLISH, handler=self, dead_letter="dlq_publish", label="Publish")
 
     async def run(self, job: Job) -> None:
         """Publish the job's post unless it was published, discarded or is gone."""
@@ -95,7 +117,7 @@ class PublishJobs:
             log.info("publish_skipped", post_id=job.post_id, status=post and post.status)
             return
         if post.external_id is not None:
-            await self._mark_posted(post.id, post.external_id, post.external_url, post.dry_run)
+            await self._mark_posted(post, post.external_id, post.external_url, post.dry_run)
             return
         publisher = self._publishers[post.platform]
         checkpoints = StoredCheckpoints(
@@ -106,7 +128,8 @@ class PublishJobs:
                 result = await publisher.publish(post, checkpoints)
         except CircuitOpen as cooling:
             raise RetryLater(
-                cooling.retry_at + 0.01, f"{post.platform} is failing; waiting for its cool-down"
+                datetime.fromtimestamp(cooling.retry_at + 0.01, UTC),
+                f"{post.platform} is failing; waiting for its cool-down",
             ) from None
         except TransientPublishError as exc:
             raise JobFailed(
@@ -119,31 +142,25 @@ class PublishJobs:
                 failure_text(exc.reason, exc.detail) + await _progress(post, checkpoints),
                 transient=False,
             ) from exc
-        await self._mark_posted(post.id, result.external_id, result.url, result.dry_run)
+        await self._mark_posted(post, result.external_id, result.url, result.dry_run)
         log.info("post_published", post_id=post.id, platform=post.platform, dry_run=result.dry_run)
 
     async def _mark_posted(
-        self, post_id: str, external_id: str, url: str | None, dry_run: bool
+        self, post: Post, external_id: str, url: str | None, dry_run: bool
     ) -> None:
-        async with self._store.transaction() as tx:
-            posted = await tx.posts.transition(
-                post_id,
-                [PostStatus.APPROVED],
-                PostStatus.POSTED,
+        async with self._lifecycle.transaction() as tx:
+            await self._lifecycle.move(
+                tx,
+                post,
+                Action.PUBLISHED,
                 external_id=external_id,
                 external_url=url,
                 dry_run=dry_run,
                 failure_reason=None,
             )
-            if posted is not None:
-                await enqueue_card(tx, post_id)
-        self._outbox.wake()
 
     async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
         """The post failed for good: say why on its card (with Retry and Discard)."""
-        assert job.post_id is not None
-        failed = await tx.posts.transition(
-            job.post_id, [PostStatus.APPROVED], PostStatus.FAILED_POST, failure_reason=reason
-        )
-        if failed is not None:
-            await enqueue_card(tx, job.post_id)
+        post = await tx.posts.get(job.post_id) if job.post_id else None
+        if post is not None and post.status == PostStatus.APPROVED:
+            await self._lifecycle.move(tx, post, Action.PUBLISH_FAILED, failure_reason=reason)
