@@ -344,7 +344,9 @@ class BotProcess(SlackUser):
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self, timeout: float = 60.0, *, connect: bool = True) -> Self:
-        """Start the process and (with `connect`) wait until its Socket Mode connection is up."""
+        """Start the process and (with `connect`) wait until its Socket Mode connection is up
+        (a fresh process imports litellm and pydantic for ~10 s on an idle machine: the wait
+        is generous for a shared, busy one)."""
         opened_before = self.world.slack.connection_opens
         log = self.log_path.open("wb")
         self.process = await asyncio.create_subprocess_exec(
