@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.settings import RateLimit, Settings
-from tests.unit.test_settings import MINIMAL
-from tests.unit.test_settings import problems as base_problems
-from tests.unit.test_settings import settings_with as base_settings_with
+from tests.unit.bot.test_settings import MINIMAL
+from tests.unit.bot.test_settings import problems as base_problems
+from tests.unit.bot.test_settings import settings_with as base_settings_with
 
 
 def settings_with(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
