@@ -16,6 +16,9 @@ from enum import StrEnum
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from services.events import EventBus, PostMoved
+from storage import Transaction
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 """The media type of `render()`'s text."""
 
@@ -33,6 +36,19 @@ class PostEvent(StrEnum):
     FAILED = "failed"
     REJECTED = "rejected"
     EXPIRED = "expired"
+
+
+_EVENT_OF_ACTION: dict[str, PostEvent] = {
+    "drafted": PostEvent.DRAFTED,
+    "approve": PostEvent.APPROVED,
+    "schedule": PostEvent.SCHEDULED,  # issue 14's actions count without another hook
+    "published": PostEvent.POSTED,
+    "publish_failed": PostEvent.FAILED,
+    "draft_failed": PostEvent.FAILED,
+    "reject": PostEvent.REJECTED,
+    "discard": PostEvent.REJECTED,
+    "expire": PostEvent.EXPIRED,
+}
 
 
 class LLMOutcome(StrEnum):
@@ -89,6 +105,17 @@ class Metrics:
             ["type", "outcome"],
             registry=self.registry,
         )
+
+    def attach(self, events: EventBus) -> None:
+        """Count posts' stages as the lifecycle moves them. (Counted as the move happens,
+        inside its transaction: a transaction that then rolls back, which is rare, has
+        counted.)"""
+        events.subscribe(PostMoved, self._moved)
+
+    async def _moved(self, _tx: Transaction, moved: PostMoved) -> None:
+        event = _EVENT_OF_ACTION.get(moved.action)
+        if event is not None:
+            self.post_event(moved.post.platform, event)
 
     def post_event(self, platform: str, event: PostEvent) -> None:
         """Count one post reaching `event`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from services.api_intake import api_caller
 from storage.models import Post, PostStatus
 
 
@@ -16,7 +17,10 @@ class PostView(BaseModel):
     message: str | None = Field(description="The current draft; null while the first is written.")
     url: str | None = Field(description="The post on the platform, once posted.")
     external_id: str | None = Field(description="The platform's id of the post, once posted.")
-    requested_by: str | None = Field(description="Who asked for it.")
+    requested_by: str | None = Field(
+        description="Who asked: an API request's requested_by (else 'via API: <key name>'), "
+        "or the Slack user id of whoever used /socialpost."
+    )
     approved_by: str | None = Field(description="The Slack user who approved it, once approved.")
     scheduled_for: AwareDatetime | None = Field(
         description="When it is to be published, once scheduled."
@@ -25,11 +29,16 @@ class PostView(BaseModel):
     updated_at: AwareDatetime
 
 
-def view_of(
-    post: Post, *, requested_by: str | None = None, scheduled_for: AwareDatetime | None = None
-) -> PostView:
-    """`post` as programs see it; `requested_by` overrides the stored requester (an API
-    post shows who asked, not the key's internal id)."""
+def requested_by(post: Post) -> str | None:
+    """Who asked, as programs see it."""
+    caller = api_caller(post.requester)
+    if caller is None:
+        return post.requester
+    return post.requested_by or f"via API: {caller}"
+
+
+def view_of(post: Post, *, scheduled_for: AwareDatetime | None = None) -> PostView:
+    """`post` as programs see it (`scheduled_for`: the hook for scheduling, issue 14)."""
     posted = post.status == PostStatus.POSTED
     return PostView(
         id=post.id,
@@ -38,7 +47,7 @@ def view_of(
         message=post.message,
         url=post.external_url if posted or post.external_id else None,
         external_id=post.external_id,
-        requested_by=requested_by if requested_by is not None else post.requester,
+        requested_by=requested_by(post),
         approved_by=post.approved_by,
         scheduled_for=scheduled_for,
         created_at=post.created_at,
