@@ -181,17 +181,24 @@ async def test_every_refusal_is_json_and_stores_nothing(world: World, receiver: 
     from one address; no post is stored for any of them."""
     bot, api = await start(world, receiver, SOCIALPOST_API_RATE_LIMIT="12/60")
     try:
+        generate = "/posts/generate"
+        wrong_key = {"Authorization": "Bearer no"}
         calls = [
-            ("POST", "/posts/generate", {"json": BODY}, 401, "unauthorized"),
-            ("POST", "/posts/generate", {"json": BODY, "headers": {"Authorization": "Bearer no"}}, 401, "unauthorized"),
-            ("POST", "/posts/generate", {"data": b"{nope", "headers": AUTH}, 400, "invalid_json"),
-            ("POST", "/posts/generate", {"data": b"x" * 70_000, "headers": AUTH}, 413, "payload_too_large"),
-            ("POST", "/posts/generate", {"json": {**BODY, "social_platform": "myspace"}, "headers": AUTH}, 422, "invalid_request"),
-            ("POST", "/posts/generate", {"json": {**BODY, "query": " "}, "headers": AUTH}, 422, "invalid_request"),
-            ("POST", "/posts/generate", {"json": {**BODY, "query": "a" * 2001}, "headers": AUTH}, 422, "invalid_request"),
-            ("POST", "/posts/generate", {"json": {**BODY, "social_platform": "instagram"}, "headers": AUTH}, 422, "invalid_request"),
+            ("POST", generate, {"json": BODY}, 401, "unauthorized"),
+            ("POST", generate, {"json": BODY, "headers": wrong_key}, 401, "unauthorized"),
+            ("POST", generate, {"data": b"{nope", "headers": AUTH}, 400, "invalid_json"),
+            ("POST", generate, {"data": b"x" * 70_000, "headers": AUTH}, 413, "payload_too_large"),
             ("GET", "/posts/missing", {"headers": AUTH}, 404, "not_found"),
-        ]  # fmt: skip
+        ]
+        for fields in [
+            {"social_platform": "myspace"},
+            {"query": " "},
+            {"query": "a" * 2001},
+            {"social_platform": "instagram"},
+            {"tone": "sarcastic"},
+        ]:
+            kwargs = {"json": {**BODY, **fields}, "headers": AUTH}
+            calls.append(("POST", generate, kwargs, 422, "invalid_request"))
         for method, path, kwargs, expected, code in calls:
             status, body, _ = await api.call(method, path, **kwargs)
             assert (status, body["error"]) == (expected, code), (path, kwargs, body)
@@ -216,7 +223,7 @@ async def test_a_failing_receiver_never_delays_a_post_and_ends_in_dlq_webhook(
     receiver.failing = True
     bot, api = await start(world, receiver)
     try:
-        status, body, _ = await api.call("POST", "/posts/generate", json=BODY, headers=AUTH)
+        _status, body, _ = await api.call("POST", "/posts/generate", json=BODY, headers=AUTH)
         card = await bot.draft_card()
         await bot.click(card, "reject", APPROVER)
         await bot.wait_card(lambda c: "Rejected by" in c.all_text())
