@@ -4,6 +4,7 @@ handler."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from handlers.blocks.messages import UNEXPECTED_ERROR
 from handlers.replies import tell_privately
 from handlers.slack_out import AppHome
 from services.container import Services
+from services.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +45,12 @@ def _request_fields(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_app(
-    settings: Settings, services: Services, app_home: AppHome, client: AsyncWebClient
+    settings: Settings,
+    services: Services,
+    app_home: AppHome,
+    client: AsyncWebClient,
+    *,
+    metrics: Metrics | None = None,
 ) -> AsyncApp:
     """The Bolt app with every handler registered; handlers receive `services` (the domain)
     and `app_home` (the Home tabs, which are Slack's)."""
@@ -63,8 +70,12 @@ def create_app(
     ) -> None:
         context["services"] = services
         context["app_home"] = app_home
+        started = time.perf_counter()
         with structlog.contextvars.bound_contextvars(**_request_fields(body)):
+            # Bolt returns from the chain once the listener has acked (its slow work goes on).
             await next()
+        if metrics is not None:
+            metrics.slack_ack.observe(time.perf_counter() - started)
 
     async def handle_error(error: Exception, body: dict[str, Any], client: AsyncWebClient) -> None:
         log.error("handler_failed", exc_info=error, **_request_fields(body))

@@ -1,13 +1,13 @@
-"""The bot's HTTP server: `POST /slack/events` in http mode, and `GET /healthz`.
+"""The bot's HTTP server: `POST /slack/events` in http mode, and the intake API's routes
+(`handlers.api.routes`: `/posts/...`, `/openapi.json`, `/metrics` and `/healthz`).
 
 `/healthz` is for load balancers and orchestrators: it answers 200 only when the database
-answers a query within `HEALTH_TIMEOUT` seconds, and 503 otherwise, so a process whose
-database is gone is taken out of rotation rather than acking clicks it can't store.
+answers a query within 2 seconds, and 503 otherwise, so a process whose database is gone is
+taken out of rotation rather than acking clicks it can't store.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -15,27 +15,13 @@ import structlog
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
+from handlers.api.auth import ApiKeys
+from handlers.api.routes import ApiHandlers, add_routes
+from handlers.api.throttle import AddressLimiter
+
 log = structlog.get_logger(__name__)
 
-HEALTH_TIMEOUT = 2.0
-"""Seconds the database has to answer the health check."""
-
 Ping = Callable[[], Awaitable[None]]
-
-
-def health_handler(ping: Ping) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """`GET /healthz`: 200 when `ping()` returns in time, 503 when it raises or hangs."""
-
-    async def healthz(_request: web.Request) -> web.Response:
-        try:
-            async with asyncio.timeout(HEALTH_TIMEOUT):
-                await ping()
-        except Exception as exc:
-            log.warning("health_check_failed", error=type(exc).__name__)
-            return web.json_response({"ok": False, "database": "unavailable"}, status=503)
-        return web.json_response({"ok": True, "database": "ok"})
-
-    return healthz
 
 
 @web.middleware
@@ -49,14 +35,17 @@ async def _numeric_slack_timestamp(
     return await handler(request)
 
 
-def web_app(app: AsyncApp | None, *, ping: Ping) -> web.Application:
-    """The aiohttp application: Bolt's `/slack/events` when `app` is given, and `/healthz`."""
+def web_app(app: AsyncApp | None, *, ping: Ping, api: ApiHandlers | None = None) -> web.Application:
+    """The aiohttp application: Bolt's `/slack/events` when `app` is given, and the API's
+    routes (`/healthz` among them; without `api`, one that refuses every key)."""
     if app is None:
         application = web.Application()
     else:
         application = app.web_app(path="/slack/events")
         application.middlewares.append(_numeric_slack_timestamp)
-    application.router.add_get("/healthz", health_handler(ping))
+    if api is None:
+        api = ApiHandlers(service=None, keys=ApiKeys({}), limiter=AddressLimiter(60, 60), ping=ping)
+    add_routes(application, api)
     return application
 
 

@@ -74,7 +74,9 @@ async def serve(
     runtime = await Runtime.open(settings)
     try:
         await runtime.start()
-        app = create_app(settings, runtime.services, runtime.home, runtime.web_client)
+        app = create_app(
+            settings, runtime.services, runtime.home, runtime.web_client, metrics=runtime.metrics
+        )
         connection = _socket_mode if settings.connection.mode == Mode.SOCKET else _http_mode
         async with connection(settings, app, runtime):
             _log_start(settings, runtime, started)
@@ -108,12 +110,19 @@ async def _socket_mode(settings: Settings, app: AsyncApp, runtime: Runtime) -> A
         with attempt:
             await handler.connect_async()
     try:
-        yield
+        if settings.api.serves_http:
+            # The intake API or /metrics: the HTTP server runs beside the websocket.
+            application = web_app(None, ping=runtime.store.ping, api=runtime.api)
+            async with serving(application, settings.server.http_port):
+                yield
+        else:
+            yield
     finally:
         await handler.close_async()
 
 
 @contextlib.asynccontextmanager
 async def _http_mode(settings: Settings, app: AsyncApp, runtime: Runtime) -> AsyncIterator[None]:
-    async with serving(web_app(app, ping=runtime.store.ping), settings.server.http_port):
+    application = web_app(app, ping=runtime.store.ping, api=runtime.api)
+    async with serving(application, settings.server.http_port):
         yield

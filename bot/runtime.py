@@ -29,7 +29,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logging import SecretRedactor
 from bot.settings import Settings
+from handlers.api.auth import ApiKeys
+from handlers.api.routes import ApiHandlers
+from handlers.api.service import DomainPosts
+from handlers.api.throttle import AddressLimiter
 from handlers.slack_out import AppHome, SlackDelivery, SlackOut
+from services.api_intake import ApiIntake
 from services.cards import Cards
 from services.clock import Clock, SystemClock
 from services.container import Services
@@ -42,13 +47,16 @@ from services.events import EventBus
 from services.intake import Intake
 from services.jobs import JobQueue, RetryPolicy, Worker
 from services.lifecycle import Lifecycle
+from services.metrics import Metrics
 from services.overview import Overview
 from services.platforms import PLATFORMS, Publisher, build_publishers, dry_run_platforms
 from services.platforms.publish import Publishing
 from services.policy import Policy
 from services.ratelimit import RateLimiter
 from services.tasks import BackgroundTasks
+from services.webhooks.delivery import Webhooks
 from storage import Store, open_store
+from storage.models import JobStatus
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +89,8 @@ class Runtime:
     slack_out: SlackOut
     home: AppHome
     services: Services
+    metrics: Metrics
+    api: ApiHandlers
 
     def __init__(self, settings: Settings, stack: AsyncExitStack) -> None:
         self.settings = settings
@@ -153,10 +163,14 @@ class Runtime:
         )
         self.lifecycle = Lifecycle(self.store, self.queue, self.events, policy, clock=self.clock)
 
+        # This process's Prometheus registry (served at /metrics with SOCIALPOST_METRICS).
+        self.metrics = Metrics()
+        self.metrics.attach(self.events)
         self.llm = LLMClient(
             list(settings.llm.deployments),
             timeout=settings.llm.timeout,
             cooldown=settings.llm.cooldown,
+            metrics=self.metrics,
         )
         self.drafting = Drafting(
             self.store,
@@ -187,6 +201,15 @@ class Runtime:
             slack, Cards(self.store, self.lifecycle, self.events), self.home, clock=self.clock
         )
         self.slack_out.attach(self.events, self.queue, self.worker)
+        api = settings.api
+        if api.webhook_url is not None and api.webhook_secret is not None:
+            Webhooks(
+                api.webhook_url,
+                api.webhook_secret.get_secret_value(),
+                self.session,
+                clock=self.clock,
+                metrics=self.metrics,
+            ).attach(self.events, self.queue, self.worker)
 
         limits = settings.limits
         limiter = RateLimiter(
@@ -196,19 +219,40 @@ class Runtime:
             workspace_per_seconds=limits.workspace_rate_limit.per_seconds,
         )
         editing = Editing(self.lifecycle, self.drafting, limiter)
+        intake = Intake(
+            self.store,
+            self.lifecycle,
+            self.drafting,
+            limiter,
+            offered_platforms=self.publishers,
+            dry_run_platforms=self.dry_run_platforms,
+        )
+        self.api = ApiHandlers(
+            service=DomainPosts(ApiIntake(self.store, intake, clock=self.clock), self.store),
+            keys=ApiKeys(api.api_keys),
+            limiter=AddressLimiter(api.api_rate_limit.capacity, api.api_rate_limit.per_seconds),
+            ping=self.store.ping,
+            trust_proxy=api.trust_proxy,
+            metrics=self.metrics if api.metrics else None,
+            refresh_metrics=self._count_jobs,
+        )
         self.services = Services(
-            intake=Intake(
-                self.store,
-                self.lifecycle,
-                self.drafting,
-                limiter,
-                offered_platforms=self.publishers,
-                dry_run_platforms=self.dry_run_platforms,
-            ),
+            intake=intake,
             decisions=Decisions(self.store, self.lifecycle, self.queue, editing),
             editing=editing,
             overview=overview,
         )
+
+    async def _count_jobs(self, metrics: Metrics) -> None:
+        """`socialpost_jobs` as the retry table has it now: dead jobs by their dead-letter
+        queue, the others by their kind."""
+        counts = await self.store.jobs.counts()
+        rows = []
+        for (kind, status), count in sorted(counts.items()):
+            job_type = self.worker.types.get(kind)
+            dead = status == JobStatus.DEAD.value and job_type is not None
+            rows.append((job_type.dead_letter if dead and job_type else kind, status, count))
+        metrics.set_jobs(rows)
 
     async def _sync_platforms(self) -> None:
         """The platform registry is the truth for `social_platforms`: a new platform gets its

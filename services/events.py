@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from storage import Transaction
+from storage.models import Post, PostStatus
 
 
 class Notice(StrEnum):
@@ -46,8 +47,18 @@ class TellUser:
     detail: str | None = None
 
 
-Event = PostChanged | TellUser
-E = TypeVar("E", PostChanged, TellUser)
+@dataclass(frozen=True)
+class PostMoved:
+    """The post took a lifecycle edge: `action` from `source` to `post.status` (for whoever
+    reports a post's stages outside Slack: webhooks, metrics). Emitted after `PostChanged`."""
+
+    post: Post
+    action: str
+    source: PostStatus
+
+
+Event = PostChanged | TellUser | PostMoved
+E = TypeVar("E", PostChanged, TellUser, PostMoved)
 Listener = Callable[[Transaction, E], Awaitable[int | None]]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 
 import structlog
 from pydantic import BaseModel, ConfigDict
@@ -24,7 +24,7 @@ from services.lifecycle import Lifecycle
 from services.models import Actor
 from services.platforms import PLATFORMS, makes_thread
 from services.ratelimit import RateLimiter
-from storage import Store
+from storage import Store, Transaction
 from storage.models import NewPost, Post, PostStatus
 
 log = structlog.get_logger(__name__)
@@ -58,6 +58,11 @@ class DraftRequest(BaseModel):
     tone: str | None = None
     image_url: str | None = None
     thread: bool = False
+    requested_by: str | None = None
+    """Free text naming who asked (an API request's `requested_by`), shown on the card."""
+    per_user_limit: bool = True
+    """Whether the requester's own bucket applies (SOCIALPOST_RATE_LIMIT); an API request is
+    limited per client address by the API instead. The workspace bucket always applies."""
 
 
 def _needing_an_image(platforms: tuple[str, ...]) -> list[str]:
@@ -114,11 +119,18 @@ class Intake:
         self.offered_platforms = [p for p in PLATFORMS if p in offered_platforms]
         self.dry_run_platforms = [p for p in self.offered_platforms if p in dry_run_platforms]
 
-    async def submit(self, request: DraftRequest) -> list[Post]:
+    async def submit(
+        self,
+        request: DraftRequest,
+        *,
+        also: Callable[[Transaction], Awaitable[None]] | None = None,
+    ) -> list[Post]:
         """Store one post per platform (status `generating`) with its draft job.
 
         Raises `InvalidRequest` (nothing stored) or `RateLimited` (nothing stored). A request
         already submitted returns its posts without drafting them again or taking a token.
+        `also(tx)` runs first in the transaction that stores the posts (an API request records
+        its Idempotency-Key there); whatever it raises rolls the posts back too.
         """
         request = check_request(request, self.offered_platforms)
         existing = await self._store.posts.for_request(request.request_id)
@@ -127,7 +139,8 @@ class Intake:
             return existing
         requester = Actor(user_id=request.requester)
         try:
-            self._limiter.acquire(request.requester, drafts=len(request.platforms))
+            user = request.requester if request.per_user_limit else None
+            self._limiter.acquire(user, drafts=len(request.platforms))
         except RateLimited as limited:
             async with self._lifecycle.transaction() as tx:
                 outcome = f"refused:rate_limited:{limited.scope}"
@@ -135,6 +148,8 @@ class Intake:
             raise
         posts: list[Post] = []
         async with self._lifecycle.transaction() as tx:
+            if also is not None:
+                await also(tx)
             for platform in request.platforms:
                 post, created = await self._lifecycle.begin(
                     tx,
@@ -148,6 +163,7 @@ class Intake:
                         tone=request.tone,
                         image_url=request.image_url,
                         thread=makes_thread(platform, asked=request.thread, brief=request.brief),
+                        requested_by=request.requested_by,
                         version=0,
                     ),
                 )

@@ -35,7 +35,7 @@ import structlog
 
 from services.clock import Clock, SystemClock
 from services.errors import IllegalTransition
-from services.events import EventBus, PostChanged
+from services.events import EventBus, PostChanged, PostMoved
 from services.jobs.queue import JobQueue
 from services.models import Actor, Outcome, Verdict
 from storage import Store, Transaction
@@ -260,6 +260,7 @@ class Lifecycle:
         if moved is None:
             return None
         queued = await self._events.emit(tx, PostChanged(post.id)) if edge.announce else []
+        await self._events.emit(tx, PostMoved(moved, action.value, post.status))
         log.info("post_moved", action=action, post_id=post.id, to=edge.target)
         return Moved(moved, tuple(queued))
 

@@ -10,7 +10,7 @@ how many there are in all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.jobs import JobTypes
 from services.lifecycle import Action
@@ -60,6 +60,8 @@ class StatusData:
     failed: list[Listed]
     pending_total: int
     failed_total: int
+    dead_jobs: dict[str, int] = field(default_factory=dict)
+    """Jobs in a dead-letter queue, by their kind's label (undelivered webhooks among them)."""
 
 
 @dataclass(frozen=True)
@@ -164,9 +166,15 @@ class Overview:
     async def status(self, viewer: str) -> StatusData:
         """The pending and failed posts as `/socialpost status` shows them to `viewer`."""
         snapshot = await self.snapshot(dead_jobs=False)
+        dead: dict[str, int] = {}
+        for (kind, status), count in sorted((await self._store.jobs.counts()).items()):
+            if status == JobStatus.DEAD.value and count:
+                label = self._job_types.label(kind)
+                dead[label] = dead.get(label, 0) + count
         return StatusData(
             pending=self._listed(viewer, snapshot.pending),
             failed=self._listed(viewer, snapshot.failed),
             pending_total=snapshot.pending_total,
             failed_total=snapshot.failed_total,
+            dead_jobs=dead,
         )

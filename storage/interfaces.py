@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from storage.models import (
+    ApiRequest,
     AuditEntry,
     Job,
     JobStatus,
@@ -249,6 +250,22 @@ class AuditLog(AuditReads, Protocol):
         """Append one entry."""
 
 
+class ApiRequestReads(Protocol):
+    """Reading the Idempotency-Keys of API requests."""
+
+    async def get(self, caller: str, idempotency_key: str) -> ApiRequest | None:
+        """The request this API key made with this Idempotency-Key, if any."""
+
+
+class ApiRequests(ApiRequestReads, Protocol):
+    """Recording the Idempotency-Keys of API requests (inside a transaction)."""
+
+    async def claim(self, request: ApiRequest, *, replace_before: datetime) -> ApiRequest:
+        """Record `request` unless its key is taken: the row as it is now stored. A row of
+        the same key created before `replace_before` is stale and replaced; a fresher one is
+        kept and returned (another request with this key got there first)."""
+
+
 class Transaction(Protocol):
     """The repositories of one write transaction, all on its connection."""
 
@@ -263,6 +280,10 @@ class Transaction(Protocol):
     @property
     def audit(self) -> AuditLog:
         """The audit trail, inside the transaction."""
+
+    @property
+    def api_requests(self) -> ApiRequests:
+        """API requests' Idempotency-Keys, inside the transaction."""
 
 
 class Store(Protocol):
@@ -279,6 +300,10 @@ class Store(Protocol):
     @property
     def audit(self) -> AuditReads:
         """The audit trail; each read sees the latest commit."""
+
+    @property
+    def api_requests(self) -> ApiRequestReads:
+        """API requests' Idempotency-Keys; each read sees the latest commit."""
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """One write transaction: committed when the block ends normally, rolled back on any

@@ -91,6 +91,7 @@ class PostFields(Row):
     edited_by: str | None = None
     dry_run: bool = False
     thread: bool = False
+    requested_by: str | None = None
 
 
 WRITABLE_POST_FIELDS = frozenset(PostFields.model_fields)
@@ -179,3 +180,14 @@ class AuditEntry(Row):
     channel: str | None = None
     message_ts: str | None = None
     detail: str | None = None
+
+
+class ApiRequest(Row):
+    """A row of `api_requests`: an Idempotency-Key of one API key, the digest of the body it
+    came with, and the intake request it became."""
+
+    caller: str
+    idempotency_key: str
+    fingerprint: str
+    request_id: str
+    created_at: UTCTime

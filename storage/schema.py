@@ -104,6 +104,8 @@ posts = Table(
     Column("edited_by", Text),
     Column("dry_run", Boolean, nullable=False, server_default=text("false")),
     Column("thread", Boolean, nullable=False, server_default=text("false")),
+    # Free text from an API request: who asked, shown on the card beside the key's name.
+    Column("requested_by", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "status", "updated_at"),
@@ -195,4 +197,17 @@ audit_log = Table(
     Column("detail", Text),
     Index(None, "post_id", "at"),
     sqlite_autoincrement=True,
+)
+
+api_requests = Table(
+    "api_requests",
+    metadata,
+    # An API request with an Idempotency-Key: the key's name and the key given, what the body
+    # was (a digest), and the intake request it became (its posts carry `request_id`).
+    Column("caller", Text, nullable=False),
+    Column("idempotency_key", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("request_id", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("caller", "idempotency_key"),
 )

@@ -2,6 +2,7 @@
 
     make bench            # or: .venv/bin/python -m tests.benchmark [--update-doc]
     .venv/bin/python -m tests.benchmark --only text-measurement [--update-doc]
+    .venv/bin/python -m tests.benchmark --only api
 
 It starts the Slack emulator, the fake LLMs and the fake X on 127.0.0.1, runs the real bot as
 a subprocess (`python -m bot`, like production) and a bare Bolt app
@@ -637,6 +638,77 @@ def markdown(report: Report, host: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+API_CLIENTS = 20
+API_ROUNDS = 5
+API_KEY = "k_bench_0123456789abcdef"
+
+
+async def api_intake(report: Report) -> None:
+    """POST /posts/generate from 20 concurrent clients: the API's answer and the placeholder
+    card in the approval channel, each p50/p99."""
+    import aiohttp
+
+    RESULTS.mkdir(exist_ok=True)
+    async with World() as world:
+        world.openai.reply_with(draft_from_brief)
+        port = 38000 + os.getpid() % 1000
+        env = {
+            **environment(world),
+            "SOCIALPOST_API_KEYS": f"bench:{API_KEY}",
+            "SOCIALPOST_HTTP_PORT": str(port),
+            "SOCIALPOST_API_RATE_LIMIT": "1000000/1",
+        }
+        bot = Process("bot", env, RESULTS / "bot-api.log")
+        await bot.start()
+        try:
+            await first_ack(world.slack, bot)
+            base = f"http://127.0.0.1:{port}"
+            answers: list[float] = []
+            cards: list[float] = []
+            headers = {"Authorization": f"Bearer {API_KEY}"}
+
+            async with aiohttp.ClientSession() as session:
+
+                async def client(number: int) -> None:
+                    for round_ in range(API_ROUNDS):
+                        brief = f"API brief {number}-{round_}"
+                        after = len(world.slack.calls)
+                        sent = time.monotonic()
+                        async with session.post(
+                            f"{base}/posts/generate",
+                            json={"query": brief, "social_platform": "x"},
+                            headers=headers,
+                        ) as response:
+                            await response.read()
+                            assert response.status == 202, response.status
+                        answers.append(time.monotonic() - sent)
+                        card = await world.slack.wait_for_call(
+                            "chat.postMessage",
+                            lambda c, b=brief: _has(c, b, draft=False),
+                            after=after,
+                            timeout=30,
+                        )
+                        cards.append(card.at - sent)
+
+                for _ in range(50):  # the server starts with the bot
+                    try:
+                        async with session.get(f"{base}/healthz") as response:
+                            if response.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        await asyncio.sleep(0.2)
+                await asyncio.gather(*[client(n) for n in range(API_CLIENTS)])
+            report.add(
+                "api_generate",
+                clients=API_CLIENTS,
+                requests=len(answers),
+                answer=summary(answers),
+                placeholder_card=summary(cards),
+            )
+        finally:
+            await bot.stop()
+
+
 def main() -> None:
     """Run the benchmark and report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -645,15 +717,19 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["text-measurement"],
+        choices=["text-measurement", "api"],
         help="run one section only (its figures alone are written)",
     )
     args = parser.parse_args()
     for name in [n for n in os.environ if n.lower().endswith("_proxy")]:
         del os.environ[name]
     report = Report()
+    if args.only == "api":
+        asyncio.run(api_intake(report))
+        return
     text_measurement(report)
     if args.only is None:
+        asyncio.run(api_intake(report))
         asyncio.run(run(report))
     host = machine()
     text_table = text_markdown(report)

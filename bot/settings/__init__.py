@@ -23,6 +23,7 @@ from typing import Any, Self, TypeVar
 from dotenv import load_dotenv
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
 
+from bot.settings.api import ApiSettings
 from bot.settings.approval import ApprovalSettings
 from bot.settings.base import AreaSettings
 from bot.settings.jobs import JobSettings
@@ -72,6 +73,7 @@ class Settings(BaseModel):
     platforms: dict[str, PlatformSettings]
     """Each registered platform's settings, by slug."""
     log: LogSettings
+    api: ApiSettings
 
     @model_validator(mode="after")
     def _some_platform_configured(self) -> Self:
@@ -131,6 +133,7 @@ AREAS: dict[str, type[AreaSettings]] = {
     "limits": LimitSettings,
     "publishing": PublishingSettings,
     "log": LogSettings,
+    "api": ApiSettings,
 }
 """The areas, in the order their problems are listed."""
 

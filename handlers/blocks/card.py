@@ -6,8 +6,9 @@ from typing import Any
 
 from handlers import ids
 from handlers.blocks.markup import Mrkdwn, User, clip, fit, join, md
-from handlers.blocks.messages import GENERATION_FAILED
+from handlers.blocks.messages import GENERATION_FAILED, via_api
 from handlers.blocks.pieces import cut
+from services.api_intake import api_caller
 from services.models import Post, PostStatus
 from services.platforms import Measurement, measure_draft, spec_for, thread_parts
 
@@ -174,6 +175,9 @@ def _version_line(post: Post) -> Mrkdwn:
 
 
 def _who(post: Post) -> Mrkdwn:
+    caller = api_caller(post.requester)
+    if caller is not None:
+        return via_api(caller, post.requested_by)
     return User(post.requester).render() if post.requester else md("a teammate")
 
 

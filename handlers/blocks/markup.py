@@ -52,6 +52,11 @@ class _Mention:
         return escape(self.id or self.unknown)
 
 
+def is_slack_user(user_id: str | None) -> bool:
+    """Whether `user_id` is a Slack user's id (not, say, an API key's requester)."""
+    return bool(user_id) and _USER_ID.fullmatch(user_id or "") is not None
+
+
 class User(_Mention):
     """A mention of a Slack user the bot means to name (requester, approver, editor)."""
 

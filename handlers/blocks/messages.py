@@ -60,3 +60,14 @@ def help_text(command: str) -> Mrkdwn:
         command=command,
         platforms=", ".join(platforms.names()),
     )
+
+
+VIA_API = "via API: {name}"
+VIA_API_FOR = "via API: {name} (requested by {who})"
+
+
+def via_api(name: str, requested_by: str | None) -> Mrkdwn:
+    """The requester of an API post: the key's name, and who asked if the request said."""
+    if requested_by:
+        return md(VIA_API_FOR, name=name, who=requested_by)
+    return md(VIA_API, name=name)

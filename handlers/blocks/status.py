@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handlers.blocks.card import SECTION_TEXT_MAX, mrkdwn
@@ -69,6 +69,7 @@ def status_blocks(
     *,
     pending_total: int | None = None,
     failed_total: int | None = None,
+    dead_jobs: Mapping[str, int] | None = None,
 ) -> tuple[Mrkdwn, list[Any]]:
     """The status answer's text and blocks: the newest `pending` and `failed` posts, of
     `pending_total` and `failed_total` in all (default: the lists are all there is)."""
@@ -80,6 +81,10 @@ def status_blocks(
     blocks = _section("Pending approval", pending, pending_count) + _section(
         "Failed", failed, failed_count
     )
+    if dead_jobs:
+        lines = [md("• {label}: {count}", label=label, count=n) for label, n in dead_jobs.items()]
+        head = md("*Failed for good (retry them in App Home)*")
+        blocks.append(mrkdwn(join("\n", [head, *lines])))
     if not blocks:
         blocks = [mrkdwn(md("Nothing is pending or failed. :tada:"))]
     return text, blocks

@@ -30,6 +30,7 @@ async def handle_socialpost(
             [listed.post for listed in status.failed],
             pending_total=status.pending_total,
             failed_total=status.failed_total,
+            dead_jobs=status.dead_jobs,
         )
         await ack(text=summary, blocks=blocks)
         return

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import structlog
 
+from handlers.blocks.markup import is_slack_user
 from handlers.slack_out.delivery import DeliveryError, SlackDelivery
 from services.cards import Cards
 from services.clock import Clock
@@ -42,8 +43,11 @@ async def queue_card(queue: JobQueue, tx: Transaction, event: PostChanged) -> in
     )
 
 
-async def queue_notice(queue: JobQueue, tx: Transaction, event: TellUser) -> int:
-    """Tell the user privately."""
+async def queue_notice(queue: JobQueue, tx: Transaction, event: TellUser) -> int | None:
+    """Tell the user privately (a requester who is no Slack user, such as an API key,
+    hears through webhooks instead)."""
+    if not is_slack_user(event.user):
+        return None
     payload = {"user": event.user, "notice": event.notice.value, "detail": event.detail}
     return await queue.enqueue(tx, NOTIFY_USER, post_id=event.post_id, payload=payload)
 

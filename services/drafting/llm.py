@@ -27,6 +27,7 @@ import structlog
 
 from services.circuit import Circuits
 from services.errors import CircuitOpen, GenerationUnavailable
+from services.metrics import LLMOutcome, Metrics
 from services.models import Completion, Deployment
 
 litellm.suppress_debug_info = True
@@ -73,12 +74,18 @@ class LLMClient:
     """Ask the configured providers, in order, for one completion."""
 
     def __init__(
-        self, deployments: Sequence[Deployment], *, timeout: float, cooldown: float
+        self,
+        deployments: Sequence[Deployment],
+        *,
+        timeout: float,
+        cooldown: float,
+        metrics: Metrics | None = None,
     ) -> None:
         if not deployments:
             raise ValueError("at least one LLM deployment is needed")
         self.deployments = list(deployments)
         self.timeout = timeout
+        self._metrics = metrics
         self._circuits = Circuits(
             threshold=FAILURES_TO_OPEN,
             cooldown=cooldown,
@@ -119,8 +126,10 @@ class LLMClient:
                     text, model = await self._ask(deployment, messages)
             except CircuitOpen:
                 failures.append((deployment.name, "cooling down"))
+                self._count(deployment, LLMOutcome.SKIPPED)
                 continue
             except Exception as exc:
+                self._count(deployment, LLMOutcome.ERROR)
                 reason = _describe(exc)
                 log.warning("llm_provider_failed", provider=deployment.name, reason=reason)
                 failures.append((deployment.name, reason))
@@ -149,4 +158,17 @@ class LLMClient:
         if not isinstance(content, str) or not content.strip():
             raise EmptyCompletion(deployment.name)
         model = str(getattr(response, "model", None) or deployment.model)
+        self._count(deployment, LLMOutcome.OK, _cost(response))
         return content, model
+
+    def _count(self, deployment: Deployment, outcome: LLMOutcome, cost: float = 0.0) -> None:
+        if self._metrics is not None:
+            self._metrics.llm_request(deployment.provider, outcome, cost)
+
+
+def _cost(response: Any) -> float:
+    """What the call cost in USD by litellm's own calculation (0 when it can't tell)."""
+    try:
+        return float(litellm.completion_cost(completion_response=response))
+    except Exception:
+        return 0.0

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.errors import StorageUnavailable
 from storage.interfaces import is_background_work
+from storage.sql.api_requests import SqlApiRequests
 from storage.sql.audit import SqlAudit
 from storage.sql.executor import (
     Clock,
@@ -42,6 +43,7 @@ class SqlTransaction:
         self.posts = SqlPosts(self._run)
         self.jobs = SqlJobs(self._run)
         self.audit = SqlAudit(self._run)
+        self.api_requests = SqlApiRequests(self._run)
 
     @property
     def queued_jobs(self) -> bool:
@@ -71,6 +73,7 @@ class SqlStore:
         self.posts = SqlPosts(run)
         self.jobs = SqlJobs(run)
         self.audit = SqlAudit(run)
+        self.api_requests = SqlApiRequests(run)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:

@@ -12,6 +12,7 @@ from bot import http
 from bot.http import web_app
 from bot.runtime import Runtime
 from bot.settings import load_settings
+from handlers.api import routes
 from storage import open_store, sqlite_url
 
 
@@ -53,7 +54,7 @@ async def test_healthz_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
 
 async def test_healthz_is_503_when_the_database_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
     """A database that doesn't answer in time (a stuck lock, a dead disk): 503."""
-    monkeypatch.setattr(http, "HEALTH_TIMEOUT", 0.05)
+    monkeypatch.setattr(routes, "HEALTH_TIMEOUT", 0.05)
 
     async def hangs() -> None:
         await asyncio.sleep(10)
