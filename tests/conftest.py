@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
+import structlog
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
@@ -15,6 +16,19 @@ from tests.support.postgres import (
     postgres_server,  # noqa: F401
     postgres_url,  # noqa: F401
     pytest_terminal_summary,  # noqa: F401
+)
+
+# Bots run in-process log through structlog's defaults, which render a traceback with rich,
+# every frame's locals included, when rich is installed (schemathesis brings it): seconds of
+# event loop per logged exception, enough to miss a test's wait. Plain tracebacks, as the
+# bot's own logging (bot/logging.py) has.
+structlog.configure(
+    processors=[
+        *structlog.get_config()["processors"][:-1],
+        structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        ),
+    ]
 )
 
 # Every variable that could leak from the machine into a test's settings.
