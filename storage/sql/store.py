@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.errors import StorageUnavailable
 from storage.interfaces import is_background_work
+from storage.sql.approvals import SqlApprovals
 from storage.sql.audit import SqlAudit
 from storage.sql.executor import (
     Clock,
@@ -41,6 +42,7 @@ class SqlTransaction:
         self.posts = SqlPosts(run)
         self.jobs = SqlJobs(run)
         self.audit = SqlAudit(run)
+        self.approvals = SqlApprovals(run)
 
 
 class SqlStore:
@@ -63,6 +65,7 @@ class SqlStore:
         self.posts = SqlPosts(run)
         self.jobs = SqlJobs(run)
         self.audit = SqlAudit(run)
+        self.approvals = SqlApprovals(run)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
