@@ -21,10 +21,12 @@ the decisions service's and storage's business.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+from storage.models import Approval
 
 GROUP_PREFIX = "S"
 
@@ -209,19 +211,22 @@ class ApprovalState:
 
 def approval_state(
     rule: ApprovalRule,
-    approvals_by_version: Mapping[int, Sequence[str]],
+    approvals: Iterable[Approval],
     version: int,
     writers: Collection[str | None] = (),
 ) -> ApprovalState:
     """The card's approvals for a post at `version`, from every approval recorded for it.
 
-    Approvals of older versions never count. Those of the version just before are shown as
-    cleared, until someone approves the current one; with a single approval needed nothing
-    is ever cleared (that approval moved the post on).
+    Only the standing approvals of `version` count. Until someone approves it, the card
+    shows whose approvals the latest change (an Edit, a Regenerate) cleared; with a single
+    approval needed nothing is ever cleared (that approval moved the post on).
     """
-    tally = rule.tally(approvals_by_version.get(version, ()), writers)
+    records = list(approvals)
+    standing = [a.approver for a in records if a.version == version and a.cleared_at is None]
+    tally = rule.tally(standing, writers)
     cleared: tuple[str, ...] = ()
-    if not tally.approvers:
-        previous = approvals_by_version.get(version - 1, ())
-        cleared = tuple(dict.fromkeys(previous))
+    stamps = [a.cleared_at for a in records if a.cleared_at is not None]
+    if not tally.approvers and stamps:
+        latest = max(stamps)
+        cleared = tuple(dict.fromkeys(a.approver for a in records if a.cleared_at == latest))
     return ApprovalState(tally, cleared)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -18,6 +19,9 @@ from services.approvals import (
     approval_state,
     is_group,
 )
+from storage.models import Approval
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 USERS = st.sampled_from(["U1", "U2", "U3", "U4", "W5", "U6"])
 GROUPS = st.sampled_from(["S1", "S2", "S3"])
@@ -179,28 +183,52 @@ def test_clicks_complete_exactly_when_enough_distinct_approvers(
     assert len(recorded) == min(required, len(eligible))
 
 
-def test_card_state_shows_cleared_approvals_of_the_previous_version() -> None:
-    """After an edit, the previous version's approvals are shown as cleared, until someone
-    approves the new version; older versions are never counted."""
+def _approval(version: int, approver: str, cleared: int | None = None) -> Approval:
+    return Approval(
+        post_id="p1",
+        version=version,
+        approver=approver,
+        approved_at=T0,
+        cleared_at=None if cleared is None else T0 + timedelta(seconds=cleared),
+    )
+
+
+def test_card_state_shows_the_approvals_the_last_change_cleared() -> None:
+    """After an edit, the approvals it cleared are shown as cleared until someone approves
+    the new version; cleared approvals never count."""
     rule = ApprovalRule(required=2)
-    approvals = {1: ["U1"], 2: ["U2", "U2"]}
-    assert approval_state(rule, approvals, 3) == ApprovalState(Tally((), 2), ("U2",))
-    assert approval_state(rule, {**approvals, 3: ["U3"]}, 3) == ApprovalState(Tally(("U3",), 2))
-    assert approval_state(rule, approvals, 2) == ApprovalState(Tally(("U2",), 2))
-    assert not approval_state(rule, {}, 1).shown
+    history = [_approval(1, "U1", cleared=1), _approval(2, "U2", cleared=2), _approval(2, "U3", 2)]
+    assert approval_state(rule, history, 3) == ApprovalState(Tally((), 2), ("U2", "U3"))
+    now = [*history, _approval(3, "U4")]
+    assert approval_state(rule, now, 3) == ApprovalState(Tally(("U4",), 2))
+    assert approval_state(rule, [_approval(1, "U1")], 1) == ApprovalState(Tally(("U1",), 2))
+    assert not approval_state(rule, [], 1).shown
+
+
+def test_a_regeneration_that_failed_keeps_its_approvals_cleared() -> None:
+    """A regeneration that failed brings the same version back: what it cleared stays
+    cleared (an approval is for text nobody changed since)."""
+    rule = ApprovalRule(required=2)
+    state = approval_state(rule, [_approval(1, "U1", cleared=1)], 1)
+    assert state == ApprovalState(Tally((), 2), ("U1",))
 
 
 @given(
-    approvals=st.dictionaries(st.integers(1, 6), st.lists(USERS, max_size=5)),
-    version=st.integers(1, 6),
+    approvals=st.lists(
+        st.tuples(st.integers(1, 4), USERS, st.none() | st.integers(0, 3)), max_size=8
+    ),
+    version=st.integers(1, 4),
     required=st.integers(1, 4),
 )
-def test_only_the_current_version_counts(
-    approvals: dict[int, list[str]], version: int, required: int
+def test_only_standing_approvals_of_the_version_count(
+    approvals: list[tuple[int, str, int | None]], version: int, required: int
 ) -> None:
-    """Property: the card's tally is made of the current version's approvers only, and the
-    cleared list only of the previous version's, shown only while the current has none."""
-    state = approval_state(ApprovalRule(required), approvals, version)
-    assert set(state.tally.approvers) == set(approvals.get(version, []))
-    assert set(state.cleared) <= set(approvals.get(version - 1, []))
+    """Property: the tally is made of the version's standing approvals only, each person
+    once; the cleared list only of cleared ones, shown only while nothing stands."""
+    records = [_approval(v, who, cleared) for v, who, cleared in approvals]
+    state = approval_state(ApprovalRule(required), records, version)
+    standing = {who for v, who, cleared in approvals if v == version and cleared is None}
+    assert set(state.tally.approvers) == standing
+    assert len(state.tally.approvers) == len(standing)
+    assert set(state.cleared) <= {who for _, who, cleared in approvals if cleared is not None}
     assert not (state.cleared and state.tally.approvers)
