@@ -21,7 +21,7 @@ the decisions service's and storage's business.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -171,21 +171,33 @@ class ApprovalRule:
         requester and the last editor)."""
         return self.allow_self_approval or approver not in writers
 
-    def tally(self, approvals: Iterable[str], writers: Collection[str | None] = ()) -> Tally:
+    def tally(
+        self,
+        approvals: Iterable[str],
+        writers: Collection[str | None] = (),
+        eligible: Callable[[str], bool] | None = None,
+    ) -> Tally:
         """The approvals of one version that count: each person once, first approval first,
-        the writers left out unless self-approval is allowed."""
+        the writers left out unless self-approval is allowed, and (with `eligible`) only
+        people who are approvers now (someone who left the approver group no longer counts)."""
         counted: list[str] = []
         for approver in approvals:
-            if approver not in counted and self.counts(approver, writers):
+            if approver in counted or not self.counts(approver, writers):
+                continue
+            if eligible is None or eligible(approver):
                 counted.append(approver)
         return Tally(tuple(counted), self.required)
 
     def step(
-        self, approvals: Iterable[str], approver: str, writers: Collection[str | None] = ()
+        self,
+        approvals: Iterable[str],
+        approver: str,
+        writers: Collection[str | None] = (),
+        eligible: Callable[[str], bool] | None = None,
     ) -> tuple[Step, Tally]:
         """What `approver` approving does, given the approvals already recorded for the same
         version, and the tally after it."""
-        before = self.tally(approvals, writers)
+        before = self.tally(approvals, writers, eligible)
         if not self.counts(approver, writers):
             return Step.OWN_POST, before
         if approver in before.approvers:
@@ -214,6 +226,7 @@ def approval_state(
     approvals: Iterable[Approval],
     version: int,
     writers: Collection[str | None] = (),
+    eligible: Callable[[str], bool] | None = None,
 ) -> ApprovalState:
     """The card's approvals for a post at `version`, from every approval recorded for it.
 
@@ -223,7 +236,7 @@ def approval_state(
     """
     records = list(approvals)
     standing = [a.approver for a in records if a.version == version and a.cleared_at is None]
-    tally = rule.tally(standing, writers)
+    tally = rule.tally(standing, writers, eligible)
     cleared: tuple[str, ...] = ()
     stamps = [a.cleared_at for a in records if a.cleared_at is not None]
     if not tally.approvers and stamps:

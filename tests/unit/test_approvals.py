@@ -132,6 +132,15 @@ def test_writers_never_count_unless_self_approval() -> None:
     assert ApprovalRule(2).step([], "U1", writers)[0] == Step.OWN_POST
 
 
+def test_only_current_approvers_count() -> None:
+    """An approval by someone who is no longer an approver (left the group) doesn't count."""
+    rule = ApprovalRule(required=2)
+    still = {"U2", "U3"}.__contains__
+    assert rule.tally(["U1", "U2"], eligible=still).approvers == ("U2",)
+    assert rule.step(["U1", "U2"], "U3", eligible=still)[0] == Step.COMPLETE
+    assert rule.step(["U1"], "U2", eligible=still)[0] == Step.RECORDED
+
+
 def test_steps_to_two_approvals() -> None:
     """First approval is recorded (1 of 2), the same approver again changes nothing, a
     second approver completes it."""
