@@ -208,12 +208,18 @@ def _enqueue(dialect_name: str, keyed: bool) -> Insert:
 
 
 @functools.cache
-def _claim(dialect_name: str, excluding: bool) -> Update:
-    """Lease up to :limit due jobs to :owner, in one statement."""
+def _claim(dialect_name: str, excluding: bool, kinds: str | None) -> Update:
+    """Lease up to :limit due jobs to :owner, in one statement; with `kinds` "only" or
+    "except", only jobs whose kind is (or isn't) among :kinds."""
     job = retry_jobs.alias("job")
+    conditions = [_claimable(job, dialect_name, excluding), _not_held_back(job)]
+    if kinds == "only":
+        conditions.append(job.c.kind.in_(bindparam("kinds", expanding=True)))
+    elif kinds == "except":
+        conditions.append(job.c.kind.not_in(bindparam("kinds", expanding=True)))
     due = (
         select(job.c.id)
-        .where(_claimable(job, dialect_name, excluding), _not_held_back(job))
+        .where(*conditions)
         .order_by(job.c.next_attempt_at, job.c.id)
         .limit(bindparam("limit"))
         # PostgreSQL: claimers in other processes skip the rows this one is taking (and a
@@ -399,6 +405,8 @@ class SqlJobs:
         lease: timedelta,
         owner: str,
         exclude: Collection[int] = (),
+        kinds: Collection[str] | None = None,
+        except_kinds: Collection[str] = (),
     ) -> list[Job]:
         """Lease up to `limit` due jobs to `owner`, in one statement."""
         dialect_name = self._run.dialect_name
@@ -411,7 +419,14 @@ class SqlJobs:
         }
         if exclude:
             parameters["exclude"] = list(exclude)
-        claimed = await self._jobs(_claim(dialect_name, bool(exclude)), **parameters)
+        filtering: str | None = None
+        if kinds is not None:
+            if not kinds:
+                return []
+            filtering, parameters["kinds"] = "only", list(kinds)
+        elif except_kinds:
+            filtering, parameters["kinds"] = "except", list(except_kinds)
+        claimed = await self._jobs(_claim(dialect_name, bool(exclude), filtering), **parameters)
         return sorted(claimed, key=lambda claimed_job: claimed_job.id)
 
     async def renew(self, job_ids: Collection[int], *, owner: str, lease: timedelta) -> set[int]:

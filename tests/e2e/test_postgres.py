@@ -15,8 +15,8 @@ from services.models import PostStatus
 from storage import open_store
 from storage.models import JobStatus
 from tests.e2e import test_approval_loop, test_reliability
-from tests.emulators.base import wait_until
-from tests.harness import World
+from tests.support.emulators.base import wait_until
+from tests.support.harness import World
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from sqlalchemy import func, select, text
 from storage import Store, open_store, sqlite_url
 from storage.sql.executor import Clock
 from storage.sql.store import SqlStore
-from tests.postgres import TEMPLATE, PostgresServer
 from tests.storage.support import at
+from tests.support.postgres import TEMPLATE, PostgresServer
 
 BACKENDS = ["sqlite", "postgres"]
 

@@ -21,8 +21,8 @@ from storage.errors import StorageUnavailable
 from storage.models import JobStatus, PostStatus
 from storage.sql.store import SqlStore
 from storage.transfer import TABLES
-from tests.postgres import PostgresServer
 from tests.storage.support import T0, at, enqueue, new_post
+from tests.support.postgres import PostgresServer
 
 REPO = Path(__file__).resolve().parents[2]
 MINIMAL = {

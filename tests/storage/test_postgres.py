@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from storage import Store, open_store
 from storage.models import JobStatus, NewJob, PostStatus
 from storage.sql.store import SqlStore
-from tests.emulators.base import wait_until
-from tests.postgres import PostgresServer
 from tests.storage.support import T0, at, enqueue, new_post
+from tests.support.emulators.base import wait_until
+from tests.support.postgres import PostgresServer
 
 LONG = timedelta(minutes=5)
 
