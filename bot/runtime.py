@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logging import SecretRedactor
 from bot.settings import Settings
+from handlers.approver_groups import ApproverGroups
 from handlers.slack_out import AppHome, SlackDelivery, SlackOut
 from services.cards import Cards
 from services.clock import Clock, SystemClock
@@ -53,6 +54,8 @@ from storage import Store, open_store
 log = structlog.get_logger(__name__)
 
 DONE_JOBS_KEPT_DAYS = 7
+GROUPS_FIRST_ANSWER = 10.0
+"""Seconds start-up waits for Slack to list the approver groups' members."""
 
 
 def http_session() -> aiohttp.ClientSession:
@@ -71,6 +74,7 @@ class Runtime:
     tasks: BackgroundTasks
     web_client: AsyncWebClient
     jobs_client: AsyncWebClient
+    approver_groups: ApproverGroups
     clock: Clock
     queue: JobQueue
     events: EventBus
@@ -148,8 +152,15 @@ class Runtime:
             clock=self.clock,
             scrub=scrub,
         )
+        approval = settings.approval
+        # Approver groups' members are asked of Slack with the handlers' client (a dropped
+        # connection is tried again once); refreshed in the background from `start`.
+        self.approver_groups = ApproverGroups(self.web_client, approval.approvers)
         policy = Policy.of(
-            settings.approval.approvers, allow_self_approval=settings.approval.allow_self_approval
+            approval.approvers,
+            allow_self_approval=approval.allow_self_approval,
+            members=self.approver_groups,
+            required_approvals=approval.required_approvals,
         )
         self.lifecycle = Lifecycle(self.store, self.queue, self.events, policy, clock=self.clock)
 
@@ -228,6 +239,9 @@ class Runtime:
         orphans = await self.drafting.resume_orphans()
         if orphans:
             log.warning("interrupted_drafts_resumed", count=orphans)
+        # Before the first click: who is in the approver groups; then kept fresh.
+        self._stack.push_async_callback(self.approver_groups.aclose)
+        await self.approver_groups.start(first_answer=GROUPS_FIRST_ANSWER)
         self._stack.push_async_callback(self.worker.stop, grace=self.settings.jobs.shutdown_grace)
         await self.worker.start()
         self.tasks.spawn(self._warm_up(), name="warm-up")

@@ -68,6 +68,7 @@ class ApproverGroups:
         self._monotonic = monotonic or _loop_time
         self._wake = asyncio.Event()
         self._refreshed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -156,6 +157,25 @@ class ApproverGroups:
             kept_members=kept,
         )
         return max(self._retry_every, retry_after or 0.0)
+
+    async def start(self, *, first_answer: float) -> None:
+        """Ask Slack for every group (waiting at most `first_answer` seconds: a Slack that
+        hangs can't hold the bot's start), then keep them fresh in the background until
+        `aclose`."""
+        if not self._groups:
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(first_answer):
+                await self.refresh()
+        self._task = asyncio.create_task(self.run(), name="approver-groups")
+
+    async def aclose(self) -> None:
+        """Stop refreshing."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def run(self) -> None:
         """Refresh groups as they fall due, and at once when `changed` is called; until

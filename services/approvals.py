@@ -141,6 +141,11 @@ class Tally:
         return self.count >= self.required
 
     @property
+    def progress(self) -> str:
+        """`1 of 2`."""
+        return f"{self.count} of {self.required}"
+
+    @property
     def missing(self) -> int:
         """How many more approvals are needed (0 once complete)."""
         return max(0, self.required - self.count)

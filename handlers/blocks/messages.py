@@ -34,7 +34,6 @@ CARD_UNDELIVERABLE = (
 )
 RETRY_QUEUED = "Trying again."
 APPROVED_BY_YOU = "You have already approved this post."
-APPROVAL_RECORDED = "Your approval is recorded ({count} of {required})."
 APPROVED_SO_FAR = "Approved by {approvers} ({count} of {required})"
 APPROVALS_CLEARED = (
     "Approvals cleared: the draft changed after {approvers} approved it, "

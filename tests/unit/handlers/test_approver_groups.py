@@ -10,8 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.approver_groups import ApproverGroups
 from services.approvals import Approvers
-from tests.emulators.base import Fault
-from tests.emulators.slack import SlackEmulator
+from tests.support.emulators.base import Fault
+from tests.support.emulators.slack import SlackEmulator
 
 
 @pytest.fixture
