@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from handlers import ids
 from handlers.blocks.approvals import approval_lines, approvals_cleared, approved_so_far
+from handlers.blocks.card import approval_card
 from services.approvals import ApprovalState, Tally
+from services.models import PostStatus
+from tests.unit.handlers.blocks.test_blocks import post
 
 USER_IDS = st.lists(st.from_regex(r"U[A-Z0-9]{2,10}", fullmatch=True), unique=True, max_size=6)
 
@@ -59,3 +64,30 @@ def test_every_approver_is_mentioned_once(
         assert text.count(f"<@{user}>") == (user in approvers) + (user in cleared)
     if approvers:
         assert re.search(rf"\({len(approvers)} of {required}\)$", lines[-1])
+
+
+def _card_text(blocks: list[dict[str, object]]) -> str:
+    return json.dumps(blocks)
+
+
+def test_a_pending_card_shows_the_approvals_and_keeps_its_buttons() -> None:
+    """A pending card with one approval of two says so above its buttons, which stay."""
+    state = ApprovalState(Tally(("U0ANN",), 2))
+    _text, blocks = approval_card(post(), dry_run=False, approvals=state)
+    assert "Approved by <@U0ANN> (1 of 2)" in _card_text(blocks)
+    assert blocks[-1]["type"] == "actions"
+    assert any(e["action_id"] == ids.APPROVE for e in blocks[-1]["elements"])  # type: ignore[index]
+    _text, plain = approval_card(post(), dry_run=False)
+    assert "Approved by" not in _card_text(plain)
+
+
+def test_a_decided_card_shows_no_approval_count() -> None:
+    """Once published or rejected, the card says who decided, not a count."""
+    state = ApprovalState(Tally(("U0ANN", "U0BOB"), 2))
+    for status in (PostStatus.APPROVED, PostStatus.POSTED, PostStatus.REJECTED):
+        _text, blocks = approval_card(
+            post(status=status, approved_by="U0BOB", rejected_by="U0BOB"),
+            dry_run=False,
+            approvals=state,
+        )
+        assert "(2 of 2)" not in _card_text(blocks)
