@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,11 @@ import pytest
 from services.models import Actor, Verdict
 from services.platforms.publish import PUBLISH
 from storage import Store, open_store, sqlite_url
-from storage.models import NewPost, PostStatus
+from storage.models import PostStatus
 from tests.support.domain import Domain, domain_of
+from tests.unit.services.test_decisions import pending_post
 
-REQUESTER = "U0REQ"
+REQUESTER = "U0REQ"  # who `pending_post` says asked for the post
 
 
 @dataclass
@@ -39,24 +39,6 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await open_store(sqlite_url(tmp_path / "socialpost.db"))
     yield opened
     await opened.close()
-
-
-async def pending_post(store: Store) -> str:
-    """Store a pending X post (version 1) and return its id."""
-    post_id = str(uuid.uuid4())
-    async with store.transaction() as tx:
-        await tx.posts.create(
-            NewPost(
-                id=post_id,
-                platform="x",
-                status=PostStatus.PENDING,
-                request_id=f"V{post_id}",
-                message="Hello world",
-                requester=REQUESTER,
-                brief="say hello",
-            )
-        )
-    return post_id
 
 
 def seen(user: str, version: int = 1) -> Actor:
