@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Mode, Settings
 from handlers import register_handlers
+from handlers.approver_groups import ApproverGroups
 from handlers.blocks.messages import UNEXPECTED_ERROR
 from handlers.replies import tell_privately
 from handlers.slack_out import AppHome
@@ -49,11 +50,13 @@ def create_app(
     services: Services,
     app_home: AppHome,
     client: AsyncWebClient,
+    approver_groups: ApproverGroups,
     *,
     metrics: Metrics | None = None,
 ) -> AsyncApp:
-    """The Bolt app with every handler registered; handlers receive `services` (the domain)
-    and `app_home` (the Home tabs, which are Slack's)."""
+    """The Bolt app with every handler registered; handlers receive `services` (the domain),
+    `app_home` (the Home tabs) and `approver_groups` (the approver user groups' members),
+    which are Slack's."""
     bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
     bolt_logger.addFilter(_DropClientPrioritizedWarning())
     signing_secret = settings.connection.signing_secret
@@ -71,6 +74,7 @@ def create_app(
         context["services"] = services
         context["app_home"] = app_home
         started = time.perf_counter()
+        context["approver_groups"] = approver_groups
         with structlog.contextvars.bound_contextvars(**_request_fields(body)):
             # Bolt returns from the chain once the listener has acked (its slow work goes on).
             await next()

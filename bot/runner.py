@@ -75,7 +75,12 @@ async def serve(
     try:
         await runtime.start()
         app = create_app(
-            settings, runtime.services, runtime.home, runtime.web_client, metrics=runtime.metrics
+            settings,
+            runtime.services,
+            runtime.home,
+            runtime.web_client,
+            runtime.approver_groups,
+            metrics=runtime.metrics,
         )
         connection = _socket_mode if settings.connection.mode == Mode.SOCKET else _http_mode
         async with connection(settings, app, runtime):

@@ -33,6 +33,7 @@ from handlers.api.auth import ApiKeys
 from handlers.api.routes import ApiHandlers
 from handlers.api.service import DomainPosts
 from handlers.api.throttle import AddressLimiter
+from handlers.approver_groups import ApproverGroups
 from handlers.slack_out import AppHome, SlackDelivery, SlackOut
 from services.api_intake import ApiIntake
 from services.cards import Cards
@@ -61,6 +62,8 @@ from storage.models import JobStatus
 log = structlog.get_logger(__name__)
 
 DONE_JOBS_KEPT_DAYS = 7
+GROUPS_FIRST_ANSWER = 10.0
+"""Seconds start-up waits for Slack to list the approver groups' members."""
 
 
 def http_session() -> aiohttp.ClientSession:
@@ -79,6 +82,7 @@ class Runtime:
     tasks: BackgroundTasks
     web_client: AsyncWebClient
     jobs_client: AsyncWebClient
+    approver_groups: ApproverGroups
     clock: Clock
     queue: JobQueue
     events: EventBus
@@ -158,8 +162,15 @@ class Runtime:
             clock=self.clock,
             scrub=scrub,
         )
+        approval = settings.approval
+        # Approver groups' members are asked of Slack with the handlers' client (a dropped
+        # connection is tried again once); refreshed in the background from `start`.
+        self.approver_groups = ApproverGroups(self.web_client, approval.approvers)
         policy = Policy.of(
-            settings.approval.approvers, allow_self_approval=settings.approval.allow_self_approval
+            approval.approvers,
+            allow_self_approval=approval.allow_self_approval,
+            members=self.approver_groups,
+            required_approvals=approval.required_approvals,
         )
         self.lifecycle = Lifecycle(self.store, self.queue, self.events, policy, clock=self.clock)
 
@@ -272,6 +283,9 @@ class Runtime:
         orphans = await self.drafting.resume_orphans()
         if orphans:
             log.warning("interrupted_drafts_resumed", count=orphans)
+        # Before the first click: who is in the approver groups; then kept fresh.
+        self._stack.push_async_callback(self.approver_groups.aclose)
+        await self.approver_groups.start(first_answer=GROUPS_FIRST_ANSWER)
         self._stack.push_async_callback(self.worker.stop, grace=self.settings.jobs.shutdown_grace)
         await self.worker.start()
         self.tasks.spawn(self._warm_up(), name="warm-up")

@@ -9,6 +9,7 @@ told; a later delivery (Retry) makes it pending again.
 
 from __future__ import annotations
 
+from services.approvals import ApprovalState, approval_state
 from services.events import EventBus, Notice, TellUser
 from services.jobs import Transaction
 from services.lifecycle import Action, Lifecycle
@@ -28,6 +29,18 @@ class Cards:
     async def post(self, post_id: str) -> Post | None:
         """The post as its card must show it now."""
         return await self._store.posts.get(post_id)
+
+    async def approvals(self, post: Post) -> ApprovalState:
+        """Who approved the post's current version so far, and whose approvals the latest
+        change cleared (what a pending card says about approvals)."""
+        policy = self._lifecycle.policy
+        return approval_state(
+            policy.rule,
+            await self._store.approvals.for_post(post.id),
+            post.version,
+            policy.writers(post),
+            eligible=policy.is_approver,
+        )
 
     async def shown(self, post: Post, card: CardRef) -> None:
         """The post's card is at `card` now; a post whose card had failed is pending again."""

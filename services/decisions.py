@@ -6,6 +6,12 @@ the publish in the same transaction (behind the first try of the card update tha
 "Publishing..."). A decision on a pending draft is for the version the clicker was shown: an
 edit or a regeneration that lands first makes the click change nothing
 (`Verdict.STALE_VERSION`) instead of approving text nobody saw.
+
+Approving records the clicker's approval of that version (`post_approvals`); the post moves
+on once SOCIALPOST_REQUIRED_APPROVALS distinct approvers' approvals stand (`services.approvals`),
+until then it stays pending and its card says who approved. The transaction holds the post at
+its version before it counts (`Lifecycle.hold`), so concurrent approvals are counted one after
+another: the last one needed moves the post once, the same person twice counts once.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 
 import structlog
 
+from services.approvals import Step, Tally
 from services.editing import Editing
 from services.jobs import JobQueue, Transaction
 from services.lifecycle import Action, Lifecycle, Moved
@@ -22,9 +29,22 @@ from services.models import Actor, Outcome, Verdict
 from services.platforms import measure_draft_async
 from services.platforms.publish import PUBLISH, queue_publish
 from storage import Store
-from storage.models import JobStatus, PostStatus
+from storage.models import JobStatus, Post, PostStatus
 
 log = structlog.get_logger(__name__)
+
+
+def _source(actor: Actor, approvers: tuple[str, ...]) -> str:
+    """Where the approval that moved the post came from, and everyone whose approval counted."""
+    card = actor.card
+    return json.dumps(
+        {
+            "user": actor.user_id,
+            "channel": card.place if card else None,
+            "message_ts": card.id if card else None,
+            "approvers": list(approvers),
+        }
+    )
 
 
 class Decisions:
@@ -57,27 +77,62 @@ class Decisions:
                 "approve", actor, post_id, Verdict.OVER_LIMIT, post
             )
             return Outcome(refused.verdict, post, "; ".join(measurement.problems))
-        card = actor.card
-        source = json.dumps(
-            {
-                "user": actor.user_id,
-                "channel": card.place if card else None,
-                "message_ts": card.id if card else None,
-            }
-        )
         # At the version checked above: who wrote it, its length, what the card showed.
-        outcome = await self._lifecycle.act(
-            post,
+        async with self._lifecycle.transaction() as tx:
+            counted = await self._count_approval(tx, post, actor)
+        if counted is None:
+            return await self._lifecycle.lost_race(post_id, actor)
+        step, tally, moved = counted
+        if step == Step.ALREADY_APPROVED:
+            return await self._lifecycle.refuse(
+                Action.APPROVE, actor, post_id, Verdict.APPROVED_BY_YOU, post
+            )
+        if step == Step.OWN_POST:  # the policy refused it already; the rule agrees
+            return await self._lifecycle.refuse(
+                Action.APPROVE, actor, post_id, Verdict.OWN_POST, post
+            )
+        if moved is None:
+            log.info("approval_recorded", post_id=post_id, user=actor.user_id, of=tally.progress)
+            return Outcome(Verdict.DONE, await self._store.posts.get(post_id) or post)
+        log.info("post_approved", post_id=post_id, user=actor.user_id, by=tally.approvers)
+        return Outcome(Verdict.DONE, moved.post)
+
+    async def _count_approval(
+        self, tx: Transaction, post: Post, actor: Actor
+    ) -> tuple[Step, Tally, Moved | None] | None:
+        """Record the actor's approval of the post's version and, when it is the last one
+        needed, approve the post and queue its publish. None when another change got to the
+        post first."""
+        held = await self._lifecycle.hold(tx, post)
+        if held is None:
+            return None
+        policy = self._lifecycle.policy
+        standing = await tx.approvals.standing(post.id, post.version)
+        step, tally = policy.rule.step(
+            standing, actor.user_id, policy.writers(post), eligible=policy.is_approver
+        )
+        if step not in (Step.RECORDED, Step.COMPLETE):
+            return step, tally, None
+        await tx.approvals.add(post.id, post.version, actor.user_id)
+        if step == Step.RECORDED:
+            await self._lifecycle.audit(
+                tx, actor, Action.APPROVE, post.id, "approval_recorded", tally.progress
+            )
+            await self._lifecycle.announce(tx, post.id)
+            return step, tally, None
+        moved = await self._lifecycle.move(
+            tx,
+            held,
             Action.APPROVE,
             actor,
-            then=self._publish_after,
             approved_by=actor.user_id,
             approved_at=self._lifecycle.clock.now(),
-            approval_source=source,
+            approval_source=_source(actor, tally.approvers),
         )
-        if outcome.done:
-            log.info("post_approved", post_id=post_id, user=actor.user_id)
-        return outcome
+        if moved is None:
+            return None
+        await self._publish_after(tx, moved)
+        return step, tally, moved
 
     async def reject(self, post_id: str, actor: Actor) -> Outcome:
         """Reject a pending post (`pending` -> `rejected`), as the clicker saw it."""

@@ -5,6 +5,12 @@ they were shown: each change is one `Lifecycle` move, version-bound, so an appro
 edit that lands first makes it change nothing. Writing a new draft (Regenerate, or Retry of a
 failed draft) takes a token from the drafting rate limits and queues the `draft` job with the
 move.
+
+Every change clears the approvals collected so far (SOCIALPOST_REQUIRED_APPROVALS), in the
+transaction that makes it: an approval is for the exact text that is published. An approval
+and a change racing each other take turns on the post (both are bound to its version): either
+the approval lands first and the change clears it, or the change lands first and the approval
+is refused as stale.
 """
 
 from __future__ import annotations
@@ -23,6 +29,13 @@ from storage.models import Post
 log = structlog.get_logger(__name__)
 
 FEEDBACK_MAX = 500
+
+
+async def _clear_approvals(tx: Transaction, moved: Moved) -> None:
+    """The change makes the approvals collected so far void (the card says so)."""
+    cleared = await tx.approvals.clear(moved.post.id)
+    if cleared:
+        log.info("approvals_cleared", post_id=moved.post.id, approvers=cleared)
 
 
 class Editing:
@@ -64,6 +77,7 @@ class Editing:
             )
 
         async def new_version(tx: Transaction, moved: Moved) -> Post | None:
+            await _clear_approvals(tx, moved)
             return await tx.posts.add_version(post_id, text, "edited", author=actor.user_id)
 
         return await self._lifecycle.act(
@@ -105,6 +119,7 @@ class Editing:
             raise
 
         async def queue_draft(tx: Transaction, moved: Moved) -> None:
+            await _clear_approvals(tx, moved)
             await self._drafting.queue(tx, post.id, feedback=feedback)
 
         return await self._lifecycle.act(post, action, actor, then=queue_draft, failure_reason=None)
@@ -114,4 +129,6 @@ class Editing:
         checked = await self._lifecycle.check(Action.MAKE_THREAD, post_id, actor)
         if isinstance(checked, Outcome):
             return checked
-        return await self._lifecycle.act(checked, Action.MAKE_THREAD, actor, thread=True)
+        return await self._lifecycle.act(
+            checked, Action.MAKE_THREAD, actor, then=_clear_approvals, thread=True
+        )

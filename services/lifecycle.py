@@ -264,6 +264,17 @@ class Lifecycle:
         log.info("post_moved", action=action, post_id=post.id, to=edge.target)
         return Moved(moved, tuple(queued))
 
+    async def hold(self, tx: Transaction, post: Post) -> Post | None:
+        """Hold the post for the rest of the transaction, as `post` shows it (status and
+        version), without moving it: one conditional UPDATE, so concurrent steps on the post
+        take turns and each sees what the ones before it committed (approvals counted one
+        after another, on any backend). None when a change got there first."""
+        return await tx.posts.update(post.id, only_if=[post.status], version=post.version)
+
+    async def announce(self, tx: Transaction, post_id: str) -> tuple[int, ...]:
+        """Say the post changed without a move (an approval recorded): its card is updated."""
+        return tuple(await self._events.emit(tx, PostChanged(post_id)))
+
     async def act(
         self,
         post: Post,

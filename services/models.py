@@ -65,6 +65,7 @@ class Verdict(StrEnum):
     OWN_POST = "own_post"
     STALE_VERSION = "stale_version"
     ALREADY_APPROVED = "already_approved"
+    APPROVED_BY_YOU = "approved_by_you"  # this person's approval of this version stands
     ALREADY_REJECTED = "already_rejected"
     NOT_READY = "not_ready"
     NOT_EDITABLE = "not_editable"

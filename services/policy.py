@@ -1,7 +1,9 @@
 """Who may do what to a post, and when: the one answer everything asks.
 
-Approvers (SOCIALPOST_APPROVERS; everyone when it is empty) approve, reject, retry a failed
-publish, discard, and retry dead jobs. Editors (approvers and the post's requester) edit,
+Approvers (SOCIALPOST_APPROVERS: user IDs, and members of user groups as the Slack layer last
+resolved them, `services.approvals`; everyone when it is empty) approve, reject, retry a failed
+publish, discard, and retry dead jobs. SOCIALPOST_REQUIRED_APPROVALS distinct approvers must
+approve a version before it moves on (`rule`). Editors (approvers and the post's requester) edit,
 regenerate and make a thread of a pending draft, and retry a failed draft or an undelivered
 card. Whoever wrote the current version (the requester, or the last person who edited it)
 may not approve it unless SOCIALPOST_ALLOW_SELF_APPROVAL. A version-bound action is only for
@@ -14,9 +16,11 @@ rules again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from services.approvals import ApprovalRule, Approvers, GroupMembers, NoGroups
 from services.lifecycle import PEOPLES_ACTIONS, Action, Role, decided_verdict, edge_for, edges_of
 from services.models import Actor, Verdict
 from storage.models import Post
@@ -41,19 +45,45 @@ def _role_of(action: Action) -> Role | None:
 
 @dataclass(frozen=True)
 class Policy:
-    """The approvers, and whether they may approve what they wrote themselves."""
+    """The approvers (user IDs and user groups, whose members `members` knows), whether
+    they may approve what they wrote themselves, and how many must approve."""
 
     approvers: frozenset[str]
     allow_self_approval: bool
+    members: GroupMembers = field(default_factory=NoGroups, compare=False)
+    required_approvals: int = 1
 
     @classmethod
-    def of(cls, approvers: Collection[str], *, allow_self_approval: bool) -> Policy:
+    def of(
+        cls,
+        approvers: Collection[str],
+        *,
+        allow_self_approval: bool,
+        members: GroupMembers | None = None,
+        required_approvals: int = 1,
+    ) -> Policy:
         """The policy for these approvers (none: everyone approves)."""
-        return cls(frozenset(approvers), allow_self_approval)
+        return cls(
+            frozenset(approvers), allow_self_approval, members or NoGroups(), required_approvals
+        )
+
+    @functools.cached_property
+    def roster(self) -> Approvers:
+        """Who approves, groups resolved through `members` at each question."""
+        return Approvers.of(sorted(self.approvers), self.members)
+
+    @functools.cached_property
+    def rule(self) -> ApprovalRule:
+        """How many distinct approvers a version needs, and whether its writers count."""
+        return ApprovalRule(self.required_approvals, self.allow_self_approval)
 
     def is_approver(self, user_id: str) -> bool:
         """Whether the user approves, rejects, retries and discards."""
-        return not self.approvers or user_id in self.approvers
+        return self.roster.is_approver(user_id)
+
+    def writers(self, post: Post) -> tuple[str | None, ...]:
+        """Who wrote the version the post is at (they don't count as its approvers)."""
+        return (post.requester, post.edited_by)
 
     def is_editor(self, user_id: str, post: Post) -> bool:
         """Approvers and the requester edit and regenerate the post."""
@@ -62,7 +92,7 @@ class Policy:
     def wrote_current_version(self, user_id: str, post: Post) -> bool:
         """Whether the user wrote the version the post is at: asked for it, or last edited
         it."""
-        return user_id in (post.requester, post.edited_by)
+        return user_id in self.writers(post)
 
     def holds(self, user_id: str, role: Role, post: Post) -> bool:
         """Whether the user has `role` for this post (nobody is socialpost itself)."""

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from storage.models import (
     ApiRequest,
+    Approval,
     AuditEntry,
     Job,
     JobStatus,
@@ -266,6 +267,27 @@ class ApiRequests(ApiRequestReads, Protocol):
         kept and returned (another request with this key got there first)."""
 
 
+class ApprovalReads(Protocol):
+    """Reading who approved which version of a post."""
+
+    async def for_post(self, post_id: str) -> list[Approval]:
+        """Every approval of the post, standing or cleared, oldest first."""
+
+    async def standing(self, post_id: str, version: int) -> list[str]:
+        """Who approved `version` of the post (and wasn't cleared since), first one first."""
+
+
+class ApprovalRepository(ApprovalReads, Protocol):
+    """Recording and clearing approvals (inside a transaction)."""
+
+    async def add(self, post_id: str, version: int, approver: str) -> bool:
+        """Record `approver`'s approval of `version`; False when it already stands."""
+
+    async def clear(self, post_id: str) -> list[str]:
+        """Clear every standing approval of the post (they stay, stamped); who they were
+        from."""
+
+
 class Transaction(Protocol):
     """The repositories of one write transaction, all on its connection."""
 
@@ -284,6 +306,10 @@ class Transaction(Protocol):
     @property
     def api_requests(self) -> ApiRequests:
         """API requests' Idempotency-Keys, inside the transaction."""
+
+    @property
+    def approvals(self) -> ApprovalRepository:
+        """Approvals of posts' versions, inside the transaction."""
 
 
 class Store(Protocol):
@@ -304,6 +330,10 @@ class Store(Protocol):
     @property
     def api_requests(self) -> ApiRequestReads:
         """API requests' Idempotency-Keys; each read sees the latest commit."""
+
+    @property
+    def approvals(self) -> ApprovalReads:
+        """Approvals of posts' versions; each read sees the latest commit."""
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """One write transaction: committed when the block ends normally, rolled back on any

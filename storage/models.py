@@ -133,6 +133,17 @@ class PostVersion(Row):
     created_at: UTCTime
 
 
+class Approval(Row):
+    """One person's approval of one version of a post; `cleared_at` once an edit or a
+    regeneration cleared it."""
+
+    post_id: str
+    version: int
+    approver: str
+    approved_at: UTCTime
+    cleared_at: UTCTime | None = None
+
+
 class NewJob(Row):
     """A job to queue.
 

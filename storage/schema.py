@@ -136,6 +136,30 @@ publish_steps = Table(
     PrimaryKeyConstraint("post_id", "step"),
 )
 
+post_approvals = Table(
+    "post_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("post_id", Text, ForeignKey("posts.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("approver", Text, nullable=False),
+    Column("approved_at", UTCDateTime, nullable=False),
+    # Set when an edit or a regeneration cleared the approval (it stays, as history).
+    Column("cleared_at", UTCDateTime),
+    # One standing approval per person and version: the same approver twice counts once.
+    Index(
+        "uq_post_approvals_standing",
+        "post_id",
+        "version",
+        "approver",
+        unique=True,
+        sqlite_where=text("cleared_at IS NULL"),
+        postgresql_where=text("cleared_at IS NULL"),
+    ),
+    sqlite_autoincrement=True,
+)
+"""Approvals of a post's versions (SOCIALPOST_REQUIRED_APPROVALS, SPEC section 7.5)."""
+
 JOB_STATUSES = ("queued", "running", "done", "dead")
 
 retry_jobs = Table(

@@ -1,6 +1,6 @@
 """Copying a socialpost database into an empty one (`socialpost migrate-to URL`): every row of
-every table (platforms, posts, versions, publishing steps, jobs, audit log), with its id and
-its times, in one transaction of the target.
+every table (platforms, posts, versions, publishing steps, approvals, jobs, audit log), with
+its id and its times, in one transaction of the target.
 
 The source is opened like the bot opens it (the SQLite file's lock is taken, so a bot still
 running on it makes the copy refuse, and its schema is brought up to date first); the target
@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage import backend_of, open_store
 from storage.errors import DatabaseNotEmpty, StorageError
 from storage.schema import (
+    api_requests,
     audit_log,
+    post_approvals,
     post_versions,
     posts,
     publish_steps,
@@ -29,10 +31,21 @@ from storage.schema import (
 )
 from storage.sql.store import SqlStore
 
-TABLES = (social_platforms, posts, post_versions, publish_steps, retry_jobs, audit_log)
+TABLES = (
+    social_platforms,
+    posts,
+    post_versions,
+    publish_steps,
+    post_approvals,
+    api_requests,
+    retry_jobs,
+    audit_log,
+)
 """Every table, each after the tables it refers to."""
 DATA_TABLES = TABLES[1:]
 """The tables a target must have empty (the platforms are the migrations' seed)."""
+SEQUENCED = (post_approvals, retry_jobs, audit_log)
+"""The tables whose ids come from a sequence (never reused)."""
 BATCH = 500
 
 
@@ -85,7 +98,7 @@ async def _copy(source: SqlStore, target: SqlStore) -> Copied:
             for table in TABLES:
                 copied[table.name] = await _copy_table(reading, out, table)
             highest = await _highest_ids(reading)
-        for table in (retry_jobs, audit_log):
+        for table in SEQUENCED:
             await _continue_sequence(out, table, highest[table.name])
     return Copied(copied)
 
@@ -108,7 +121,7 @@ async def _highest_ids(reading: AsyncConnection) -> dict[str, int]:
     """The highest id each AUTOINCREMENT table of a SQLite source ever handed out (rows
     deleted since included), or of its rows elsewhere."""
     highest: dict[str, int] = {}
-    for table in (retry_jobs, audit_log):
+    for table in SEQUENCED:
         rows = (await reading.execute(select(func.max(table.c.id)))).scalar()
         highest[table.name] = int(rows or 0)
     if reading.dialect.name == "sqlite":

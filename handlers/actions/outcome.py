@@ -25,6 +25,7 @@ REFUSALS = {
     Verdict.OWN_POST: messages.OWN_POST,
     Verdict.STALE_VERSION: messages.STALE_VERSION,
     Verdict.ALREADY_APPROVED: messages.ALREADY_APPROVED,
+    Verdict.APPROVED_BY_YOU: messages.APPROVED_BY_YOU,
     Verdict.ALREADY_REJECTED: messages.ALREADY_REJECTED,
     Verdict.NOT_READY: messages.NOT_READY,
     Verdict.NOT_EDITABLE: messages.NOT_EDITABLE,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import ids
+from handlers.blocks.approvals import approval_lines
 from handlers.blocks.markup import Mrkdwn, User, clip, fit, join, md
 from handlers.blocks.messages import GENERATION_FAILED, via_api
 from handlers.blocks.pieces import cut
 from services.api_intake import api_caller
+from services.approvals import ApprovalState
 from services.models import Post, PostStatus
 from services.platforms import Measurement, measure_draft, spec_for, thread_parts
 
@@ -300,10 +302,29 @@ def _outcome_blocks(post: Post, name: str, dry_run: bool, measurement: Measureme
             return []
 
 
-def approval_card(post: Post, *, dry_run: bool) -> tuple[Mrkdwn, list[Block]]:
+def _approvals(post: Post, approvals: ApprovalState | None) -> list[Block]:
+    """A pending card's approvals so far ("Approved by @a (1 of 2)"), or that an edit
+    cleared them; nothing when there is nothing to say."""
+    if approvals is None or post.status not in (
+        PostStatus.PENDING,
+        PostStatus.FAILED_APPROVAL_SEND,
+    ):
+        return []
+    lines = approval_lines(approvals)
+    return (
+        [context(*(md(":ballot_box_with_check: {line}", line=line) for line in lines))]
+        if lines
+        else []
+    )
+
+
+def approval_card(
+    post: Post, *, dry_run: bool, approvals: ApprovalState | None = None
+) -> tuple[Mrkdwn, list[Block]]:
     """The card's text and blocks for the post's current status.
 
-    `dry_run` says whether approving will call the platform (shown before the decision).
+    `dry_run` says whether approving will call the platform (shown before the decision);
+    `approvals`, who approved the pending version so far (several approvals needed).
     """
     name = spec_for(post.platform).name
     who = _who(post)
@@ -336,6 +357,7 @@ def approval_card(post: Post, *, dry_run: bool) -> tuple[Mrkdwn, list[Block]]:
     tail = [
         context(*details),
         _brief(post),
+        *_approvals(post, approvals),
         *_outcome_blocks(post, name, dry_run, measurement),
     ]
     draft = draft_sections(post, MESSAGE_BLOCKS_MAX - len(head) - len(tail))

@@ -33,6 +33,12 @@ CARD_UNDELIVERABLE = (
     "Your request is saved: an admin can retry it from socialpost's App Home."
 )
 RETRY_QUEUED = "Trying again."
+APPROVED_BY_YOU = "You have already approved this post."
+APPROVED_SO_FAR = "Approved by {approvers} ({count} of {required})"
+APPROVALS_CLEARED = (
+    "Approvals cleared: the draft changed after {approvers} approved it, "
+    "so this version starts again (0 of {required})."
+)
 
 
 def rate_limited(seconds: float, scope: str) -> Mrkdwn:

@@ -79,8 +79,9 @@ class CardJobs:
         post = await self._cards.post(job.post_id)
         if post is None:
             return
+        approvals = await self._cards.approvals(post)
         try:
-            card = await self._slack.show_card(post)
+            card = await self._slack.show_card(post, approvals)
         except DeliveryError as exc:
             raise _job_failed(exc, self._clock) from exc
         await self._cards.shown(post, card)

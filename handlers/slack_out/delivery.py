@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.blocks import messages
 from handlers.blocks.card import approval_card, generation_failed_notice
 from handlers.blocks.home import home_view
+from services.approvals import ApprovalState
 from services.errors import SocialpostError
 from services.events import Notice
 from services.models import CardRef, Post
@@ -131,16 +132,19 @@ class SlackDelivery:
             self._messages_paused_until = max(self._messages_paused_until, until)
         return error
 
-    async def show_card(self, post: Post) -> CardRef:
-        """Post the card, or update it in place; a card deleted by someone is posted again.
-        Returns where the card is (channel id and message ts)."""
+    async def show_card(self, post: Post, approvals: ApprovalState | None = None) -> CardRef:
+        """Post the card (with the approvals collected so far), or update it in place; a card
+        deleted by someone is posted again. Returns where the card is (channel id and message
+        ts)."""
         self._check_pause(self._messages_paused_until)
         if post.failure_reason:
             # Failure reasons quote third parties; make sure no secret rides along.
             post = post.model_copy(update={"failure_reason": self._scrub(post.failure_reason)})
         # Measured off the event loop first: the card builder then finds it cached.
         await measure_draft_async(post.platform, post.message or "", thread=post.thread)
-        text, blocks = approval_card(post, dry_run=post.platform in self._dry_run)
+        text, blocks = approval_card(
+            post, dry_run=post.platform in self._dry_run, approvals=approvals
+        )
         try:
             if post.channel and post.message_ts:
                 try:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.errors import StorageUnavailable
 from storage.interfaces import is_background_work
 from storage.sql.api_requests import SqlApiRequests
+from storage.sql.approvals import SqlApprovals
 from storage.sql.audit import SqlAudit
 from storage.sql.executor import (
     Clock,
@@ -44,6 +45,7 @@ class SqlTransaction:
         self.jobs = SqlJobs(self._run)
         self.audit = SqlAudit(self._run)
         self.api_requests = SqlApiRequests(self._run)
+        self.approvals = SqlApprovals(self._run)
 
     @property
     def queued_jobs(self) -> bool:
@@ -74,6 +76,7 @@ class SqlStore:
         self.jobs = SqlJobs(run)
         self.audit = SqlAudit(run)
         self.api_requests = SqlApiRequests(run)
+        self.approvals = SqlApprovals(run)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:

@@ -121,7 +121,8 @@ async def test_open_store_refuses_a_wrong_password_with_a_clean_message(
 
 async def _fill_sqlite(path: Path) -> None:
     """A SQLite database with rows in every table: posts in several states, versions,
-    publishing steps, queued, running, dead and done jobs (one pruned), audit entries."""
+    publishing steps, approvals (one cleared), queued, running, dead and done jobs (one
+    pruned), audit entries."""
     store = await open_store(sqlite_url(path))
     try:
         posted = await new_post(store, PostStatus.POSTED, tone="warm", external_id="tw-1")
@@ -130,6 +131,9 @@ async def _fill_sqlite(path: Path) -> None:
             await tx.posts.add_version(posted.id, "first words", "llm", llm_provider="openai")
             await tx.posts.add_version(posted.id, "better words", "edit", author="U0ED")
             await tx.posts.add_publish_step(posted.id, "part-1", "tw-1")
+            await tx.approvals.add(posted.id, 1, "U0A")
+            await tx.approvals.clear(posted.id)
+            await tx.approvals.add(pending.id, 0, "U0B")
             await tx.audit.record(actor="U0A", action="approve", post_id=posted.id, outcome="ok")
             await tx.audit.record(actor="U0B", action="reject", post_id=None, outcome="denied")
         await enqueue(store, "sync_card", post_id=pending.id, key=f"card:{pending.id}")

@@ -7,6 +7,7 @@ import functools
 from dataclasses import dataclass
 
 from handlers.slack_out.cards import queue_card, queue_notice
+from services.approvals import GroupMembers
 from services.clock import Clock, SystemClock
 from services.decisions import Decisions
 from services.drafting.drafter import Drafter
@@ -42,6 +43,8 @@ def domain_of(
     store: Store,
     *approvers: str,
     allow_self_approval: bool = False,
+    required_approvals: int = 1,
+    members: GroupMembers | None = None,
     drafter: Drafter | None = None,
     clock: Clock | None = None,
 ) -> Domain:
@@ -52,7 +55,12 @@ def domain_of(
     events = EventBus()
     events.subscribe(PostChanged, functools.partial(queue_card, queue))
     events.subscribe(TellUser, functools.partial(queue_notice, queue))
-    policy = Policy.of(approvers, allow_self_approval=allow_self_approval)
+    policy = Policy.of(
+        approvers,
+        allow_self_approval=allow_self_approval,
+        members=members,
+        required_approvals=required_approvals,
+    )
     lifecycle = Lifecycle(store, queue, events, policy, clock=clock)
     if drafter is None:
         llm = LLMClient([Deployment(name="unused", model="openai/unused")], timeout=1, cooldown=1)

@@ -28,3 +28,9 @@ def test_scopes_and_app_home() -> None:
     assert {"commands", "chat:write", "chat:write.public", "im:write"} <= scopes
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
     assert "app_home_opened" in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+
+
+def test_approver_groups_can_be_read() -> None:
+    """Approver groups need usergroups:read, and the bot hears when their members change."""
+    assert "usergroups:read" in MANIFEST["oauth_config"]["scopes"]["bot"]
+    assert "subteam_members_changed" in MANIFEST["settings"]["event_subscriptions"]["bot_events"]

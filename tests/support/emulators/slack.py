@@ -33,7 +33,7 @@ import secrets
 import string
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
@@ -572,6 +572,8 @@ class SlackEmulator(LocalServer):
         self.response_url_posts: list[JSON] = []
         self.users: dict[str, JSON] = {}
         self.channels: dict[str, str] = {"C0GENERAL": "general"}
+        #: User groups by id: ``{"id", "handle", "users"}`` (``usergroups.users.list``).
+        self.usergroups: dict[str, JSON] = {}
 
         # Socket Mode records
         self.connection_opens = 0
@@ -602,6 +604,7 @@ class SlackEmulator(LocalServer):
             "chat.getPermalink": (_BOT, self._chat_get_permalink),
             "conversations.open": (_BOT, self._conversations_open),
             "users.info": (_BOT, self._users_info),
+            "usergroups.users.list": (_BOT, self._usergroups_users_list),
             "views.open": (_BOT, self._views_open),
             "views.push": (_BOT, self._views_push),
             "views.update": (_BOT, self._views_update),
@@ -690,6 +693,50 @@ class SlackEmulator(LocalServer):
             },
         }
 
+    def add_usergroup(
+        self, group_id: str, members: Iterable[str], *, handle: str | None = None
+    ) -> None:
+        """Register a user group (``S...``) and its members."""
+        self.usergroups[group_id] = {
+            "id": group_id,
+            "team_id": self.team_id,
+            "handle": handle or group_id.lower(),
+            "users": list(dict.fromkeys(members)),
+        }
+
+    def remove_usergroup(self, group_id: str) -> None:
+        """Delete a user group: ``usergroups.users.list`` answers ``no_such_subteam``."""
+        self.usergroups.pop(group_id, None)
+
+    async def change_usergroup_members(
+        self, group_id: str, members: Iterable[str], *, notify: bool = True
+    ) -> Ack | None:
+        """Give the group new members; with ``notify``, deliver the
+        ``subteam_members_changed`` event Slack sends (the delta only, as Slack does)."""
+        group = self.usergroups[group_id]
+        before: list[str] = list(group["users"])
+        after = list(dict.fromkeys(members))
+        group["users"] = after
+        self._changed()
+        if not notify:
+            return None
+        added = [user for user in after if user not in before]
+        removed = [user for user in before if user not in after]
+        now = time.time()
+        event: JSON = {
+            "type": "subteam_members_changed",
+            "subteam_id": group_id,
+            "team_id": self.team_id,
+            "date_previous_update": int(now) - 1,
+            "date_update": int(now),
+            "added_users": added,
+            "added_users_count": str(len(added)),
+            "removed_users": removed,
+            "removed_users_count": str(len(removed)),
+            "event_ts": f"{now:.6f}",
+        }
+        return await self.send_event(event)
+
     def add_channel(self, channel_id: str, name: str) -> None:
         """Register a channel name (used in payloads' ``channel_name``/``channel.name``)."""
         self.channels[channel_id] = name
@@ -746,12 +793,15 @@ class SlackEmulator(LocalServer):
         *,
         timeout: float = 5.0,
         after: int = 0,
+        answered: bool = True,
     ) -> ApiCall:
-        """The first answered call to ``method`` at index ``>= after`` matching ``predicate``."""
+        """The first answered call to ``method`` at index ``>= after`` matching ``predicate``
+        (with ``answered=False``: the first one received, answered or not)."""
 
         def check() -> ApiCall | None:
             for call in self.calls[after:]:
-                if call.done and call.method == method and (predicate is None or predicate(call)):
+                done = call.done or not answered
+                if done and call.method == method and (predicate is None or predicate(call)):
                     return call
             return None
 
@@ -1210,6 +1260,15 @@ class SlackEmulator(LocalServer):
         else:
             raise _SlackError("user_not_found")
         return {"ok": True, "user": user}
+
+    def _usergroups_users_list(self, args: JSON) -> JSON:
+        group_id = args.get("usergroup")
+        if not isinstance(group_id, str) or not group_id:
+            raise _SlackError("invalid_arguments")
+        group = self.usergroups.get(group_id)
+        if group is None:
+            raise _SlackError("no_such_subteam")
+        return {"ok": True, "users": list(group["users"])}
 
     def _views_open(self, args: JSON) -> JSON:
         view = self._checked_view(args.get("view"), "modal")

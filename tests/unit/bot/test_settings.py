@@ -326,7 +326,8 @@ def test_list_and_rate_limit_settings_are_text_never_json(monkeypatch: pytest.Mo
         SOCIALPOST_RATE_LIMIT='{"capacity": 3, "per_seconds": 30}',
     )
     assert found == [
-        'SOCIALPOST_APPROVERS: must be Slack user IDs such as U0123456789, got ["U01", "W02"]',
+        "SOCIALPOST_APPROVERS: must be Slack user IDs such as U0123456789 or user group IDs "
+        'such as S0123456789, got ["U01", "W02"]',
         "SOCIALPOST_RATE_LIMIT: expected capacity/seconds such as 5/60, "
         'got \'{"capacity": 3, "per_seconds": 30}\'',
     ]

@@ -354,3 +354,34 @@ async def test_app_home_opened_reaches_the_app(slack: SlackEmulator, bot: Bot) -
     assert event["user"] == "U0ALICE"
     await slack.wait_for_call("views.publish")
     assert slack.home_views["U0ALICE"]["blocks"][0]["text"]["text"] == "Welcome"
+
+
+async def test_usergroups_users_list_answers_members(
+    slack: SlackEmulator, web: AsyncWebClient
+) -> None:
+    """usergroups.users.list answers a group's members, no_such_subteam for an unknown one,
+    and invalid_arguments without a group."""
+    slack.add_usergroup("S0LEGAL", ["U0ANN", "U0BOB", "U0ANN"])
+    answer = await web.usergroups_users_list(usergroup="S0LEGAL")
+    assert answer["users"] == ["U0ANN", "U0BOB"]
+    for args, error in (({"usergroup": "S0NONE"}, "no_such_subteam"), ({}, "invalid_arguments")):
+        with pytest.raises(SlackApiError) as raised:
+            await web.api_call("usergroups.users.list", params=args)
+        assert raised.value.response["error"] == error
+
+
+async def test_changed_usergroup_members_send_the_event(slack: SlackEmulator, bot: Bot) -> None:
+    """Changing a group's members delivers subteam_members_changed with the delta, as Slack
+    does, and the new members are listed."""
+    received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    @bot.app.event("subteam_members_changed")
+    async def on_change(event: dict[str, Any]) -> None:
+        await received.put(event)
+
+    slack.add_usergroup("S0LEGAL", ["U0ANN", "U0BOB"])
+    await slack.change_usergroup_members("S0LEGAL", ["U0BOB", "U0CAT"])
+    event = await next_item(received)
+    assert event["subteam_id"] == "S0LEGAL"
+    assert (event["added_users"], event["removed_users"]) == (["U0CAT"], ["U0ANN"])
+    assert slack.usergroups["S0LEGAL"]["users"] == ["U0BOB", "U0CAT"]
