@@ -1,5 +1,5 @@
 """Copying a socialpost database into an empty one (`socialpost migrate-to URL`): every row of
-every table (platforms, posts, versions, publishing steps, jobs, audit log), with its id and
+every table (platforms, posts, versions, publishing steps, jobs, audit log, idea runs), with its id and
 its times, in one transaction of the target.
 
 The source is opened like the bot opens it (the SQLite file's lock is taken, so a bot still
@@ -21,6 +21,7 @@ from storage import backend_of, open_store
 from storage.errors import DatabaseNotEmpty, StorageError
 from storage.schema import (
     audit_log,
+    idea_runs,
     post_versions,
     posts,
     publish_steps,
@@ -29,7 +30,15 @@ from storage.schema import (
 )
 from storage.sql.store import SqlStore
 
-TABLES = (social_platforms, posts, post_versions, publish_steps, retry_jobs, audit_log)
+TABLES = (
+    social_platforms,
+    posts,
+    post_versions,
+    publish_steps,
+    retry_jobs,
+    audit_log,
+    idea_runs,
+)
 """Every table, each after the tables it refers to."""
 DATA_TABLES = TABLES[1:]
 """The tables a target must have empty (the platforms are the migrations' seed)."""

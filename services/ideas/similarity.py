@@ -20,11 +20,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 
 import snowballstemmer
 from rapidfuzz import fuzz
+
+from storage.models import Seen
 
 TOO_CLOSE = 80.0
 """Score (0..100) at or above which two ideas are the same idea."""
@@ -70,15 +71,6 @@ def closeness(first: str, second: str) -> float:
         # One word is a subset of anything that contains it: compare as plain strings.
         return float(fuzz.ratio(" ".join(a), " ".join(b)))
     return float(fuzz.token_set_ratio(" ".join(a), " ".join(b)))
-
-
-@dataclass(frozen=True)
-class Seen:
-    """Something proposed or posted recently: an idea (title and description) or a post
-    (its brief, and its idea's title when an idea made it)."""
-
-    text: str
-    title: str | None = None
 
 
 def too_close(title: str, description: str, seen: Seen) -> bool:

@@ -26,6 +26,7 @@ from storage.sql.executor import (
     ReadExecutor,
     to_completion,
 )
+from storage.sql.ideas import SqlIdeaRuns
 from storage.sql.jobs import SqlJobs
 from storage.sql.posts import SqlPosts
 
@@ -42,6 +43,7 @@ class SqlTransaction:
         self.posts = SqlPosts(self._run)
         self.jobs = SqlJobs(self._run)
         self.audit = SqlAudit(self._run)
+        self.ideas = SqlIdeaRuns(self._run)
 
     @property
     def queued_jobs(self) -> bool:
@@ -71,6 +73,7 @@ class SqlStore:
         self.posts = SqlPosts(run)
         self.jobs = SqlJobs(run)
         self.audit = SqlAudit(run)
+        self.ideas = SqlIdeaRuns(run)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
