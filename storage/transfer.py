@@ -1,6 +1,6 @@
 """Copying a socialpost database into an empty one (`socialpost migrate-to URL`): every row of
-every table (platforms, posts, versions, publishing steps, jobs, audit log, idea runs), with its id and
-its times, in one transaction of the target.
+every table (platforms, posts, versions, publishing steps, jobs, audit log, idea runs), with
+its id and its times, in one transaction of the target.
 
 The source is opened like the bot opens it (the SQLite file's lock is taken, so a bot still
 running on it makes the copy refuse, and its schema is brought up to date first); the target

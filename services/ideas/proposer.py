@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import prompts
 from services.ideas.models import Idea, MalformedIdeas, parse_ideas
-from services.ideas.similarity import Seen, closest
+from services.ideas.similarity import closest
+from storage.models import Seen
 
 Message = dict[str, str]
 Ask = Callable[[list[Message]], Awaitable[str]]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from services.ideas.models import MalformedIdeas
 from services.ideas.proposer import Message, Request, propose, select
-from services.ideas.similarity import Seen
+from storage.models import Seen
 
 
 class ScriptedLLM:

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ideas.similarity import TOO_CLOSE, Seen, closeness, content_words, too_close
+from services.ideas.similarity import TOO_CLOSE, closeness, content_words, too_close
+from storage.models import Seen
 
 # Titles a person would call the same idea, reworded (the scores are 83..100).
 REWORDED = [
