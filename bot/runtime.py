@@ -39,6 +39,7 @@ from services.drafting.job import Drafting
 from services.drafting.llm import LLMClient
 from services.editing import Editing
 from services.events import EventBus
+from services.ideas.runs import IdeaRuns, IdeasPlan
 from services.intake import Intake
 from services.jobs import JobQueue, RetryPolicy, Worker
 from services.lifecycle import Lifecycle
@@ -79,6 +80,7 @@ class Runtime:
     llm: LLMClient
     drafting: Drafting
     slack_out: SlackOut
+    ideas: IdeaRuns
     home: AppHome
     services: Services
 
@@ -87,8 +89,9 @@ class Runtime:
         self._stack = stack
 
     @classmethod
-    async def open(cls, settings: Settings) -> Self:
-        """Open the database (creating or upgrading it) and build everything on top.
+    async def open(cls, settings: Settings, *, clock: Clock | None = None) -> Self:
+        """Open the database (creating or upgrading it) and build everything on top;
+        `clock` is the time everything goes by (the machine's by default; tests move theirs).
 
         Raises `StoreLocked` when another process has the SQLite file, `StorageUnavailable`
         when the PostgreSQL server can't be reached; whatever was opened before a failure is
@@ -97,6 +100,7 @@ class Runtime:
         stack = AsyncExitStack()
         try:
             runtime = cls(settings, stack)
+            runtime.clock = clock or SystemClock()
             await runtime._open()
         except BaseException:
             await stack.aclose()
@@ -108,7 +112,9 @@ class Runtime:
         settings = self.settings
         grace = settings.jobs.shutdown_grace
 
-        self.store = await open_store(settings.storage.url, pool_size=settings.storage.pool_size)
+        self.store = await open_store(
+            settings.storage.url, clock=self.clock.now, pool_size=settings.storage.pool_size
+        )
         self._stack.push_async_callback(self.store.close)
         await self._sync_platforms()
 
@@ -133,7 +139,6 @@ class Runtime:
         # again wherever Slack shows them (rows written before this scrub existed).
         scrub = SecretRedactor(settings.secret_values()).redact
         jobs = settings.jobs
-        self.clock = SystemClock()
         self.queue = JobQueue(self.store, clock=self.clock)
         self.events = EventBus()
         self.worker = Worker(
@@ -196,18 +201,40 @@ class Runtime:
             workspace_per_seconds=limits.workspace_rate_limit.per_seconds,
         )
         editing = Editing(self.lifecycle, self.drafting, limiter)
-        self.services = Services(
-            intake=Intake(
-                self.store,
-                self.lifecycle,
-                self.drafting,
-                limiter,
-                offered_platforms=self.publishers,
-                dry_run_platforms=self.dry_run_platforms,
+        intake = Intake(
+            self.store,
+            self.lifecycle,
+            self.drafting,
+            limiter,
+            offered_platforms=self.publishers,
+            dry_run_platforms=self.dry_run_platforms,
+        )
+        ideas = settings.ideas
+        self.ideas = IdeaRuns(
+            self.store,
+            self.queue,
+            self.events,
+            intake,
+            self.llm,
+            limiter,
+            plan=IdeasPlan(
+                schedule=ideas.schedule,
+                zone=ideas.zone,
+                count=ideas.count,
+                platforms=ideas.platforms,
+                topics=ideas.topics,
+                grace=ideas.grace,
             ),
+            brand_voice=settings.llm.brand_voice,
+            clock=self.clock,
+        )
+        self.worker.register(self.ideas.job_type())
+        self.services = Services(
+            intake=intake,
             decisions=Decisions(self.store, self.lifecycle, self.queue, editing),
             editing=editing,
             overview=overview,
+            ideas=self.ideas,
         )
 
     async def _sync_platforms(self) -> None:
@@ -228,6 +255,8 @@ class Runtime:
         orphans = await self.drafting.resume_orphans()
         if orphans:
             log.warning("interrupted_drafts_resumed", count=orphans)
+        # The next ideas time, and one missed within the grace (it runs once the worker is up).
+        await self.ideas.start_up()
         self._stack.push_async_callback(self.worker.stop, grace=self.settings.jobs.shutdown_grace)
         await self.worker.start()
         self.tasks.spawn(self._warm_up(), name="warm-up")

@@ -46,8 +46,25 @@ class TellUser:
     detail: str | None = None
 
 
-Event = PostChanged | TellUser
-E = TypeVar("E", PostChanged, TellUser)
+class ChannelNotice(StrEnum):
+    """What the approvers may be told in the approval channel."""
+
+    IDEAS_FAILED = "ideas_failed"
+    """An ideas run drafted nothing: `detail` says why."""
+    IDEAS_SKIPPED = "ideas_skipped"
+    """An ideas run left some ideas undrafted: `detail` lists them with the reasons."""
+
+
+@dataclass(frozen=True)
+class TellChannel:
+    """Tell the approvers, in the approval channel, about `notice` (with `detail`)."""
+
+    notice: ChannelNotice
+    detail: str
+
+
+Event = PostChanged | TellUser | TellChannel
+E = TypeVar("E", PostChanged, TellUser, TellChannel)
 Listener = Callable[[Transaction, E], Awaitable[int | None]]
 
 

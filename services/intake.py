@@ -58,6 +58,11 @@ class DraftRequest(BaseModel):
     tone: str | None = None
     image_url: str | None = None
     thread: bool = False
+    title: str | None = None
+    """A title shown on the card (an idea's, SPEC section 7.6)."""
+    user_limited: bool = True
+    """Whether the requester's own drafting bucket applies; the ideas schedule is no person
+    and takes from the workspace bucket only."""
 
 
 def _needing_an_image(platforms: tuple[str, ...]) -> list[str]:
@@ -127,7 +132,10 @@ class Intake:
             return existing
         requester = Actor(user_id=request.requester)
         try:
-            self._limiter.acquire(request.requester, drafts=len(request.platforms))
+            self._limiter.acquire(
+                request.requester if request.user_limited else None,
+                drafts=len(request.platforms),
+            )
         except RateLimited as limited:
             async with self._lifecycle.transaction() as tx:
                 outcome = f"refused:rate_limited:{limited.scope}"
@@ -149,6 +157,7 @@ class Intake:
                         image_url=request.image_url,
                         thread=makes_thread(platform, asked=request.thread, brief=request.brief),
                         version=0,
+                        title=request.title,
                     ),
                 )
                 posts.append(post)

@@ -80,19 +80,21 @@ class RateLimiter:
             if bucket.wait_for(bucket.capacity, now) == 0:
                 del self._users[user_id]
 
-    def acquire(self, user_id: str, *, drafts: int = 1) -> None:
-        """Take one token from the user's bucket and `drafts` from the workspace's.
+    def acquire(self, user_id: str | None, *, drafts: int = 1) -> None:
+        """Take one token from the user's bucket (none without a user) and `drafts` from the
+        workspace's.
 
         Raises `RateLimited` with the real wait when either bucket is short; then nothing is
         taken.
         """
         now = self._clock()
-        user = self._bucket(user_id, now)
-        user_wait = user.wait_for(1, now)
+        user = None if user_id is None else self._bucket(user_id, now)
+        user_wait = 0.0 if user is None else user.wait_for(1, now)
         if user_wait > 0:
             raise RateLimited(user_wait, scope="user")
         workspace_wait = self._workspace.wait_for(drafts, now)
         if workspace_wait > 0:
             raise RateLimited(workspace_wait, scope="workspace")
-        user.take(1)
+        if user is not None:
+            user.take(1)
         self._workspace.take(drafts)

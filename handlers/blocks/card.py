@@ -17,6 +17,7 @@ SECTION_TEXT_MAX = 3000
 CONTEXT_ELEMENTS_MAX = 10
 MESSAGE_BLOCKS_MAX = 50
 BRIEF_SHOWN = 600
+TITLE_SHOWN = 200
 REASON_SHOWN = 500
 # The notification shows the start of the draft; the card's sections show all of it.
 TEXT_DRAFT_SHOWN = 1000
@@ -114,6 +115,13 @@ def _draft_block(index: int, text: str) -> Block:
 
 def _brief(post: Post) -> Block:
     return context(md("*Brief:* {brief}", brief=clip(post.brief or "", BRIEF_SHOWN)))
+
+
+def _about(post: Post) -> list[Block]:
+    """The brief, below the idea's title when the bot proposed the post (SPEC 7.6)."""
+    if not post.title:
+        return [_brief(post)]
+    return [context(md("*Idea:* {title}", title=clip(post.title, TITLE_SHOWN))), _brief(post)]
 
 
 def _measure_line(post: Post, measurement: Measurement) -> Mrkdwn:
@@ -305,7 +313,7 @@ def approval_card(post: Post, *, dry_run: bool) -> tuple[Mrkdwn, list[Block]]:
     who = _who(post)
     text = card_text(post)
     if post.status == PostStatus.GENERATING:
-        return text, [mrkdwn(md(":hourglass_flowing_sand: {text}", text=text)), _brief(post)]
+        return text, [mrkdwn(md(":hourglass_flowing_sand: {text}", text=text)), *_about(post)]
     if post.status == PostStatus.FAILED_GENERATION:
         return text, [
             mrkdwn(
@@ -316,7 +324,7 @@ def approval_card(post: Post, *, dry_run: bool) -> tuple[Mrkdwn, list[Block]]:
                     who=who,
                 )
             ),
-            _brief(post),
+            *_about(post),
             _actions(
                 button("Retry", ids.RETRY, post.id, "primary"),
                 button("Discard", ids.DISCARD, post.id),
@@ -331,7 +339,7 @@ def approval_card(post: Post, *, dry_run: bool) -> tuple[Mrkdwn, list[Block]]:
         details.append(model)
     tail = [
         context(*details),
-        _brief(post),
+        *_about(post),
         *_outcome_blocks(post, name, dry_run, measurement),
     ]
     draft = draft_sections(post, MESSAGE_BLOCKS_MAX - len(head) - len(tail))

@@ -33,6 +33,9 @@ CARD_UNDELIVERABLE = (
     "Your request is saved: an admin can retry it from socialpost's App Home."
 )
 RETRY_QUEUED = "Trying again."
+IDEAS_QUEUED = "Proposing ideas now: they will appear as cards in the approval channel."
+IDEAS_FAILED = ":warning: Ideas run failed: {reason}. Nothing was drafted."
+IDEAS_SKIPPED = ":warning: Ideas run: some ideas were not drafted.\n{reasons}"
 
 
 def rate_limited(seconds: float, scope: str) -> Mrkdwn:
@@ -56,7 +59,19 @@ def help_text(command: str) -> Mrkdwn:
         "own card in the approval channel.\n"
         "• Nothing is published until an approver clicks *Approve &amp; post* on the card.\n"
         "• `{command} status` lists pending and failed posts (only you see it).\n"
+        "• `{command} ideas [topic]` asks for fresh post ideas now (optionally on a topic); "
+        "each becomes a card in the approval channel.\n"
         "• `{command} help` shows this message.",
         command=command,
         platforms=", ".join(platforms.names()),
     )
+
+
+def ideas_failed(reason: str) -> Mrkdwn:
+    """The approval channel's message about an ideas run that drafted nothing."""
+    return md(IDEAS_FAILED, reason=reason.rstrip("."))
+
+
+def ideas_skipped(reasons: str) -> Mrkdwn:
+    """The approval channel's message about ideas a run could not draft (one per line)."""
+    return md(IDEAS_SKIPPED, reasons=reasons)

@@ -13,15 +13,12 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from services.errors import MalformedIdeas
+
 TITLE_MAX = 150
 DESCRIPTION_MAX = 1500
 """Leaves room in the 2000-character brief for the title above it."""
 CATEGORY_MAX = 50
-
-
-class MalformedIdeas(ValueError):
-    """The LLM's answer is not a list of ideas; the message says what is wrong, in words the
-    LLM can act on when it is asked again."""
 
 
 class Idea(BaseModel):

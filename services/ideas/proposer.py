@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import prompts
-from services.ideas.models import Idea, MalformedIdeas, parse_ideas
+from services.errors import MalformedIdeas
+from services.ideas.models import Idea, parse_ideas
 from services.ideas.similarity import closest
 from storage.models import Seen
 

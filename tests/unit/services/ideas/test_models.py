@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ideas.models import DESCRIPTION_MAX, TITLE_MAX, Idea, MalformedIdeas, parse_ideas
+from services.errors import MalformedIdeas
+from services.ideas.models import DESCRIPTION_MAX, TITLE_MAX, Idea, parse_ideas
 
 
 def test_the_asked_shape_is_read() -> None:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.ideas.models import MalformedIdeas
+from services.errors import MalformedIdeas
 from services.ideas.proposer import Message, Request, propose, select
 from storage.models import Seen
 
