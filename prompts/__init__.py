@@ -41,12 +41,12 @@ def as_data(text: str) -> str:
     return _DATA_TAGS.sub(lambda match: f"[{match.group(1).lower()}]", text.strip())
 
 
-def system_prompt(brand_voice: str | None) -> str:
-    """The system prompt, with the brand voice when one is configured."""
+def system_prompt(brand_voice: str | None, *, name: str = "system") -> str:
+    """The system prompt `prompts/<name>.md`, with the brand voice when one is configured."""
     voice = ""
     if brand_voice:
         voice = template("brand_voice").substitute(brand_voice=as_data(brand_voice))
-    return template("system").substitute(brand_voice=voice).strip()
+    return template(name).substitute(brand_voice=voice).strip()
 
 
 def task_prompt(
@@ -101,10 +101,7 @@ NOTHING_TO_AVOID = "(none yet)"
 
 def ideas_system(brand_voice: str | None) -> str:
     """The system prompt for proposing ideas, with the brand voice when one is configured."""
-    voice = ""
-    if brand_voice:
-        voice = template("brand_voice").substitute(brand_voice=as_data(brand_voice))
-    return template("ideas_system").substitute(brand_voice=voice).strip()
+    return system_prompt(brand_voice, name="ideas_system")
 
 
 def ideas_request(

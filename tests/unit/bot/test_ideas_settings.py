@@ -6,25 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings, SettingsError, load_settings
-
-MINIMAL = {
-    "SLACK_BOT_TOKEN": "xoxb-1-abc",
-    "SLACK_APP_TOKEN": "xapp-1-abc",
-    "SOCIALPOST_APPROVAL_CHANNEL": "C0APPROVALS",
-}
+from bot.settings import Settings
+from tests.unit.bot import test_settings as shared
+from tests.unit.bot.test_settings import MINIMAL
 
 
 def settings_with(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
-    for name, value in {**MINIMAL, **values}.items():
-        monkeypatch.setenv(name, value)
-    return load_settings(env_file=None)
+    """The settings from the minimal environment plus `values`."""
+    loaded = shared.settings_with(monkeypatch, **MINIMAL, **values)
+    assert isinstance(loaded, Settings)
+    return loaded
 
 
 def problems(monkeypatch: pytest.MonkeyPatch, **values: str) -> list[str]:
-    with pytest.raises(SettingsError) as raised:
-        settings_with(monkeypatch, **values)
-    return raised.value.problems
+    """The problems load_settings reports for the minimal environment plus `values`."""
+    return shared.problems(monkeypatch, **MINIMAL, **values)
 
 
 def test_defaults_are_off_utc_three_ideas_for_x(monkeypatch: pytest.MonkeyPatch) -> None:
