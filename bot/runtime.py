@@ -45,6 +45,7 @@ from services.drafting.job import Drafting
 from services.drafting.llm import LLMClient
 from services.editing import Editing
 from services.events import EventBus
+from services.ideas.runs import IdeaRuns, IdeasPlan
 from services.intake import Intake
 from services.jobs import JobQueue, RetryPolicy, Worker
 from services.lifecycle import Lifecycle
@@ -91,6 +92,7 @@ class Runtime:
     llm: LLMClient
     drafting: Drafting
     slack_out: SlackOut
+    ideas: IdeaRuns
     home: AppHome
     services: Services
     metrics: Metrics
@@ -101,8 +103,9 @@ class Runtime:
         self._stack = stack
 
     @classmethod
-    async def open(cls, settings: Settings) -> Self:
-        """Open the database (creating or upgrading it) and build everything on top.
+    async def open(cls, settings: Settings, *, clock: Clock | None = None) -> Self:
+        """Open the database (creating or upgrading it) and build everything on top;
+        `clock` is the time everything goes by (the machine's by default; tests move theirs).
 
         Raises `StoreLocked` when another process has the SQLite file, `StorageUnavailable`
         when the PostgreSQL server can't be reached; whatever was opened before a failure is
@@ -111,6 +114,7 @@ class Runtime:
         stack = AsyncExitStack()
         try:
             runtime = cls(settings, stack)
+            runtime.clock = clock or SystemClock()
             await runtime._open()
         except BaseException:
             await stack.aclose()
@@ -122,7 +126,9 @@ class Runtime:
         settings = self.settings
         grace = settings.jobs.shutdown_grace
 
-        self.store = await open_store(settings.storage.url, pool_size=settings.storage.pool_size)
+        self.store = await open_store(
+            settings.storage.url, clock=self.clock.now, pool_size=settings.storage.pool_size
+        )
         self._stack.push_async_callback(self.store.close)
         await self._sync_platforms()
 
@@ -147,7 +153,6 @@ class Runtime:
         # again wherever Slack shows them (rows written before this scrub existed).
         scrub = SecretRedactor(settings.secret_values()).redact
         jobs = settings.jobs
-        self.clock = SystemClock()
         self.queue = JobQueue(self.store, clock=self.clock)
         self.events = EventBus()
         self.worker = Worker(
@@ -247,11 +252,32 @@ class Runtime:
             metrics=self.metrics if api.metrics else None,
             refresh_metrics=self._count_jobs,
         )
+        ideas = settings.ideas
+        self.ideas = IdeaRuns(
+            self.store,
+            self.queue,
+            self.events,
+            intake,
+            self.llm,
+            limiter,
+            plan=IdeasPlan(
+                schedule=ideas.schedule,
+                zone=ideas.zone,
+                count=ideas.count,
+                platforms=ideas.platforms,
+                topics=ideas.topics,
+                grace=ideas.grace,
+            ),
+            brand_voice=settings.llm.brand_voice,
+            clock=self.clock,
+        )
+        self.worker.register(self.ideas.job_type())
         self.services = Services(
             intake=intake,
             decisions=Decisions(self.store, self.lifecycle, self.queue, editing),
             editing=editing,
             overview=overview,
+            ideas=self.ideas,
         )
 
     async def _count_jobs(self, metrics: Metrics) -> None:
@@ -286,6 +312,8 @@ class Runtime:
         # Before the first click: who is in the approver groups; then kept fresh.
         self._stack.push_async_callback(self.approver_groups.aclose)
         await self.approver_groups.start(first_answer=GROUPS_FIRST_ANSWER)
+        # The next ideas time, and one missed within the grace (it runs once the worker is up).
+        await self.ideas.start_up()
         self._stack.push_async_callback(self.worker.stop, grace=self.settings.jobs.shutdown_grace)
         await self.worker.start()
         self.tasks.spawn(self._warm_up(), name="warm-up")

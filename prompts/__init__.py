@@ -18,7 +18,9 @@ from importlib import resources
 from string import Template
 
 DEFAULT_TONE = "friendly and clear"
-_DATA_TAGS = re.compile(r"</?\s*(brief|feedback|previous_draft|brand_voice)\s*>", re.IGNORECASE)
+_DATA_TAGS = re.compile(
+    r"</?\s*(brief|feedback|previous_draft|brand_voice|topics|topic|avoid)\s*>", re.IGNORECASE
+)
 
 
 @cache
@@ -39,12 +41,12 @@ def as_data(text: str) -> str:
     return _DATA_TAGS.sub(lambda match: f"[{match.group(1).lower()}]", text.strip())
 
 
-def system_prompt(brand_voice: str | None) -> str:
-    """The system prompt, with the brand voice when one is configured."""
+def system_prompt(brand_voice: str | None, *, name: str = "system") -> str:
+    """The system prompt `prompts/<name>.md`, with the brand voice when one is configured."""
     voice = ""
     if brand_voice:
         voice = template("brand_voice").substitute(brand_voice=as_data(brand_voice))
-    return template("system").substitute(brand_voice=voice).strip()
+    return template(name).substitute(brand_voice=voice).strip()
 
 
 def task_prompt(
@@ -91,3 +93,48 @@ def regenerate(previous: str, feedback: str | None) -> str:
         previous=as_data(previous),
         feedback=as_data(feedback) if feedback else "No specific feedback: try a fresh angle.",
     )
+
+
+NO_TOPICS = "Anything the team's followers would find useful: its work, its lessons, its news."
+NOTHING_TO_AVOID = "(none yet)"
+
+
+def ideas_system(brand_voice: str | None) -> str:
+    """The system prompt for proposing ideas, with the brand voice when one is configured."""
+    return system_prompt(brand_voice, name="ideas_system")
+
+
+def ideas_request(
+    count: int,
+    *,
+    platforms: str,
+    today: str,
+    topics: str | None,
+    topic: str | None,
+    avoid: list[str],
+) -> str:
+    """Ask for `count` ideas about `topics` (a `topic` to focus on this time), none like the
+    recent ones in `avoid` (one line each)."""
+    focus = template("ideas_focus").substitute(topic=as_data(topic)) if topic else ""
+    return template("ideas").substitute(
+        count=count,
+        platforms=platforms,
+        today=today,
+        topics=as_data(topics) if topics else NO_TOPICS,
+        focus=f"\n{focus}\n" if focus else "",
+        avoid=_lines(avoid) or NOTHING_TO_AVOID,
+    )
+
+
+def ideas_again(count: int, dropped: list[str]) -> str:
+    """Ask once more, for `count` ideas unlike the ones `dropped` as too close."""
+    return template("ideas_again").substitute(count=count, dropped=_lines(dropped))
+
+
+def ideas_malformed(count: int, problem: str) -> str:
+    """Ask once more after an answer that was not the JSON asked for."""
+    return template("ideas_malformed").substitute(count=count, problem=problem)
+
+
+def _lines(items: list[str]) -> str:
+    return "\n".join(f"- {as_data(' '.join(item.split()))}" for item in items)

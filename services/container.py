@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.decisions import Decisions
 from services.editing import Editing
+from services.ideas.runs import IdeaRuns
 from services.intake import Intake
 from services.overview import Overview
 
@@ -18,3 +19,4 @@ class Services:
     decisions: Decisions
     editing: Editing
     overview: Overview
+    ideas: IdeaRuns

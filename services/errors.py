@@ -9,7 +9,8 @@
     ├── JobFailed                    a job's run failed; `transient`: another may succeed
     ├── CircuitOpen                  a provider or platform is cooling down after failing
     ├── GenerationError              the LLM side failed
-    │   └── GenerationUnavailable    every provider failed or is cooling down
+    │   ├── GenerationUnavailable    every provider failed or is cooling down
+    │   └── MalformedIdeas           the LLM's answer to the ideas prompt is not ideas
     └── PublishError                 a platform did not take the post
         ├── TransientPublishError    worth trying again later (5xx, network, 429)
         └── PermanentPublishError    trying again can't help (credentials, duplicate, refused)
@@ -99,6 +100,11 @@ class GenerationUnavailable(GenerationError):
         self.failures = failures
         summary = ", ".join(f"{name}: {reason}" for name, reason in failures) or "none configured"
         super().__init__(f"no LLM provider answered ({summary})")
+
+
+class MalformedIdeas(GenerationError):
+    """The LLM's answer is not the list of ideas asked for; the message says what is wrong, in
+    words the LLM can act on when it is asked again (and people read when a run fails)."""
 
 
 class FailureReason(StrEnum):

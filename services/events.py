@@ -57,8 +57,25 @@ class PostMoved:
     source: PostStatus
 
 
-Event = PostChanged | TellUser | PostMoved
-E = TypeVar("E", PostChanged, TellUser, PostMoved)
+class ChannelNotice(StrEnum):
+    """What the approvers may be told in the approval channel."""
+
+    IDEAS_FAILED = "ideas_failed"
+    """An ideas run drafted nothing: `detail` says why."""
+    IDEAS_SKIPPED = "ideas_skipped"
+    """An ideas run left some ideas undrafted: `detail` lists them with the reasons."""
+
+
+@dataclass(frozen=True)
+class TellChannel:
+    """Tell the approvers, in the approval channel, about `notice` (with `detail`)."""
+
+    notice: ChannelNotice
+    detail: str
+
+
+Event = PostChanged | TellUser | PostMoved | TellChannel
+E = TypeVar("E", PostChanged, TellUser, PostMoved, TellChannel)
 Listener = Callable[[Transaction, E], Awaitable[int | None]]
 
 

@@ -63,6 +63,8 @@ class DraftRequest(BaseModel):
     per_user_limit: bool = True
     """Whether the requester's own bucket applies (SOCIALPOST_RATE_LIMIT); an API request is
     limited per client address by the API instead. The workspace bucket always applies."""
+    title: str | None = None
+    """A title shown on the card (an idea's, SPEC section 7.6)."""
 
 
 def _needing_an_image(platforms: tuple[str, ...]) -> list[str]:
@@ -165,6 +167,7 @@ class Intake:
                         thread=makes_thread(platform, asked=request.thread, brief=request.brief),
                         requested_by=request.requested_by,
                         version=0,
+                        title=request.title,
                     ),
                 )
                 posts.append(post)

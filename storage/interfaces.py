@@ -18,14 +18,18 @@ from storage.models import (
     ApiRequest,
     Approval,
     AuditEntry,
+    IdeaRun,
+    IdeaRunStatus,
     Job,
     JobStatus,
+    NewIdeaRun,
     NewJob,
     NewPost,
     Platform,
     Post,
     PostStatus,
     PostVersion,
+    Seen,
 )
 
 _background: ContextVar[bool] = ContextVar("socialpost_background_work", default=False)
@@ -288,6 +292,37 @@ class ApprovalRepository(ApprovalReads, Protocol):
         from."""
 
 
+class IdeaRunReads(Protocol):
+    """Reading the runs of the ideas schedule, and what they must not repeat."""
+
+    async def get(self, key: str) -> IdeaRun | None:
+        """The run with this key."""
+
+    async def recent(self, limit: int = 10) -> list[IdeaRun]:
+        """The newest runs, newest first."""
+
+    async def seen_since(self, since: datetime) -> list[Seen]:
+        """The ideas kept by runs created since `since`, and the posts created since then
+        (brief and idea title), newest first."""
+
+
+class IdeaRunRepository(IdeaRunReads, Protocol):
+    """Claiming and recording runs (inside a transaction)."""
+
+    async def claim(self, run: NewIdeaRun) -> bool:
+        """Insert the run (status `queued`) unless its key exists; whether it was inserted.
+        Of any number of processes claiming one key at once, exactly one gets True."""
+
+    async def save_ideas(self, key: str, ideas: list[dict[str, Any]], *, dropped: int) -> None:
+        """Record the ideas a run kept (and how many it dropped as duplicates); status
+        `running`."""
+
+    async def finish(
+        self, key: str, status: IdeaRunStatus, *, drafted: int = 0, detail: str | None = None
+    ) -> None:
+        """Record how the run ended."""
+
+
 class Transaction(Protocol):
     """The repositories of one write transaction, all on its connection."""
 
@@ -310,6 +345,10 @@ class Transaction(Protocol):
     @property
     def approvals(self) -> ApprovalRepository:
         """Approvals of posts' versions, inside the transaction."""
+
+    @property
+    def ideas(self) -> IdeaRunRepository:
+        """The ideas schedule's runs, inside the transaction."""
 
 
 class Store(Protocol):
@@ -334,6 +373,10 @@ class Store(Protocol):
     @property
     def approvals(self) -> ApprovalReads:
         """Approvals of posts' versions; each read sees the latest commit."""
+
+    @property
+    def ideas(self) -> IdeaRunReads:
+        """The ideas schedule's runs; each read sees the latest commit."""
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """One write transaction: committed when the block ends normally, rolled back on any

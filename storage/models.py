@@ -92,6 +92,8 @@ class PostFields(Row):
     dry_run: bool = False
     thread: bool = False
     requested_by: str | None = None
+    title: str | None = None
+    """The idea's title, for a post the bot proposed itself."""
 
 
 WRITABLE_POST_FIELDS = frozenset(PostFields.model_fields)
@@ -202,3 +204,46 @@ class ApiRequest(Row):
     fingerprint: str
     request_id: str
     created_at: UTCTime
+
+
+class IdeaRunStatus(StrEnum):
+    """Where a run of the ideas schedule (or of `/socialpost ideas`) is."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    MISSED = "missed"
+
+
+class NewIdeaRun(Row):
+    """A run to claim: a scheduled time (`scheduled_for`) or a request now (`requested_by`)."""
+
+    key: str
+    scheduled_for: UTCTime | None = None
+    requested_by: str | None = None
+    topic: str | None = None
+
+
+class IdeaRun(Row):
+    """A row of `idea_runs`."""
+
+    key: str
+    scheduled_for: UTCTime | None = None
+    requested_by: str | None = None
+    topic: str | None = None
+    status: IdeaRunStatus
+    ideas: list[dict[str, Any]] | None = None
+    dropped: int = 0
+    drafted: int = 0
+    detail: str | None = None
+    created_at: UTCTime
+    updated_at: UTCTime
+
+
+class Seen(Row):
+    """Something recent to compare a new idea with: an idea (`title` and its description as
+    `text`) or a post (its brief, and its idea's title when an idea made it)."""
+
+    text: str
+    title: str | None = None

@@ -108,6 +108,8 @@ posts = Table(
     Column("requested_by", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The idea's title, for a post the bot proposed itself (SPEC section 7.6).
+    Column("title", Text),
     Index(None, "status", "updated_at"),
     Index(None, "request_id"),
 )
@@ -234,4 +236,30 @@ api_requests = Table(
     Column("request_id", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("caller", "idempotency_key"),
+)
+
+IDEA_RUN_STATUSES = ("queued", "running", "done", "failed", "missed")
+
+idea_runs = Table(
+    "idea_runs",
+    metadata,
+    # `ideas:<UTC ISO time>` for a scheduled time (the same in every process: the claim), or
+    # `ideas:now:<uuid>` for `/socialpost ideas`.
+    Column("key", Text, primary_key=True),
+    Column("scheduled_for", UTCDateTime),
+    Column("requested_by", Text),
+    Column("topic", Text),
+    Column("status", Text, nullable=False),
+    # The ideas kept, once the LLM gave them: a run that is interrupted drafts these again
+    # rather than asking for new ones.
+    Column("ideas", JSON),
+    Column("dropped", Integer, nullable=False, server_default=text("0")),
+    Column("drafted", Integer, nullable=False, server_default=text("0")),
+    Column("detail", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "status IN ({})".format(", ".join(f"'{s}'" for s in IDEA_RUN_STATUSES)), name="status"
+    ),
+    Index(None, "created_at"),
 )

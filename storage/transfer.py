@@ -1,5 +1,6 @@
 """Copying a socialpost database into an empty one (`socialpost migrate-to URL`): every row of
 every table (platforms, posts, versions, publishing steps, approvals, jobs, audit log), with
+every table (platforms, posts, versions, publishing steps, jobs, audit log, idea runs), with
 its id and its times, in one transaction of the target.
 
 The source is opened like the bot opens it (the SQLite file's lock is taken, so a bot still
@@ -22,6 +23,7 @@ from storage.errors import DatabaseNotEmpty, StorageError
 from storage.schema import (
     api_requests,
     audit_log,
+    idea_runs,
     post_approvals,
     post_versions,
     posts,
@@ -40,6 +42,7 @@ TABLES = (
     api_requests,
     retry_jobs,
     audit_log,
+    idea_runs,
 )
 """Every table, each after the tables it refers to."""
 DATA_TABLES = TABLES[1:]

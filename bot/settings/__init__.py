@@ -2,8 +2,8 @@
 
 `load_settings()` loads `.env` into the environment, then reads it once through one
 pydantic-settings model per area (`slack`, `connection`, `server`, `approval`, `storage`,
-`llm`, `jobs`, `limits`, `publishing`, `log`, plus each registered platform's own model from
-its descriptor), reads the files the settings name, and returns a `Settings` composed of them.
+`llm`, `jobs`, `limits`, `publishing`, `ideas`, `log`, plus each registered platform's own model
+from its descriptor), reads the files the settings name, and returns a `Settings` composed of them.
 Or it raises `SettingsError`, whose message names every missing or malformed variable at once,
 so an operator fixes their deployment in one go.
 
@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_va
 from bot.settings.api import ApiSettings
 from bot.settings.approval import ApprovalSettings
 from bot.settings.base import AreaSettings
+from bot.settings.ideas import IdeasSettings, load_topics
 from bot.settings.jobs import JobSettings
 from bot.settings.limits import LimitSettings, RateLimit
 from bot.settings.llm import LLMSettings, load_files
@@ -70,6 +71,7 @@ class Settings(BaseModel):
     jobs: JobSettings
     limits: LimitSettings
     publishing: PublishingSettings
+    ideas: IdeasSettings
     platforms: dict[str, PlatformSettings]
     """Each registered platform's settings, by slug."""
     log: LogSettings
@@ -132,6 +134,7 @@ AREAS: dict[str, type[AreaSettings]] = {
     "jobs": JobSettings,
     "limits": LimitSettings,
     "publishing": PublishingSettings,
+    "ideas": IdeasSettings,
     "log": LogSettings,
     "api": ApiSettings,
 }
@@ -190,6 +193,9 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
             areas["llm"] = load_files(llm)
         except ValueError as exc:
             problems.append(f"SOCIALPOST_LLM_CONFIG: {exc}")
+    ideas = areas["ideas"]
+    if isinstance(ideas, IdeasSettings):
+        areas["ideas"] = load_topics(ideas)
     if problems:
         raise SettingsError(problems)
     settings = _validated(Settings, problems, **areas, platforms=platforms)

@@ -20,6 +20,7 @@ SECTION_TEXT_MAX = 3000
 CONTEXT_ELEMENTS_MAX = 10
 MESSAGE_BLOCKS_MAX = 50
 BRIEF_SHOWN = 600
+TITLE_SHOWN = 200
 REASON_SHOWN = 500
 # The notification shows the start of the draft; the card's sections show all of it.
 TEXT_DRAFT_SHOWN = 1000
@@ -117,6 +118,13 @@ def _draft_block(index: int, text: str) -> Block:
 
 def _brief(post: Post) -> Block:
     return context(md("*Brief:* {brief}", brief=clip(post.brief or "", BRIEF_SHOWN)))
+
+
+def _about(post: Post) -> list[Block]:
+    """The brief, below the idea's title when the bot proposed the post (SPEC 7.6)."""
+    if not post.title:
+        return [_brief(post)]
+    return [context(md("*Idea:* {title}", title=clip(post.title, TITLE_SHOWN))), _brief(post)]
 
 
 def _measure_line(post: Post, measurement: Measurement) -> Mrkdwn:
@@ -330,7 +338,7 @@ def approval_card(
     who = _who(post)
     text = card_text(post)
     if post.status == PostStatus.GENERATING:
-        return text, [mrkdwn(md(":hourglass_flowing_sand: {text}", text=text)), _brief(post)]
+        return text, [mrkdwn(md(":hourglass_flowing_sand: {text}", text=text)), *_about(post)]
     if post.status == PostStatus.FAILED_GENERATION:
         return text, [
             mrkdwn(
@@ -341,7 +349,7 @@ def approval_card(
                     who=who,
                 )
             ),
-            _brief(post),
+            *_about(post),
             _actions(
                 button("Retry", ids.RETRY, post.id, "primary"),
                 button("Discard", ids.DISCARD, post.id),
@@ -356,7 +364,7 @@ def approval_card(
         details.append(model)
     tail = [
         context(*details),
-        _brief(post),
+        *_about(post),
         *_approvals(post, approvals),
         *_outcome_blocks(post, name, dry_run, measurement),
     ]

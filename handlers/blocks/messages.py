@@ -39,6 +39,9 @@ APPROVALS_CLEARED = (
     "Approvals cleared: the draft changed after {approvers} approved it, "
     "so this version starts again (0 of {required})."
 )
+IDEAS_QUEUED = "Proposing ideas now: they will appear as cards in the approval channel."
+IDEAS_FAILED = ":warning: Ideas run failed: {reason}. Nothing was drafted."
+IDEAS_SKIPPED = ":warning: Ideas run: some ideas were not drafted.\n{reasons}"
 
 
 def rate_limited(seconds: float, scope: str) -> Mrkdwn:
@@ -62,6 +65,8 @@ def help_text(command: str) -> Mrkdwn:
         "own card in the approval channel.\n"
         "• Nothing is published until an approver clicks *Approve &amp; post* on the card.\n"
         "• `{command} status` lists pending and failed posts (only you see it).\n"
+        "• `{command} ideas [topic]` asks for fresh post ideas now (optionally on a topic); "
+        "each becomes a card in the approval channel.\n"
         "• `{command} help` shows this message.",
         command=command,
         platforms=", ".join(platforms.names()),
@@ -77,3 +82,13 @@ def via_api(name: str, requested_by: str | None) -> Mrkdwn:
     if requested_by:
         return md(VIA_API_FOR, name=name, who=requested_by)
     return md(VIA_API, name=name)
+
+
+def ideas_failed(reason: str) -> Mrkdwn:
+    """The approval channel's message about an ideas run that drafted nothing."""
+    return md(IDEAS_FAILED, reason=reason.rstrip("."))
+
+
+def ideas_skipped(reasons: str) -> Mrkdwn:
+    """The approval channel's message about ideas a run could not draft (one per line)."""
+    return md(IDEAS_SKIPPED, reasons=reasons)

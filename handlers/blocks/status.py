@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from handlers.blocks.card import SECTION_TEXT_MAX, mrkdwn
 from handlers.blocks.markup import Channel, Mrkdwn, User, clip, escape, join, lines_within, md
 from services.models import Post, PostStatus
 from services.platforms import spec_for
+from storage.models import IdeaRun, IdeaRunStatus
 
 PREVIEW = 80
 REASON_PREVIEW = 200
@@ -70,6 +72,7 @@ def status_blocks(
     pending_total: int | None = None,
     failed_total: int | None = None,
     dead_jobs: Mapping[str, int] | None = None,
+    idea_runs: Sequence[IdeaRun] = (),
 ) -> tuple[Mrkdwn, list[Any]]:
     """The status answer's text and blocks: the newest `pending` and `failed` posts, of
     `pending_total` and `failed_total` in all (default: the lists are all there is)."""
@@ -87,4 +90,41 @@ def status_blocks(
         blocks.append(mrkdwn(join("\n", [head, *lines])))
     if not blocks:
         blocks = [mrkdwn(md("Nothing is pending or failed. :tada:"))]
+    if idea_runs:
+        lines = [md("• {line}", line=idea_run_line(run)) for run in idea_runs]
+        blocks.append(mrkdwn(md("*Ideas runs*\n{lines}", lines=join("\n", lines))))
     return text, blocks
+
+
+def slack_time(moment: datetime) -> Mrkdwn:
+    """`moment` as a Slack date token: each reader sees it in their own time zone."""
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return Mrkdwn(f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>")
+
+
+def idea_run_line(run: IdeaRun) -> Mrkdwn:
+    """One run of the ideas schedule: when, how many ideas, how many dropped, what failed."""
+    when = slack_time(run.scheduled_for or run.created_at)
+    how = (
+        md("scheduled")
+        if run.scheduled_for
+        else md("on request by {who}", who=User(run.requested_by))
+    )
+    dropped = md(", {n} dropped as duplicates", n=run.dropped) if run.dropped else md("")
+    match run.status:
+        case IdeaRunStatus.QUEUED:
+            outcome = md("due")
+        case IdeaRunStatus.RUNNING:
+            outcome = md("running: {n} ideas{dropped}", n=len(run.ideas or []), dropped=dropped)
+        case IdeaRunStatus.DONE:
+            outcome = md("{n} ideas drafted{dropped}", n=run.drafted, dropped=dropped)
+        case IdeaRunStatus.FAILED | IdeaRunStatus.MISSED:
+            outcome = md(
+                "{status}: {why}{dropped}",
+                status=run.status.value,
+                why=clip(run.detail or "unknown", REASON_PREVIEW),
+                dropped=dropped,
+            )
+    if run.status == IdeaRunStatus.DONE and run.detail:
+        outcome = md("{outcome} (some skipped)", outcome=outcome)
+    return md("{when} ({how}): {outcome}", when=when, how=how, outcome=outcome)

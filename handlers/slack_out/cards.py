@@ -18,7 +18,7 @@ from handlers.blocks.markup import is_slack_user
 from handlers.slack_out.delivery import DeliveryError, SlackDelivery
 from services.cards import Cards
 from services.clock import Clock
-from services.events import Notice, PostChanged, TellUser
+from services.events import ChannelNotice, Notice, PostChanged, TellChannel, TellUser
 from services.jobs import JobFailed, JobQueue, JobType, RetryLater, Transaction
 from services.models import Job
 
@@ -26,6 +26,7 @@ log = structlog.get_logger(__name__)
 
 SYNC_CARD = "sync_card"
 NOTIFY_USER = "notify_user"
+NOTIFY_CHANNEL = "notify_channel"
 DEAD_LETTER = "dlq_slack"
 
 
@@ -44,12 +45,18 @@ async def queue_card(queue: JobQueue, tx: Transaction, event: PostChanged) -> in
 
 
 async def queue_notice(queue: JobQueue, tx: Transaction, event: TellUser) -> int | None:
-    """Tell the user privately (a requester who is no Slack user, such as an API key,
-    hears through webhooks instead)."""
+    """Tell the user privately (a requester who is no Slack user, such as an API key or the
+    ideas schedule, has no one to tell here; an API caller hears through webhooks)."""
     if not is_slack_user(event.user):
         return None
     payload = {"user": event.user, "notice": event.notice.value, "detail": event.detail}
     return await queue.enqueue(tx, NOTIFY_USER, post_id=event.post_id, payload=payload)
+
+
+async def queue_channel_notice(queue: JobQueue, tx: Transaction, event: TellChannel) -> int:
+    """Tell the approvers in the approval channel."""
+    payload = {"notice": event.notice.value, "detail": event.detail}
+    return await queue.enqueue(tx, NOTIFY_CHANNEL, payload=payload)
 
 
 class CardJobs:
@@ -123,3 +130,32 @@ class NoticeJobs:
     async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
         """Nothing more to do: the job stays in the dead-letter queue for a person to see."""
         log.error("notice_undeliverable", user=job.payload.get("user"), reason=reason)
+
+
+class ChannelNoticeJobs:
+    """Runs `notify_channel` jobs."""
+
+    def __init__(self, slack: SlackDelivery, clock: Clock) -> None:
+        self._slack = slack
+        self._clock = clock
+
+    def job_type(self) -> JobType:
+        """The `notify_channel` kind, for the worker's registry."""
+        return JobType(
+            name=NOTIFY_CHANNEL,
+            handler=self,
+            dead_letter=DEAD_LETTER,
+            label="Approval channel message",
+        )
+
+    async def run(self, job: Job) -> None:
+        """Post the notice in the approval channel."""
+        notice = ChannelNotice(job.payload["notice"])
+        try:
+            await self._slack.send_channel_notice(notice, str(job.payload.get("detail") or ""))
+        except DeliveryError as exc:
+            raise _job_failed(exc, self._clock) from exc
+
+    async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
+        """Nothing more to do: the job stays in the dead-letter queue for a person to see."""
+        log.error("channel_notice_undeliverable", notice=job.payload.get("notice"), reason=reason)

@@ -20,7 +20,7 @@ from handlers.blocks.card import approval_card, generation_failed_notice
 from handlers.blocks.home import home_view
 from services.approvals import ApprovalState
 from services.errors import SocialpostError
-from services.events import Notice
+from services.events import ChannelNotice, Notice
 from services.models import CardRef, Post
 from services.overview import HomeData
 from services.platforms import measure_draft_async
@@ -172,6 +172,19 @@ class SlackDelivery:
             if (until := self._pause_after(exc, error)) is not None:
                 self._home_paused_until = max(self._home_paused_until, until)
             raise error from exc
+
+    async def send_channel_notice(self, notice: ChannelNotice, detail: str) -> None:
+        """A message to the approvers, in the approval channel."""
+        self._check_pause(self._messages_paused_until)
+        detail = self._scrub(detail)
+        if notice == ChannelNotice.IDEAS_FAILED:
+            text = messages.ideas_failed(detail)
+        else:
+            text = messages.ideas_skipped(detail)
+        try:
+            await self._client.chat_postMessage(channel=self._channel, text=text)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failed(exc) from exc
 
     async def send_notice(
         self, user_id: str, notice: Notice, post: Post | None, detail: str | None

@@ -28,6 +28,7 @@ from storage.sql.executor import (
     ReadExecutor,
     to_completion,
 )
+from storage.sql.ideas import SqlIdeaRuns
 from storage.sql.jobs import SqlJobs
 from storage.sql.posts import SqlPosts
 
@@ -46,6 +47,7 @@ class SqlTransaction:
         self.audit = SqlAudit(self._run)
         self.api_requests = SqlApiRequests(self._run)
         self.approvals = SqlApprovals(self._run)
+        self.ideas = SqlIdeaRuns(self._run)
 
     @property
     def queued_jobs(self) -> bool:
@@ -77,6 +79,7 @@ class SqlStore:
         self.audit = SqlAudit(run)
         self.api_requests = SqlApiRequests(run)
         self.approvals = SqlApprovals(run)
+        self.ideas = SqlIdeaRuns(run)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:

@@ -185,8 +185,9 @@ class World:
         self.processes.append(process)
         return await process.start(connect=connect)
 
-    async def start_bot(self, **overrides: str | None) -> Bot:
-        """Run the real bot in this event loop until the test ends (or `Bot.stop()`)."""
+    async def start_bot(self, *, clock: Any = None, **overrides: str | None) -> Bot:
+        """Run the real bot in this event loop until the test ends (or `Bot.stop()`); with
+        `clock`, on that clock instead of the machine's."""
         from bot.runner import serve
         from bot.settings import load_settings
 
@@ -195,7 +196,7 @@ class World:
         bot = Bot(self, settings)
         ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         bot.task = asyncio.create_task(
-            serve(settings, bot.stop_event, on_ready=ready.set_result), name="bot"
+            serve(settings, bot.stop_event, on_ready=ready.set_result, clock=clock), name="bot"
         )
         done, _ = await asyncio.wait(
             {bot.task, ready}, timeout=20, return_when=asyncio.FIRST_COMPLETED
