@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +23,10 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm
 from litellm.types.utils import CostPerToken
+
+from storage.models import Spend
+
+__all__ = ["PRICE_KEYS", "Spend", "call_cost", "call_params", "custom_prices"]
 
 PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token")
 """The pricing parameters an LLM config entry may give, USD per token."""
@@ -88,31 +91,3 @@ def call_cost(response: object, *, model: str, params: Mapping[str, Any]) -> Dec
     if not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0:
         return None
     return Decimal(repr(float(cost))).quantize(NANO)
-
-
-@dataclass(frozen=True)
-class Spend:
-    """What a set of LLM calls cost: the sum of the known costs, and how many were unknown."""
-
-    known: Decimal = Decimal(0)
-    calls: int = 0
-    unknown: int = 0
-
-    @classmethod
-    def of(cls, costs: Iterable[Decimal | None]) -> Spend:
-        """The spend of calls with these costs (None: unknown)."""
-        listed = list(costs)
-        known = [cost for cost in listed if cost is not None]
-        return cls(
-            known=sum(known, Decimal(0)), calls=len(listed), unknown=len(listed) - len(known)
-        )
-
-    def __add__(self, other: Spend) -> Spend:
-        return Spend(
-            self.known + other.known, self.calls + other.calls, self.unknown + other.unknown
-        )
-
-    @property
-    def fully_known(self) -> bool:
-        """Whether every call's cost is known (so `known` is the whole cost)."""
-        return self.unknown == 0

@@ -7,9 +7,11 @@ migrated database matches this module exactly.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -48,6 +50,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class NanoUSD(TypeDecorator[Decimal]):
+    """An amount of US dollars, kept as whole billionths of a dollar (a BIGINT): exact sums in
+    SQL on every backend, and room for $9 billion."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        """Dollars to nano-dollars, rounded half up."""
+        if value is None:
+            return None
+        return int(Decimal(value).scaleb(9).to_integral_value(rounding=ROUND_HALF_UP))
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        """Nano-dollars back to dollars."""
+        return None if value is None else Decimal(int(value)).scaleb(-9)
 
 
 metadata = MetaData(
@@ -104,6 +124,11 @@ posts = Table(
     Column("edited_by", Text),
     Column("dry_run", Boolean, nullable=False, server_default=text("false")),
     Column("thread", Boolean, nullable=False, server_default=text("false")),
+    # What the post's LLM calls cost so far (every draft, re-prompt and regeneration), kept
+    # with the call log (`llm_calls`) in the same transaction.
+    Column("llm_cost", NanoUSD, nullable=False, server_default=text("0")),
+    Column("llm_call_count", Integer, nullable=False, server_default=text("0")),
+    Column("llm_unpriced_count", Integer, nullable=False, server_default=text("0")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "status", "updated_at"),
@@ -187,4 +212,30 @@ audit_log = Table(
     Column("detail", Text),
     Index(None, "post_id", "at"),
     sqlite_autoincrement=True,
+)
+
+llm_calls = Table(
+    "llm_calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("post_id", Text, ForeignKey("posts.id", ondelete="CASCADE")),
+    Column("deployment", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    # NULL: litellm couldn't compute the cost (shown as "cost unknown", never as $0).
+    Column("cost", NanoUSD),
+    Column("at", UTCDateTime, nullable=False),
+    # This month's spend: a range of `at`.
+    Index(None, "at"),
+    Index(None, "post_id"),
+    sqlite_autoincrement=True,
+)
+
+budget_warnings = Table(
+    "budget_warnings",
+    metadata,
+    # The UTC calendar month (YYYY-MM) whose 80% warning was sent: one row per month, ever.
+    Column("month", Text, primary_key=True),
+    Column("sent_at", UTCDateTime, nullable=False),
 )

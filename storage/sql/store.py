@@ -26,6 +26,7 @@ from storage.sql.executor import (
     to_completion,
 )
 from storage.sql.jobs import SqlJobs
+from storage.sql.llm_calls import SqlLLMCalls
 from storage.sql.posts import SqlPosts
 
 WriteConnections = Callable[[bool], AbstractAsyncContextManager[AsyncConnection]]
@@ -41,6 +42,7 @@ class SqlTransaction:
         self.posts = SqlPosts(run)
         self.jobs = SqlJobs(run)
         self.audit = SqlAudit(run)
+        self.llm_calls = SqlLLMCalls(run)
 
 
 class SqlStore:
@@ -63,6 +65,7 @@ class SqlStore:
         self.posts = SqlPosts(run)
         self.jobs = SqlJobs(run)
         self.audit = SqlAudit(run)
+        self.llm_calls = SqlLLMCalls(run)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
