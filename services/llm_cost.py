@@ -26,7 +26,14 @@ from litellm.types.utils import CostPerToken
 
 from storage.models import Spend
 
-__all__ = ["PRICE_KEYS", "Spend", "call_cost", "call_params", "custom_prices"]
+__all__ = [
+    "PRICE_KEYS",
+    "Spend",
+    "call_cost",
+    "call_params",
+    "custom_prices",
+    "reported_usage",
+]
 
 PRICE_KEYS = ("input_cost_per_token", "output_cost_per_token")
 """The pricing parameters an LLM config entry may give, USD per token."""
@@ -66,16 +73,19 @@ def custom_prices(params: Mapping[str, Any]) -> CostPerToken | None:
     )
 
 
-def _has_usage(response: object) -> bool:
+def reported_usage(response: object) -> tuple[int, int] | None:
+    """The (prompt, completion) tokens a provider reported with its answer, or None when it
+    reported none (litellm fills in zeros then)."""
     usage = getattr(response, "usage", None)
     tokens = [getattr(usage, name, None) for name in ("prompt_tokens", "completion_tokens")]
-    return any(isinstance(count, int) and count > 0 for count in tokens)
+    counts = [count if isinstance(count, int) and count > 0 else 0 for count in tokens]
+    return (counts[0], counts[1]) if any(counts) else None
 
 
 def call_cost(response: object, *, model: str, params: Mapping[str, Any]) -> Decimal | None:
     """The USD cost of one litellm completion `response` from the deployment of `model`
     (its litellm name) called with `params`; None when litellm can't compute it."""
-    if not _has_usage(response):
+    if reported_usage(response) is None:
         # litellm prices an answer without usage at 0: that is not knowing, not free.
         return None
     try:

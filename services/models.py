@@ -6,6 +6,7 @@ re-exported here so the Slack layer depends on `services` only.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,6 +57,10 @@ class Completion(BaseModel):
     deployment: str
     configured_model: str
     fallback_used: bool
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: Decimal | None = None
+    """USD, by litellm's cost calculation; None when it couldn't compute it."""
 
 
 class Draft(BaseModel):
@@ -75,3 +80,5 @@ class Draft(BaseModel):
     prompt: str
     raw_output: str
     reprompts: int
+    calls: tuple[Completion, ...] = ()
+    """Every LLM answer the draft took (re-prompts included), for the cost log."""
