@@ -7,6 +7,7 @@
     ├── CircuitOpen                  a provider or platform is cooling down after failing
     ├── GenerationError              the LLM side failed
     │   └── GenerationUnavailable    every provider failed or is cooling down
+    ├── BudgetExhausted              this month's LLM budget is used up: no draft is written
     └── PublishError                 a platform did not take the post
         ├── TransientPublishError    worth trying again later (5xx, network, 429)
         └── PermanentPublishError    trying again can't help (credentials, duplicate, refused)
@@ -20,6 +21,7 @@ reaches the global error handler.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -69,6 +71,15 @@ class GenerationUnavailable(GenerationError):
         self.failures = failures
         summary = ", ".join(f"{name}: {reason}" for name, reason in failures) or "none configured"
         super().__init__(f"no LLM provider answered ({summary})")
+
+
+class BudgetExhausted(SocialpostError):
+    """This calendar month's (UTC) LLM spend has reached SOCIALPOST_LLM_MONTHLY_BUDGET
+    (`budget`, USD): new drafts and regenerations are refused before any LLM call."""
+
+    def __init__(self, budget: Decimal) -> None:
+        self.budget = budget
+        super().__init__(f"this month's LLM budget (${budget}) is used up")
 
 
 class FailureReason(StrEnum):

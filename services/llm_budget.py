@@ -10,9 +10,15 @@ month it was sent for, so that holds across processes and restarts).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+
+from services.errors import BudgetExhausted
+from storage import Store, Transaction
+from storage.interfaces import LLMCallReads
+from storage.models import Spend
 
 WARNING_SHARE = Decimal("0.8")
 """The share of the budget at which the approvers are warned."""
@@ -61,3 +67,41 @@ class MonthlyBudget:
         if not self.limit:
             return False
         return spent >= self.limit * WARNING_SHARE
+
+
+class BudgetGuard:
+    """The budget against the spend the database holds (the same for every process)."""
+
+    def __init__(self, store: Store, budget: MonthlyBudget, *, now: Callable[[], datetime]) -> None:
+        self._store = store
+        self.budget = budget
+        self._now = now
+
+    async def spent_this_month(self, reads: LLMCallReads | None = None) -> Spend:
+        """This calendar month's (UTC) LLM spend so far."""
+        moment = self._now()
+        return await (reads or self._store.llm_calls).spend(
+            month_start(moment), next_month_start(moment)
+        )
+
+    async def ensure_available(self) -> None:
+        """Raise `BudgetExhausted` when this month's spend has reached the budget: checked
+        before a draft or a regeneration is accepted, so no LLM call is made for it."""
+        limit = self.budget.limit
+        if limit is None:
+            return
+        if self.budget.exhausted((await self.spent_this_month()).known):
+            raise BudgetExhausted(limit)
+
+    async def claim_warning(self, tx: Transaction) -> Spend | None:
+        """Inside the transaction that logged calls: this month's spend when it has reached
+        the warning share and this caller is the one (ever) to warn about this month, else
+        None."""
+        if self.budget.limit is None:
+            return None
+        spent = await self.spent_this_month(tx.llm_calls)
+        if not self.budget.warning_due(spent.known):
+            return None
+        if not await tx.llm_calls.claim_budget_warning(month_key(self._now())):
+            return None
+        return spent

@@ -3,14 +3,25 @@ refused, the 80% warning."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.llm_budget import MonthlyBudget, month_key, month_start, next_month_start
+from services.errors import BudgetExhausted
+from services.llm_budget import (
+    BudgetGuard,
+    MonthlyBudget,
+    month_key,
+    month_start,
+    next_month_start,
+)
+from storage import Store, open_store, sqlite_url
+from storage.models import NewLLMCall, Spend
 
 moments = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=st.just(UTC)
@@ -95,3 +106,70 @@ def test_the_call_that_crosses_the_budget_is_allowed_and_the_next_refused(
         assert budget.exhausted(spent)
     else:
         assert made == costs
+
+
+# --- against the database -------------------------------------------------------------------
+
+
+class Clock:
+    """A settable clock for the store and the guard."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def spend(store: Store, cost: str) -> None:
+    """Log one call costing `cost` USD."""
+    async with store.transaction() as tx:
+        await tx.llm_calls.record(NewLLMCall(deployment="d", model="m", cost=Decimal(cost)))
+
+
+async def test_the_guard_refuses_once_this_months_spend_reaches_the_budget(
+    tmp_path: Path,
+) -> None:
+    """Below the budget drafts may go ahead; the call that crosses it was allowed, the next
+    check refuses with the budget named; next month starts afresh."""
+    clock = Clock(datetime(2026, 3, 31, 23, 0, tzinfo=UTC))
+    store = await open_store(sqlite_url(tmp_path / "db.sqlite"), clock=clock)
+    try:
+        guard = BudgetGuard(store, MonthlyBudget(Decimal(1)), now=clock)
+        await spend(store, "0.6")
+        await guard.ensure_available()
+        await spend(store, "0.5")  # allowed before it: crosses the budget
+        with pytest.raises(BudgetExhausted) as refused:
+            await guard.ensure_available()
+        assert refused.value.budget == Decimal(1)
+        clock.now = datetime(2026, 4, 1, tzinfo=UTC)
+        await guard.ensure_available()
+        assert (await guard.spent_this_month()).known == 0
+    finally:
+        await store.close()
+
+
+async def test_the_warning_is_claimed_once_a_month_at_eighty_percent(tmp_path: Path) -> None:
+    """Below 80% nobody warns; at 80% exactly one claim wins, later ones don't; a new month
+    warns again."""
+    clock = Clock(datetime(2026, 5, 10, tzinfo=UTC))
+    store = await open_store(sqlite_url(tmp_path / "db.sqlite"), clock=clock)
+    try:
+        guard = BudgetGuard(store, MonthlyBudget(Decimal(10)), now=clock)
+
+        async def claim() -> Spend | None:
+            async with store.transaction() as tx:
+                return await guard.claim_warning(tx)
+
+        await spend(store, "7.99")
+        assert await claim() is None
+        await spend(store, "0.01")
+        claims = await asyncio.gather(*(claim() for _ in range(20)))
+        winners = [spent for spent in claims if spent is not None]
+        assert [spent.known for spent in winners] == [Decimal(8)]
+        clock.now = datetime(2026, 6, 1, tzinfo=UTC)
+        await spend(store, "9")
+        assert await claim() is not None
+        assert await BudgetGuard(store, MonthlyBudget(None), now=clock).ensure_available() is None
+    finally:
+        await store.close()
