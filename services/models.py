@@ -11,7 +11,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storage.models import AuditEntry, Job, JobStatus, Platform, Post, PostStatus, PostVersion
+from storage.models import (
+    AuditEntry,
+    Job,
+    JobStatus,
+    Platform,
+    Post,
+    PostStatus,
+    PostVersion,
+    Spend,
+)
 
 __all__ = [
     "AuditEntry",
@@ -24,6 +33,7 @@ __all__ = [
     "Post",
     "PostStatus",
     "PostVersion",
+    "Spend",
 ]
 
 

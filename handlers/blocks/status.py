@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
-from handlers.blocks.card import SECTION_TEXT_MAX, mrkdwn
+from handlers.blocks.card import SECTION_TEXT_MAX, context, mrkdwn
+from handlers.blocks.cost import budget_usd, usd
 from handlers.blocks.markup import Channel, Mrkdwn, User, clip, escape, join, lines_within, md
-from services.models import Post, PostStatus
+from services.models import Post, PostStatus, Spend
 from services.platforms import spec_for
 
 PREVIEW = 80
@@ -69,9 +71,12 @@ def status_blocks(
     *,
     pending_total: int | None = None,
     failed_total: int | None = None,
+    month_spend: Spend | None = None,
+    budget: Decimal | None = None,
 ) -> tuple[Mrkdwn, list[Any]]:
     """The status answer's text and blocks: the newest `pending` and `failed` posts, of
-    `pending_total` and `failed_total` in all (default: the lists are all there is)."""
+    `pending_total` and `failed_total` in all (default: the lists are all there is), and
+    this month's LLM spend against the budget, when given."""
     pending_count = len(pending) if pending_total is None else pending_total
     failed_count = len(failed) if failed_total is None else failed_total
     text = md(
@@ -82,4 +87,19 @@ def status_blocks(
     )
     if not blocks:
         blocks = [mrkdwn(md("Nothing is pending or failed. :tada:"))]
+    if month_spend is not None:
+        blocks.append(context(spend_line(month_spend, budget)))
     return text, blocks
+
+
+def spend_line(spend: Spend, budget: Decimal | None) -> Mrkdwn:
+    """This month's LLM spend: "LLM spend this month (UTC): $1.23 of the $50 budget"."""
+    line = md("LLM spend this month (UTC): {spent}", spent=usd(spend.known))
+    if spend.unknown:
+        calls = "call" if spend.unknown == 1 else "calls"
+        line = md(
+            "{line} ({count} {calls} of unknown cost)", line=line, count=spend.unknown, calls=calls
+        )
+    if budget is not None:
+        line = md("{line} of the {budget} budget", line=line, budget=budget_usd(budget))
+    return line

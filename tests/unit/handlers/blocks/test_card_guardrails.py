@@ -7,8 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from handlers.blocks.card import approval_card
+from handlers.blocks.status import status_blocks
 from services.checks import ContentPolicy, check
-from services.models import Post, PostStatus
+from services.models import Post, PostStatus, Spend
 
 
 def post(**changes: Any) -> Post:
@@ -63,3 +64,14 @@ def test_the_card_shows_the_cost_or_that_it_is_unknown() -> None:
     mixed = post(llm_cost=Decimal("0.0004"), llm_call_count=2, llm_unpriced_count=1)
     assert "LLM cost: $0.0004 + cost unknown" in card_json(mixed)
     assert "LLM cost" not in card_json(post())
+
+
+def test_status_shows_this_months_spend_against_the_budget() -> None:
+    """/socialpost status ends with this month's total, the calls of unknown cost, the budget."""
+    spend = Spend(known=Decimal("1.234"), calls=3, unknown=1)
+    _text, blocks = status_blocks([], [], month_spend=spend, budget=Decimal(50))
+    assert blocks[-1]["elements"][0]["text"] == (
+        "LLM spend this month (UTC): $1.23 (1 call of unknown cost) of the $50 budget"
+    )
+    _text, blocks = status_blocks([], [], month_spend=Spend(known=Decimal("0.0004"), calls=1))
+    assert blocks[-1]["elements"][0]["text"] == "LLM spend this month (UTC): $0.0004"
