@@ -15,7 +15,7 @@ import yaml
 from pydantic import Field, PrivateAttr, field_validator
 
 from bot.settings.base import AreaSettings, CommaSeparated
-from services.llm_cost import custom_prices
+from services.drafting.cost import custom_prices
 from services.models import Deployment
 
 DEFAULT_LLM_MODELS = ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest")

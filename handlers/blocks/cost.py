@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from services.llm_cost import Spend
+from services.drafting.cost import Spend
 
 COST_UNKNOWN = "cost unknown"
 _CENTS = Decimal("0.01")

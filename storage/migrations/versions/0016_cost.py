@@ -14,7 +14,7 @@ from alembic import op
 from storage.schema import NanoUSD, UTCDateTime
 
 revision = "0016_cost"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

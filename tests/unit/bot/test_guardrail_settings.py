@@ -9,30 +9,25 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.settings import Settings, SettingsError, load_settings
-
-MINIMAL = {
-    "SLACK_BOT_TOKEN": "xoxb-1-abc",
-    "SLACK_APP_TOKEN": "xapp-1-abc",
-    "SOCIALPOST_APPROVAL_CHANNEL": "C0APPROVALS",
-}
+from bot.settings import Settings
+from tests.unit.bot.test_settings import MINIMAL, problems, settings_with
 
 
-def settings_with(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
-    for name, value in {**MINIMAL, **values}.items():
-        monkeypatch.setenv(name, value)
-    return load_settings(env_file=None)
+def guardrails_with(monkeypatch: pytest.MonkeyPatch, **values: str) -> Settings:
+    """The settings of a minimal deployment with these variables set."""
+    settings = settings_with(monkeypatch, **MINIMAL, **values)
+    assert isinstance(settings, Settings)
+    return settings
 
 
-def problems(monkeypatch: pytest.MonkeyPatch, **values: str) -> list[str]:
-    with pytest.raises(SettingsError) as raised:
-        settings_with(monkeypatch, **values)
-    return raised.value.problems
+def problems_with(monkeypatch: pytest.MonkeyPatch, **values: str) -> list[str]:
+    """What start-up says about a minimal deployment with these variables set."""
+    return problems(monkeypatch, **MINIMAL, **values)
 
 
 def test_unset_means_no_policy_and_no_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     """By default nothing is blocked, any link is allowed and the LLM spend has no cap."""
-    guardrails = settings_with(monkeypatch).guardrails
+    guardrails = guardrails_with(monkeypatch).guardrails
     assert guardrails.blocked_terms == ()
     assert guardrails.monthly_budget is None
     assert guardrails.content_policy.is_empty
@@ -40,7 +35,7 @@ def test_unset_means_no_policy_and_no_cap(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_values_are_read_as_comma_separated_text(monkeypatch: pytest.MonkeyPatch) -> None:
     """Terms and domains are comma-separated (never JSON); domains are normalized; "$50" is 50."""
-    guardrails = settings_with(
+    guardrails = guardrails_with(
         monkeypatch,
         SOCIALPOST_BLOCKED_TERMS='crypto, buy now ,,["x"]',
         SOCIALPOST_ALLOWED_LINK_DOMAINS="Example.com, https://docs.example.org/, *.bücher.de",
@@ -60,7 +55,7 @@ def test_values_are_read_as_comma_separated_text(monkeypatch: pytest.MonkeyPatch
 
 def test_malformed_values_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     """A non-domain and a negative or non-numeric budget are each named with their variable."""
-    found = problems(
+    found = problems_with(
         monkeypatch,
         SOCIALPOST_ALLOWED_LINK_DOMAINS="example.com, not a domain, com",
         SOCIALPOST_LLM_MONTHLY_BUDGET="-5",
@@ -72,10 +67,10 @@ def test_malformed_values_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert any(p.startswith("SOCIALPOST_LLM_MONTHLY_BUDGET:") for p in found)
     monkeypatch.delenv("SOCIALPOST_ALLOWED_LINK_DOMAINS")
-    assert problems(monkeypatch, SOCIALPOST_LLM_MONTHLY_BUDGET="lots")[0].startswith(
+    assert problems_with(monkeypatch, SOCIALPOST_LLM_MONTHLY_BUDGET="lots")[0].startswith(
         "SOCIALPOST_LLM_MONTHLY_BUDGET:"
     )
-    assert problems(monkeypatch, SOCIALPOST_LLM_MONTHLY_BUDGET="inf")[0].startswith(
+    assert problems_with(monkeypatch, SOCIALPOST_LLM_MONTHLY_BUDGET="inf")[0].startswith(
         "SOCIALPOST_LLM_MONTHLY_BUDGET:"
     )
 
@@ -91,12 +86,12 @@ def test_llm_config_prices_are_checked_at_start_up(
         "litellm_params": {"model": "openai/llama", "input_cost_per_token": 1e-7},
     }
     config.write_text(yaml.safe_dump({"model_list": [entry]}))
-    found = problems(monkeypatch, SOCIALPOST_LLM_CONFIG=str(config))
+    found = problems_with(monkeypatch, SOCIALPOST_LLM_CONFIG=str(config))
     assert found == [
         f"SOCIALPOST_LLM_CONFIG: {config}: model_list[0].litellm_params gives "
         "input_cost_per_token but not output_cost_per_token: give both"
     ]
     entry["litellm_params"]["output_cost_per_token"] = 4e-7
     config.write_text(yaml.safe_dump({"model_list": [entry]}))
-    (deployment,) = settings_with(monkeypatch, SOCIALPOST_LLM_CONFIG=str(config)).llm.deployments
+    (deployment,) = guardrails_with(monkeypatch, SOCIALPOST_LLM_CONFIG=str(config)).llm.deployments
     assert deployment.params["output_cost_per_token"] == 4e-7

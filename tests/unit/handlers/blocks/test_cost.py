@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers.blocks.cost import COST_UNKNOWN, budget_usd, spend_text, usd
-from services.llm_cost import Spend
+from services.drafting.cost import Spend
 
 
 @pytest.mark.parametrize(

@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.errors import BudgetExhausted
-from services.llm_budget import (
+from services.drafting.budget import (
     BudgetGuard,
     MonthlyBudget,
     month_key,
     month_start,
     next_month_start,
 )
+from services.errors import BudgetExhausted
 from storage import Store, open_store, sqlite_url
 from storage.models import NewLLMCall, Spend
 

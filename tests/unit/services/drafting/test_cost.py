@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.llm_cost import NANO, Spend, call_cost, call_params, custom_prices
+from services.drafting.cost import NANO, Spend, call_cost, call_params, custom_prices
 
 MAPPED = "openai/gpt-4o-mini"
 SELF_HOSTED = "openai/our-llama-70b"

@@ -8,10 +8,10 @@ from decimal import Decimal
 import litellm
 import pytest
 
-from services.llm import LLMClient
-from services.llm_cost import NANO
+from services.drafting.cost import NANO
+from services.drafting.llm import LLMClient
 from services.models import Deployment
-from tests.emulators.llm import FakeLLM
+from tests.support.emulators.llm import FakeLLM
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"}]
 
