@@ -27,6 +27,8 @@ class Notice(StrEnum):
 
     GENERATION_FAILED = "generation_failed"
     CARD_UNDELIVERABLE = "card_undeliverable"
+    BUDGET_WARNING = "budget_warning"
+    """This month's LLM spend reached 80% of the budget (detail: spent and budget, JSON)."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,16 @@ class TellUser:
     detail: str | None = None
 
 
-Event = PostChanged | TellUser
-E = TypeVar("E", PostChanged, TellUser)
+@dataclass(frozen=True)
+class TellApprovers:
+    """Tell the approvers, where they decide (the approval channel), about `notice`."""
+
+    notice: Notice
+    detail: str | None = None
+
+
+Event = PostChanged | TellUser | TellApprovers
+E = TypeVar("E", PostChanged, TellUser, TellApprovers)
 Listener = Callable[[Transaction, E], Awaitable[int | None]]
 
 

@@ -18,8 +18,9 @@ from collections.abc import Collection
 import structlog
 from pydantic import BaseModel, ConfigDict
 
+from services.drafting.budget import BudgetGuard
 from services.drafting.job import Drafting
-from services.errors import InvalidRequest, RateLimited
+from services.errors import BudgetExhausted, InvalidRequest, RateLimited
 from services.lifecycle import Lifecycle
 from services.models import Actor
 from services.platforms import PLATFORMS, makes_thread
@@ -106,19 +107,22 @@ class Intake:
         *,
         offered_platforms: Collection[str],
         dry_run_platforms: Collection[str] = (),
+        budget: BudgetGuard | None = None,
     ) -> None:
         self._store = store
         self._lifecycle = lifecycle
         self._drafting = drafting
         self._limiter = limiter
+        self._budget = budget
         self.offered_platforms = [p for p in PLATFORMS if p in offered_platforms]
         self.dry_run_platforms = [p for p in self.offered_platforms if p in dry_run_platforms]
 
     async def submit(self, request: DraftRequest) -> list[Post]:
         """Store one post per platform (status `generating`) with its draft job.
 
-        Raises `InvalidRequest` (nothing stored) or `RateLimited` (nothing stored). A request
-        already submitted returns its posts without drafting them again or taking a token.
+        Raises `InvalidRequest`, `BudgetExhausted` (this month's LLM budget is used up) or
+        `RateLimited`, with nothing stored. A request already submitted returns its posts
+        without drafting them again or taking a token.
         """
         request = check_request(request, self.offered_platforms)
         existing = await self._store.posts.for_request(request.request_id)
@@ -126,6 +130,15 @@ class Intake:
             log.info("duplicate_submission", request_id=request.request_id)
             return existing
         requester = Actor(user_id=request.requester)
+        if self._budget is not None:
+            try:
+                await self._budget.ensure_available()
+            except BudgetExhausted:
+                async with self._lifecycle.transaction() as tx:
+                    await self._lifecycle.audit(
+                        tx, requester, "draft", None, "refused:budget_exhausted"
+                    )
+                raise
         try:
             self._limiter.acquire(request.requester, drafts=len(request.platforms))
         except RateLimited as limited:

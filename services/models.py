@@ -82,6 +82,8 @@ class Verdict(StrEnum):
     NOT_FAILED = "not_failed"
     DISCARDED = "discarded"
     OVER_LIMIT = "over_limit"
+    POLICY = "policy"
+    """The draft breaks the content policy (SPEC section 7.4); the detail says how."""
 
 
 @dataclass(frozen=True)
@@ -153,3 +155,5 @@ class Draft(BaseModel):
     reprompts: int
     calls: tuple[Completion, ...] = ()
     """Every LLM answer the draft took (re-prompts included), for the cost log."""
+    findings: tuple[str, ...] = ()
+    """What the checks still find in the text (empty: it may be published)."""

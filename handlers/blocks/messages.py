@@ -8,6 +8,7 @@ from decimal import Decimal
 from handlers.blocks.cost import budget_usd, usd
 from handlers.blocks.markup import Channel, Mrkdwn, md
 from services import platforms
+from services.errors import BudgetExhausted, RateLimited
 
 ALREADY_APPROVED = "The post has already been approved."
 ALREADY_REJECTED = "The post has already been rejected."
@@ -65,6 +66,13 @@ def policy_refusal(problem: str) -> Mrkdwn:
 def budget_exhausted(budget: Decimal) -> Mrkdwn:
     """The private refusal of a draft or regeneration once the month's budget is used up."""
     return md(BUDGET_EXHAUSTED, budget=budget_usd(budget))
+
+
+def drafting_refused(refusal: RateLimited | BudgetExhausted) -> Mrkdwn:
+    """The private refusal of a draft or regeneration: too fast, or over the budget."""
+    if isinstance(refusal, RateLimited):
+        return rate_limited(refusal.retry_after, refusal.scope)
+    return budget_exhausted(refusal.budget)
 
 
 def budget_warning(spent: Decimal, budget: Decimal) -> Mrkdwn:

@@ -30,6 +30,8 @@ async def handle_socialpost(
             [listed.post for listed in status.failed],
             pending_total=status.pending_total,
             failed_total=status.failed_total,
+            month_spend=status.month_spend,
+            budget=status.budget,
         )
         await ack(text=summary, blocks=blocks)
         return

@@ -14,12 +14,18 @@ from __future__ import annotations
 
 import functools
 
-from handlers.slack_out.cards import CardJobs, NoticeJobs, queue_card, queue_notice
+from handlers.slack_out.cards import (
+    CardJobs,
+    NoticeJobs,
+    queue_approvers_notice,
+    queue_card,
+    queue_notice,
+)
 from handlers.slack_out.delivery import SlackDelivery
 from handlers.slack_out.home import AppHome
 from services.cards import Cards
 from services.clock import Clock
-from services.events import EventBus, PostChanged, TellUser
+from services.events import EventBus, PostChanged, TellApprovers, TellUser
 from services.jobs import JobQueue, Worker
 
 __all__ = ["AppHome", "SlackDelivery", "SlackOut"]
@@ -39,5 +45,6 @@ class SlackOut:
         subscribes first: a move's first queued job is its card update."""
         events.subscribe(PostChanged, functools.partial(queue_card, queue))
         events.subscribe(TellUser, functools.partial(queue_notice, queue))
+        events.subscribe(TellApprovers, functools.partial(queue_approvers_notice, queue))
         worker.register(self._cards.job_type())
         worker.register(self._notices.job_type())

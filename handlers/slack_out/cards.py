@@ -2,7 +2,8 @@
 
 A changed post (`PostChanged`) queues one card job per post key: the job reads the post when it
 runs, so one job shows the latest state however many changes queued it, and at most one runs
-per post at a time. A `TellUser` queues a notice (a direct message). A card that could not be
+per post at a time. A `TellUser` queues a notice (a direct message), a `TellApprovers` one in
+the approval channel. A card that could not be
 delivered for good is reported to the domain (`Cards.undeliverable`): the post can't be
 approved, and its requester is told.
 """
@@ -17,7 +18,7 @@ import structlog
 from handlers.slack_out.delivery import DeliveryError, SlackDelivery
 from services.cards import Cards
 from services.clock import Clock
-from services.events import Notice, PostChanged, TellUser
+from services.events import Notice, PostChanged, TellApprovers, TellUser
 from services.jobs import JobFailed, JobQueue, JobType, RetryLater, Transaction
 from services.models import Job
 
@@ -46,6 +47,12 @@ async def queue_notice(queue: JobQueue, tx: Transaction, event: TellUser) -> int
     """Tell the user privately."""
     payload = {"user": event.user, "notice": event.notice.value, "detail": event.detail}
     return await queue.enqueue(tx, NOTIFY_USER, post_id=event.post_id, payload=payload)
+
+
+async def queue_approvers_notice(queue: JobQueue, tx: Transaction, event: TellApprovers) -> int:
+    """Tell the approvers, in the approval channel."""
+    payload = {"user": None, "notice": event.notice.value, "detail": event.detail}
+    return await queue.enqueue(tx, NOTIFY_USER, payload=payload)
 
 
 class CardJobs:
@@ -106,8 +113,9 @@ class NoticeJobs:
         """Send the notice."""
         post = await self._cards.post(job.post_id) if job.post_id else None
         try:
+            user = job.payload.get("user")
             await self._slack.send_notice(
-                str(job.payload["user"]),
+                str(user) if user else None,
                 Notice(job.payload["notice"]),
                 post,
                 job.payload.get("detail"),

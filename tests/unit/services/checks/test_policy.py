@@ -98,8 +98,8 @@ def test_blank_and_repeated_terms_are_ignored() -> None:
     assert ContentPolicy().is_empty
 
 
-# Letters whose upper and lower case fold to the same text (not so the Turkish dotless "ı",
-# whose capital is the ordinary "I": Unicode's case folding is not Turkish).
+# Letters whose upper and lower case fold to the same text (not so the Turkish dotless i,
+# U+0131, whose capital is the ordinary "I": Unicode's case folding is not Turkish).
 letters = st.text(alphabet=st.characters(categories=("Ll", "Lu")), min_size=1, max_size=12).filter(
     lambda word: fold(word).isalpha() and fold(word.upper()) == fold(word) == fold(word.lower())
 )
