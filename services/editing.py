@@ -14,7 +14,7 @@ import structlog
 from services.checks import ContentPolicy, check_async
 from services.drafting.budget import BudgetGuard
 from services.drafting.job import Drafting
-from services.errors import BudgetExhausted, InvalidRequest, RateLimited
+from services.errors import InvalidRequest, RateLimited
 from services.jobs import Transaction
 from services.lifecycle import Action, Lifecycle, Moved
 from services.models import Actor, Outcome, Verdict
@@ -117,14 +117,7 @@ class Editing:
         and queue its draft. Refused (`BudgetExhausted`, no token taken) once this month's
         LLM budget is used up."""
         if self._budget is not None:
-            try:
-                await self._budget.ensure_available()
-            except BudgetExhausted:
-                async with self._lifecycle.transaction() as tx:
-                    await self._lifecycle.audit(
-                        tx, actor, action, post.id, "refused:budget_exhausted"
-                    )
-                raise
+            await self._budget.admit(self._lifecycle, actor, action, post.id)
         try:
             self._limiter.acquire(actor.user_id)
         except RateLimited:

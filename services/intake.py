@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.drafting.budget import BudgetGuard
 from services.drafting.job import Drafting
-from services.errors import BudgetExhausted, InvalidRequest, RateLimited
+from services.errors import InvalidRequest, RateLimited
 from services.lifecycle import Lifecycle
 from services.models import Actor
 from services.platforms import PLATFORMS, makes_thread
@@ -131,14 +131,7 @@ class Intake:
             return existing
         requester = Actor(user_id=request.requester)
         if self._budget is not None:
-            try:
-                await self._budget.ensure_available()
-            except BudgetExhausted:
-                async with self._lifecycle.transaction() as tx:
-                    await self._lifecycle.audit(
-                        tx, requester, "draft", None, "refused:budget_exhausted"
-                    )
-                raise
+            await self._budget.admit(self._lifecycle, requester, "draft", None)
         try:
             self._limiter.acquire(request.requester, drafts=len(request.platforms))
         except RateLimited as limited:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from services.errors import BudgetExhausted
+from services.lifecycle import Lifecycle
+from services.models import Actor
 from storage import Store, Transaction
 from storage.interfaces import LLMCallReads
 from storage.models import Spend
@@ -92,6 +94,18 @@ class BudgetGuard:
             return
         if self.budget.exhausted((await self.spent_this_month()).known):
             raise BudgetExhausted(limit)
+
+    async def admit(
+        self, lifecycle: Lifecycle, actor: Actor, action: str, post_id: str | None
+    ) -> None:
+        """`ensure_available` for `actor`'s request (`action` on `post_id`): a refusal is
+        recorded in the audit log before `BudgetExhausted` is raised."""
+        try:
+            await self.ensure_available()
+        except BudgetExhausted:
+            async with lifecycle.transaction() as tx:
+                await lifecycle.audit(tx, actor, action, post_id, "refused:budget_exhausted")
+            raise
 
     async def claim_warning(self, tx: Transaction) -> Spend | None:
         """Inside the transaction that logged calls: this month's spend when it has reached

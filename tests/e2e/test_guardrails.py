@@ -164,21 +164,23 @@ async def test_the_budget_stops_drafts_before_any_llm_call_and_warns_once(world:
     ack, _view = await bot.submit("A second post, over the budget")
     refusal = "This month's LLM budget ($0.001) is used up."
     assert refusal in json.dumps(ack.payload)
-    await wait_until(
-        lambda: (
-            any(refusal in m.text for m in bot.dms_to(REQUESTER))
-            or refusal in bot.ephemerals_for(REQUESTER)
-        ),
-        message="private refusal",
-    )
+
+    def refusals_seen() -> int:
+        private = bot.ephemerals_for(REQUESTER) + [m.text for m in bot.dms_to(REQUESTER)]
+        return sum(refusal in text for text in private)
+
+    await wait_until(lambda: refusals_seen() == 1, message="private refusal")
     await bot.click(card, "regenerate", REQUESTER)
-    await wait_until(
-        lambda: refusal in bot.ephemerals_for(REQUESTER), message="regeneration refused"
-    )
+    await wait_until(lambda: refusals_seen() == 2, message="regeneration refused")
     await bot.settle()
     assert len(world.openai.requests) == requests
     counts = await bot.runtime.store.posts.count_by_status()
     assert sum(counts.values()) == 1
+    refusals = [e for e in await bot.runtime.store.audit.recent() if "budget" in e.outcome]
+    assert {(e.action, e.outcome) for e in refusals} == {
+        ("draft", "refused:budget_exhausted"),
+        ("regenerate", "refused:budget_exhausted"),
+    }
 
     status = await world.slack.slash_command(APPROVER, "status")
     assert f"LLM spend this month (UTC): {usd(spent)} of the $0.001 budget" in json.dumps(
