@@ -3,7 +3,7 @@
 Every draft and every edit goes through `check` (from async code: `check_async`, which runs it
 off the event loop). It joins the platform's own rules (length, refused characters, hashtags:
 `services.platforms`) and the content policy (`services.checks.policy`: blocked terms, allowed
-link domains, links found the way the platform finds them) into one `Verdict`: a list of
+link domains, links found the way the platform finds them) into one `CheckResult`: a list of
 `Finding`s, each a problem in plain words, and the text is publishable when there are none.
 
 Findings say what is wrong, not what to do about it (the Slack layer words the card line and
@@ -20,7 +20,7 @@ from services.platforms import measure_draft, spec_for
 from services.platforms.base import Measurement
 from services.platforms.budget import off_loop
 
-__all__ = ["ContentPolicy", "Finding", "Rule", "Verdict", "check", "check_async"]
+__all__ = ["CheckResult", "ContentPolicy", "Finding", "Rule", "check", "check_async"]
 
 LINKS_TOO_COMPLEX = "too complex to check its links in time (simplify it)"
 
@@ -61,7 +61,7 @@ def disallowed_link(host: str) -> Finding:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class CheckResult:
     """A text checked for one platform: its measurement and every problem found."""
 
     measurement: Measurement
@@ -101,7 +101,7 @@ def policy_findings(slug: str, text: str, policy: ContentPolicy) -> list[Finding
     return findings
 
 
-def check(slug: str, text: str, policy: ContentPolicy, *, thread: bool = False) -> Verdict:
+def check(slug: str, text: str, policy: ContentPolicy, *, thread: bool = False) -> CheckResult:
     """Whether `text` may be published on the platform `slug` (as a thread, if `thread`).
 
     Bounded like the platform's measuring: from the event loop, await `check_async`.
@@ -109,11 +109,11 @@ def check(slug: str, text: str, policy: ContentPolicy, *, thread: bool = False) 
     measurement = measure_draft(slug, text, thread=thread)
     findings = [Finding(Rule.PLATFORM, problem) for problem in measurement.problems]
     findings += policy_findings(slug, text, policy)
-    return Verdict(measurement=measurement, findings=tuple(findings))
+    return CheckResult(measurement=measurement, findings=tuple(findings))
 
 
 async def check_async(
     slug: str, text: str, policy: ContentPolicy, *, thread: bool = False
-) -> Verdict:
+) -> CheckResult:
     """`check`, computed off the event loop (the slow parts are cached for the loop)."""
     return await off_loop(check, slug, text, policy, thread=thread)

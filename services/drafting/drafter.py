@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 import prompts
-from services.checks import ContentPolicy, Verdict, check_async
+from services.checks import CheckResult, ContentPolicy, check_async
 from services.drafting.llm import LLMClient, Message
 from services.errors import GenerationUnavailable
 from services.models import Completion, Draft
@@ -65,7 +65,7 @@ class Drafter:
         self._max_reprompts = max_reprompts
         self._policy = policy or ContentPolicy()
 
-    def _follow_up(self, platform: str, verdict: Verdict, tries: dict[str, int]) -> str | None:
+    def _follow_up(self, platform: str, verdict: CheckResult, tries: dict[str, int]) -> str | None:
         """What to ask the LLM about a draft with findings (None: ask nothing more): the
         length while tries are left, the content policy once; `tries` counts them."""
         rules = spec_for(platform)

@@ -31,6 +31,9 @@ _EMAIL = "mailto:"
 _SPACES = regex.compile(r"\s+")
 
 _linkify = LinkifyIt().tlds([tld.lower() for tld in TLDS], True)
+# linkify-it compiles its patterns (the TLD list is long) on the first match: about a second,
+# which must not land on the first draft's check and its time budget. Done once, at import.
+_linkify.match("example.com")
 
 
 @lru_cache(maxsize=8192)
