@@ -40,6 +40,7 @@ from services.cards import Cards
 from services.clock import Clock, SystemClock
 from services.container import Services
 from services.decisions import Decisions
+from services.drafting.budget import BudgetGuard, MonthlyBudget
 from services.drafting.drafter import Drafter
 from services.drafting.job import Drafting
 from services.drafting.llm import LLMClient
@@ -182,6 +183,11 @@ class Runtime:
         # This process's Prometheus registry (served at /metrics with SOCIALPOST_METRICS).
         self.metrics = Metrics()
         self.metrics.attach(self.events)
+        guardrails = settings.guardrails
+        content_policy = guardrails.content_policy
+        budget = BudgetGuard(
+            self.store, MonthlyBudget(guardrails.monthly_budget), now=self.clock.now
+        )
         self.llm = LLMClient(
             list(settings.llm.deployments),
             timeout=settings.llm.timeout,
@@ -193,7 +199,8 @@ class Runtime:
             self.lifecycle,
             self.events,
             self.queue,
-            Drafter(self.llm, brand_voice=settings.llm.brand_voice),
+            Drafter(self.llm, brand_voice=settings.llm.brand_voice, policy=content_policy),
+            budget=budget,
         )
         self.worker.register(self.drafting.job_type())
         publishing = Publishing(
@@ -204,12 +211,13 @@ class Runtime:
         )
         self.worker.register(publishing.job_type())
 
-        overview = Overview(self.store, policy, self.worker.types, scrub=scrub)
+        overview = Overview(self.store, policy, self.worker.types, scrub=scrub, budget=budget)
         slack = SlackDelivery(
             self.jobs_client,
             approval_channel=settings.approval.channel,
             dry_run_platforms=self.dry_run_platforms,
             scrub=scrub,
+            policy=content_policy,
         )
         self.home = AppHome(overview, slack)
         self._stack.push_async_callback(self.home.aclose)
@@ -234,7 +242,9 @@ class Runtime:
             workspace_capacity=limits.workspace_rate_limit.capacity,
             workspace_per_seconds=limits.workspace_rate_limit.per_seconds,
         )
-        editing = Editing(self.lifecycle, self.drafting, limiter)
+        editing = Editing(
+            self.lifecycle, self.drafting, limiter, policy=content_policy, budget=budget
+        )
         intake = Intake(
             self.store,
             self.lifecycle,
@@ -242,6 +252,7 @@ class Runtime:
             limiter,
             offered_platforms=self.publishers,
             dry_run_platforms=self.dry_run_platforms,
+            budget=budget,
         )
         self.api = ApiHandlers(
             service=DomainPosts(ApiIntake(self.store, intake, clock=self.clock), self.store),
@@ -274,7 +285,9 @@ class Runtime:
         self.worker.register(self.ideas.job_type())
         self.services = Services(
             intake=intake,
-            decisions=Decisions(self.store, self.lifecycle, self.queue, editing),
+            decisions=Decisions(
+                self.store, self.lifecycle, self.queue, editing, policy=content_policy
+            ),
             editing=editing,
             overview=overview,
             ideas=self.ideas,

@@ -87,6 +87,16 @@ def reprompt(platform_name: str, *, length: int, limit: int, rule: str) -> str:
     )
 
 
+def policy_reprompt(problems: str, *, allowed_domains: tuple[str, ...] | None) -> str:
+    """Ask once for a version without what the content policy found (`problems`, in plain
+    words)."""
+    links = ""
+    if allowed_domains is not None:
+        listed = ", ".join(allowed_domains) or "none"
+        links = " " + template("policy_links").substitute(domains=listed).strip()
+    return template("policy").substitute(problems=problems, links=links).strip()
+
+
 def regenerate(previous: str, feedback: str | None) -> str:
     """Ask for a new version, with the reviewer's feedback."""
     return template("regenerate").substitute(

@@ -22,11 +22,11 @@ import json
 import structlog
 
 from services.approvals import Step, Tally
+from services.checks import ContentPolicy, check_async
 from services.editing import Editing
 from services.jobs import JobQueue, Transaction
 from services.lifecycle import Action, Lifecycle, Moved
 from services.models import Actor, Outcome, Verdict
-from services.platforms import measure_draft_async
 from services.platforms.publish import PUBLISH, queue_publish
 from storage import Store
 from storage.models import JobStatus, Post, PostStatus
@@ -51,12 +51,38 @@ class Decisions:
     """Approve, reject, retry and discard posts, and retry dead jobs, on behalf of people."""
 
     def __init__(
-        self, store: Store, lifecycle: Lifecycle, queue: JobQueue, editing: Editing
+        self,
+        store: Store,
+        lifecycle: Lifecycle,
+        queue: JobQueue,
+        editing: Editing,
+        *,
+        policy: ContentPolicy | None = None,
     ) -> None:
         self._store = store
         self._lifecycle = lifecycle
         self._queue = queue
         self._editing = editing
+        self._policy = policy or ContentPolicy()
+
+    async def unpublishable(self, action: str, post: Post, actor: Actor) -> Outcome | None:
+        """The refusal of approving (or scheduling) `post` as it stands, when the checks
+        find something (`services.checks`): its length (`OVER_LIMIT`) or the content policy
+        (`POLICY`), with the problem as the detail; None when it may be published."""
+        verdict = await check_async(
+            post.platform, post.message or "", self._policy, thread=post.thread
+        )
+        measurement = verdict.measurement
+        if not measurement.within_limit:
+            refused = await self._lifecycle.refuse(action, actor, post.id, Verdict.OVER_LIMIT, post)
+            return Outcome(refused.verdict, post, "; ".join(measurement.problems))
+        problem = verdict.policy_problem
+        if problem is not None:
+            refused = await self._lifecycle.refuse(
+                action, actor, post.id, Verdict.POLICY, post, detail=problem
+            )
+            return Outcome(refused.verdict, post, problem)
+        return None
 
     async def _publish_after(self, tx: Transaction, moved: Moved) -> None:
         """Queue the publish behind the first job the move queued (its card update)."""
@@ -69,14 +95,8 @@ class Decisions:
         if isinstance(checked, Outcome):
             return checked
         post = checked
-        measurement = await measure_draft_async(
-            post.platform, post.message or "", thread=post.thread
-        )
-        if not measurement.within_limit:
-            refused = await self._lifecycle.refuse(
-                "approve", actor, post_id, Verdict.OVER_LIMIT, post
-            )
-            return Outcome(refused.verdict, post, "; ".join(measurement.problems))
+        if refused := await self.unpublishable("approve", post, actor):
+            return refused
         # At the version checked above: who wrote it, its length, what the card showed.
         async with self._lifecycle.transaction() as tx:
             counted = await self._count_approval(tx, post, actor)

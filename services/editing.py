@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import structlog
 
+from services.checks import ContentPolicy, check_async
+from services.drafting.budget import BudgetGuard
 from services.drafting.job import Drafting
 from services.errors import InvalidRequest, RateLimited
 from services.jobs import Transaction
 from services.lifecycle import Action, Lifecycle, Moved
 from services.models import Actor, Outcome, Verdict
-from services.platforms import measure_draft_async, spec_for
+from services.platforms import spec_for
 from services.ratelimit import RateLimiter
 from storage.models import Post
 
@@ -41,10 +43,20 @@ async def _clear_approvals(tx: Transaction, moved: Moved) -> None:
 class Editing:
     """Edit, regenerate and thread pending drafts, on behalf of people."""
 
-    def __init__(self, lifecycle: Lifecycle, drafting: Drafting, limiter: RateLimiter) -> None:
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        drafting: Drafting,
+        limiter: RateLimiter,
+        *,
+        policy: ContentPolicy | None = None,
+        budget: BudgetGuard | None = None,
+    ) -> None:
         self._lifecycle = lifecycle
         self._drafting = drafting
         self._limiter = limiter
+        self._policy = policy or ContentPolicy()
+        self._budget = budget
 
     async def may_change(self, post_id: str, actor: Actor, action: str) -> Outcome:
         """Whether `actor` may edit or regenerate the post now (`action`: "edit" or
@@ -58,8 +70,8 @@ class Editing:
     async def edit(self, post_id: str, actor: Actor, text: str) -> Outcome:
         """Replace a pending draft with the actor's text: a new version, published verbatim.
 
-        Raises `InvalidRequest` (field `text`) when the text is empty or breaks the
-        platform's rules, with the measured length.
+        Raises `InvalidRequest` (field `text`) when the text is empty, breaks the
+        platform's rules (with the measured length) or the content policy.
         """
         checked = await self._lifecycle.check(Action.EDIT, post_id, actor)
         if isinstance(checked, Outcome):
@@ -68,13 +80,19 @@ class Editing:
         text = text.strip()
         if not text:
             raise InvalidRequest({"text": "The post can't be empty."})
-        measurement = await measure_draft_async(post.platform, text, thread=post.thread)
+        verdict = await check_async(post.platform, text, self._policy, thread=post.thread)
+        measurement = verdict.measurement
         if not measurement.within_limit:
             name = spec_for(post.platform).name
             await self._lifecycle.refuse("edit", actor, post_id, Verdict.OVER_LIMIT, post)
             raise InvalidRequest(
                 {"text": f"{name} won't take this: {'; '.join(measurement.problems)}."}
             )
+        if (problem := verdict.policy_problem) is not None:
+            await self._lifecycle.refuse(
+                "edit", actor, post_id, Verdict.POLICY, post, detail=problem
+            )
+            raise InvalidRequest({"text": f"This breaks the content policy: {problem}."})
 
         async def new_version(tx: Transaction, moved: Moved) -> Post | None:
             await _clear_approvals(tx, moved)
@@ -110,7 +128,10 @@ class Editing:
     ) -> Outcome:
         """Draft the post again (`action`: regenerate a pending draft, or retry a failed
         one), which the actor may: take their drafting token, move the post to `generating`
-        and queue its draft."""
+        and queue its draft. Refused (`BudgetExhausted`, no token taken) once this month's
+        LLM budget is used up."""
+        if self._budget is not None:
+            await self._budget.admit(self._lifecycle, actor, action, post.id)
         try:
             self._limiter.acquire(actor.user_id)
         except RateLimited:

@@ -11,6 +11,7 @@
     ├── GenerationError              the LLM side failed
     │   ├── GenerationUnavailable    every provider failed or is cooling down
     │   └── MalformedIdeas           the LLM's answer to the ideas prompt is not ideas
+    ├── BudgetExhausted              this month's LLM budget is used up: no draft is written
     └── PublishError                 a platform did not take the post
         ├── TransientPublishError    worth trying again later (5xx, network, 429)
         └── PermanentPublishError    trying again can't help (credentials, duplicate, refused)
@@ -25,6 +26,7 @@ reaches the global error handler.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 
@@ -105,6 +107,15 @@ class GenerationUnavailable(GenerationError):
 class MalformedIdeas(GenerationError):
     """The LLM's answer is not the list of ideas asked for; the message says what is wrong, in
     words the LLM can act on when it is asked again (and people read when a run fails)."""
+
+
+class BudgetExhausted(SocialpostError):
+    """This calendar month's (UTC) LLM spend has reached SOCIALPOST_LLM_MONTHLY_BUDGET
+    (`budget`, USD): new drafts and regenerations are refused before any LLM call."""
+
+    def __init__(self, budget: Decimal) -> None:
+        self.budget = budget
+        super().__init__(f"this month's LLM budget (${budget}) is used up")
 
 
 class FailureReason(StrEnum):

@@ -28,6 +28,8 @@ class Notice(StrEnum):
 
     GENERATION_FAILED = "generation_failed"
     CARD_UNDELIVERABLE = "card_undeliverable"
+    BUDGET_WARNING = "budget_warning"
+    """This month's LLM spend reached 80% of the budget (detail: spent and budget, JSON)."""
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,16 @@ class TellChannel:
     detail: str
 
 
-Event = PostChanged | TellUser | PostMoved | TellChannel
-E = TypeVar("E", PostChanged, TellUser, PostMoved, TellChannel)
+@dataclass(frozen=True)
+class TellApprovers:
+    """Tell the approvers, where they decide (the approval channel), about `notice`."""
+
+    notice: Notice
+    detail: str | None = None
+
+
+Event = PostChanged | TellUser | PostMoved | TellChannel | TellApprovers
+E = TypeVar("E", PostChanged, TellUser, PostMoved, TellChannel, TellApprovers)
 Listener = Callable[[Transaction, E], Awaitable[int | None]]
 
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Collection
 import structlog
 from pydantic import BaseModel, ConfigDict
 
+from services.drafting.budget import BudgetGuard
 from services.drafting.job import Drafting
 from services.errors import InvalidRequest, RateLimited
 from services.lifecycle import Lifecycle
@@ -113,11 +114,13 @@ class Intake:
         *,
         offered_platforms: Collection[str],
         dry_run_platforms: Collection[str] = (),
+        budget: BudgetGuard | None = None,
     ) -> None:
         self._store = store
         self._lifecycle = lifecycle
         self._drafting = drafting
         self._limiter = limiter
+        self._budget = budget
         self.offered_platforms = [p for p in PLATFORMS if p in offered_platforms]
         self.dry_run_platforms = [p for p in self.offered_platforms if p in dry_run_platforms]
 
@@ -129,10 +132,11 @@ class Intake:
     ) -> list[Post]:
         """Store one post per platform (status `generating`) with its draft job.
 
-        Raises `InvalidRequest` (nothing stored) or `RateLimited` (nothing stored). A request
-        already submitted returns its posts without drafting them again or taking a token.
-        `also(tx)` runs first in the transaction that stores the posts (an API request records
-        its Idempotency-Key there); whatever it raises rolls the posts back too.
+        Raises `InvalidRequest`, `BudgetExhausted` (this month's LLM budget is used up) or
+        `RateLimited`, with nothing stored. A request already submitted returns its posts
+        without drafting them again or taking a token. `also(tx)` runs first in the
+        transaction that stores the posts (an API request records its Idempotency-Key there);
+        whatever it raises rolls the posts back too.
         """
         request = check_request(request, self.offered_platforms)
         existing = await self._store.posts.for_request(request.request_id)
@@ -140,6 +144,8 @@ class Intake:
             log.info("duplicate_submission", request_id=request.request_id)
             return existing
         requester = Actor(user_id=request.requester)
+        if self._budget is not None:
+            await self._budget.admit(self._lifecycle, requester, "draft", None)
         try:
             user = request.requester if request.per_user_limit else None
             self._limiter.acquire(user, drafts=len(request.platforms))

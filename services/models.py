@@ -7,12 +7,22 @@ re-exported here so the Slack layer depends on `services` only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from storage.models import AuditEntry, Job, JobStatus, Platform, Post, PostStatus, PostVersion
+from storage.models import (
+    AuditEntry,
+    Job,
+    JobStatus,
+    Platform,
+    Post,
+    PostStatus,
+    PostVersion,
+    Spend,
+)
 
 __all__ = [
     "Actor",
@@ -28,6 +38,7 @@ __all__ = [
     "Post",
     "PostStatus",
     "PostVersion",
+    "Spend",
     "Verdict",
 ]
 
@@ -72,6 +83,8 @@ class Verdict(StrEnum):
     NOT_FAILED = "not_failed"
     DISCARDED = "discarded"
     OVER_LIMIT = "over_limit"
+    POLICY = "policy"
+    """The draft breaks the content policy (SPEC section 7.4); the detail says how."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,10 @@ class Completion(BaseModel):
     deployment: str
     configured_model: str
     fallback_used: bool
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: Decimal | None = None
+    """USD, by litellm's cost calculation; None when it couldn't compute it."""
 
 
 class Draft(BaseModel):
@@ -137,3 +154,7 @@ class Draft(BaseModel):
     prompt: str
     raw_output: str
     reprompts: int
+    calls: tuple[Completion, ...] = ()
+    """Every LLM answer the draft took (re-prompts included), for the cost log."""
+    findings: tuple[str, ...] = ()
+    """What the checks still find in the text (empty: it may be published)."""

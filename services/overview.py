@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
+from services.drafting.budget import BudgetGuard
 from services.jobs import JobTypes
 from services.lifecycle import Action
 from services.policy import Policy
 from storage import Store
-from storage.models import FAILED_STATUSES, Job, JobStatus, Post, PostStatus
+from storage.models import FAILED_STATUSES, Job, JobStatus, Post, PostStatus, Spend
 
 LIST_LENGTH = 10
 
@@ -62,6 +64,10 @@ class StatusData:
     failed_total: int
     dead_jobs: dict[str, int] = field(default_factory=dict)
     """Jobs in a dead-letter queue, by their kind's label (undelivered webhooks among them)."""
+    month_spend: Spend | None = None
+    """This calendar month's (UTC) LLM spend."""
+    budget: Decimal | None = None
+    """SOCIALPOST_LLM_MONTHLY_BUDGET, when set."""
 
 
 @dataclass(frozen=True)
@@ -88,11 +94,13 @@ class Overview:
         job_types: JobTypes,
         *,
         scrub: Callable[[str], str] = str,
+        budget: BudgetGuard | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
         self._job_types = job_types
         self._scrub = scrub
+        self._budget = budget
 
     async def get(self, post_id: str) -> Post | None:
         """The post with this id."""
@@ -171,10 +179,13 @@ class Overview:
             if status == JobStatus.DEAD.value and count:
                 label = self._job_types.label(kind)
                 dead[label] = dead.get(label, 0) + count
+        spend = await self._budget.spent_this_month() if self._budget is not None else None
         return StatusData(
             pending=self._listed(viewer, snapshot.pending),
             failed=self._listed(viewer, snapshot.failed),
             pending_total=snapshot.pending_total,
             failed_total=snapshot.failed_total,
             dead_jobs=dead,
+            month_spend=spend,
+            budget=self._budget.budget.limit if self._budget is not None else None,
         )

@@ -22,14 +22,17 @@ from storage.models import (
     IdeaRunStatus,
     Job,
     JobStatus,
+    LLMCall,
     NewIdeaRun,
     NewJob,
+    NewLLMCall,
     NewPost,
     Platform,
     Post,
     PostStatus,
     PostVersion,
     Seen,
+    Spend,
 )
 
 _background: ContextVar[bool] = ContextVar("socialpost_background_work", default=False)
@@ -323,6 +326,31 @@ class IdeaRunRepository(IdeaRunReads, Protocol):
         """Record how the run ended."""
 
 
+class LLMCallReads(Protocol):
+    """Reading the log of LLM calls and what they cost."""
+
+    async def for_post(self, post_id: str) -> list[LLMCall]:
+        """The post's calls, oldest first."""
+
+    async def spend(self, start: datetime, end: datetime) -> Spend:
+        """What the calls made from `start` (included) to `end` (excluded) cost, summed by
+        the database (so every process sees the same spend)."""
+
+    async def budget_warned(self, month: str) -> bool:
+        """Whether the budget warning of `month` (YYYY-MM) was claimed."""
+
+
+class LLMCallLog(LLMCallReads, Protocol):
+    """Logging LLM calls (inside a transaction)."""
+
+    async def record(self, call: NewLLMCall) -> LLMCall:
+        """Log one call, stamped now; a call for a post adds to the post's cost too."""
+
+    async def claim_budget_warning(self, month: str) -> bool:
+        """Claim the one budget warning of `month` (YYYY-MM): True for exactly one claimant
+        ever, whatever the number of processes; False once claimed."""
+
+
 class Transaction(Protocol):
     """The repositories of one write transaction, all on its connection."""
 
@@ -349,6 +377,10 @@ class Transaction(Protocol):
     @property
     def ideas(self) -> IdeaRunRepository:
         """The ideas schedule's runs, inside the transaction."""
+
+    @property
+    def llm_calls(self) -> LLMCallLog:
+        """The LLM call log, inside the transaction."""
 
 
 class Store(Protocol):
@@ -377,6 +409,10 @@ class Store(Protocol):
     @property
     def ideas(self) -> IdeaRunReads:
         """The ideas schedule's runs; each read sees the latest commit."""
+
+    @property
+    def llm_calls(self) -> LLMCallReads:
+        """The LLM call log; each read sees the latest commit."""
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """One write transaction: committed when the block ends normally, rolled back on any

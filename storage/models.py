@@ -6,7 +6,9 @@ other zone is converted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -109,6 +111,36 @@ class NewPost(PostFields):
     version: int = 1
 
 
+class Spend(Row):
+    """What some LLM calls cost: the sum of the known costs (USD), how many calls there were,
+    and how many of them litellm couldn't price."""
+
+    known: Decimal = Decimal(0)
+    calls: int = 0
+    unknown: int = 0
+
+    @classmethod
+    def of(cls, costs: Iterable[Decimal | None]) -> Spend:
+        """The spend of calls with these costs (None: unknown)."""
+        listed = list(costs)
+        known = [cost for cost in listed if cost is not None]
+        return cls(
+            known=sum(known, Decimal(0)), calls=len(listed), unknown=len(listed) - len(known)
+        )
+
+    def __add__(self, other: Spend) -> Spend:
+        return Spend(
+            known=self.known + other.known,
+            calls=self.calls + other.calls,
+            unknown=self.unknown + other.unknown,
+        )
+
+    @property
+    def fully_known(self) -> bool:
+        """Whether every call's cost is known (so `known` is the whole cost)."""
+        return self.unknown == 0
+
+
 class Post(PostFields):
     """A row of `posts`, with its platform's slug."""
 
@@ -118,8 +150,19 @@ class Post(PostFields):
     version: int = 1
     request_id: str | None = None
     request_key: str | None = None
+    llm_cost: Decimal = Decimal(0)
+    """The known cost of the post's LLM calls so far (storage keeps it with `llm_calls`)."""
+    llm_call_count: int = 0
+    llm_unpriced_count: int = 0
     created_at: UTCTime
     updated_at: UTCTime
+
+    @property
+    def spend(self) -> Spend:
+        """What drafting this post has cost: every draft, re-prompt and regeneration."""
+        return Spend(
+            known=self.llm_cost, calls=self.llm_call_count, unknown=self.llm_unpriced_count
+        )
 
 
 class PostVersion(Row):
@@ -247,3 +290,22 @@ class Seen(Row):
 
     text: str
     title: str | None = None
+
+
+class NewLLMCall(Row):
+    """One LLM call to log: who answered, the tokens it reported, what litellm says it cost."""
+
+    post_id: str | None = None
+    deployment: str
+    model: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: Decimal | None = None
+    """USD; None when litellm couldn't compute it."""
+
+
+class LLMCall(NewLLMCall):
+    """A row of `llm_calls`."""
+
+    id: int
+    at: UTCTime

@@ -7,9 +7,11 @@ migrated database matches this module exactly.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -48,6 +50,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class NanoUSD(TypeDecorator[Decimal]):
+    """An amount of US dollars, kept as whole billionths of a dollar (a BIGINT): exact sums in
+    SQL on every backend, and room for $9 billion."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
+        """Dollars to nano-dollars, rounded half up."""
+        if value is None:
+            return None
+        return int(Decimal(value).scaleb(9).to_integral_value(rounding=ROUND_HALF_UP))
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
+        """Nano-dollars back to dollars."""
+        return None if value is None else Decimal(int(value)).scaleb(-9)
 
 
 metadata = MetaData(
@@ -106,6 +126,11 @@ posts = Table(
     Column("thread", Boolean, nullable=False, server_default=text("false")),
     # Free text from an API request: who asked, shown on the card beside the key's name.
     Column("requested_by", Text),
+    # What the post's LLM calls cost so far (every draft, re-prompt and regeneration), kept
+    # with the call log (`llm_calls`) in the same transaction.
+    Column("llm_cost", NanoUSD, nullable=False, server_default=text("0")),
+    Column("llm_call_count", Integer, nullable=False, server_default=text("0")),
+    Column("llm_unpriced_count", Integer, nullable=False, server_default=text("0")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     # The idea's title, for a post the bot proposed itself (SPEC section 7.6).
@@ -262,4 +287,30 @@ idea_runs = Table(
         "status IN ({})".format(", ".join(f"'{s}'" for s in IDEA_RUN_STATUSES)), name="status"
     ),
     Index(None, "created_at"),
+)
+
+llm_calls = Table(
+    "llm_calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("post_id", Text, ForeignKey("posts.id", ondelete="CASCADE")),
+    Column("deployment", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("prompt_tokens", Integer),
+    Column("completion_tokens", Integer),
+    # NULL: litellm couldn't compute the cost (shown as "cost unknown", never as $0).
+    Column("cost", NanoUSD),
+    Column("at", UTCDateTime, nullable=False),
+    # This month's spend: a range of `at`.
+    Index(None, "at"),
+    Index(None, "post_id"),
+    sqlite_autoincrement=True,
+)
+
+budget_warnings = Table(
+    "budget_warnings",
+    metadata,
+    # The UTC calendar month (YYYY-MM) whose 80% warning was sent: one row per month, ever.
+    Column("month", Text, primary_key=True),
+    Column("sent_at", UTCDateTime, nullable=False),
 )

@@ -23,7 +23,9 @@ from storage.errors import DatabaseNotEmpty, StorageError
 from storage.schema import (
     api_requests,
     audit_log,
+    budget_warnings,
     idea_runs,
+    llm_calls,
     post_approvals,
     post_versions,
     posts,
@@ -43,12 +45,14 @@ TABLES = (
     retry_jobs,
     audit_log,
     idea_runs,
+    llm_calls,
+    budget_warnings,
 )
 """Every table, each after the tables it refers to."""
 DATA_TABLES = TABLES[1:]
 """The tables a target must have empty (the platforms are the migrations' seed)."""
-SEQUENCED = (post_approvals, retry_jobs, audit_log)
-"""The tables whose ids come from a sequence (never reused)."""
+SEQUENCED = (post_approvals, retry_jobs, audit_log, llm_calls)
+"""The tables whose ids come from a sequence (never reused; AUTOINCREMENT on SQLite)."""
 BATCH = 500
 
 

@@ -2,10 +2,10 @@
 
 `load_settings()` loads `.env` into the environment, then reads it once through one
 pydantic-settings model per area (`slack`, `connection`, `server`, `approval`, `storage`,
-`llm`, `jobs`, `limits`, `publishing`, `ideas`, `log`, plus each registered platform's own model
-from its descriptor), reads the files the settings name, and returns a `Settings` composed of them.
-Or it raises `SettingsError`, whose message names every missing or malformed variable at once,
-so an operator fixes their deployment in one go.
+`llm`, `jobs`, `limits`, `publishing`, `ideas`, `guardrails`, `log`, plus each registered
+platform's own model from its descriptor), reads the files the settings name, and returns a
+`Settings` composed of them. Or it raises `SettingsError`, whose message names every missing or
+malformed variable at once, so an operator fixes their deployment in one go.
 
 A rule between fields lives in its model's `model_validator(mode="after")`: it sees every
 field, whatever their order. Areas are validated separately so that a problem in one doesn't
@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_va
 from bot.settings.api import ApiSettings
 from bot.settings.approval import ApprovalSettings
 from bot.settings.base import AreaSettings
+from bot.settings.guardrails import GuardrailSettings
 from bot.settings.ideas import IdeasSettings, load_topics
 from bot.settings.jobs import JobSettings
 from bot.settings.limits import LimitSettings, RateLimit
@@ -72,6 +73,7 @@ class Settings(BaseModel):
     limits: LimitSettings
     publishing: PublishingSettings
     ideas: IdeasSettings
+    guardrails: GuardrailSettings
     platforms: dict[str, PlatformSettings]
     """Each registered platform's settings, by slug."""
     log: LogSettings
@@ -135,6 +137,7 @@ AREAS: dict[str, type[AreaSettings]] = {
     "limits": LimitSettings,
     "publishing": PublishingSettings,
     "ideas": IdeasSettings,
+    "guardrails": GuardrailSettings,
     "log": LogSettings,
     "api": ApiSettings,
 }

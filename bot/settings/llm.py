@@ -15,6 +15,7 @@ import yaml
 from pydantic import Field, PrivateAttr, field_validator
 
 from bot.settings.base import AreaSettings, CommaSeparated
+from services.drafting.cost import custom_prices
 from services.models import Deployment
 
 DEFAULT_LLM_MODELS = ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest")
@@ -124,5 +125,9 @@ def deployments_from_config(path: Path) -> list[Deployment]:
                         f"{where}.litellm_params.{key} needs {variable}, which is unset"
                     )
                 params[key] = os.environ[variable]
+        try:
+            custom_prices(params)
+        except ValueError as exc:
+            raise ValueError(f"{where}.litellm_params {exc}") from None
         deployments.append(Deployment(name=str(name), model=model, params=params))
     return deployments

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.blocks import messages
 from handlers.blocks.markup import md
 from handlers.replies import clicked, tell_privately
-from services.errors import RateLimited
+from services.errors import BudgetExhausted, RateLimited
 from services.models import Actor, Outcome, Verdict
 from services.platforms import measure_draft_async, spec_for
 
@@ -41,6 +41,8 @@ def refusal_text(outcome: Outcome) -> str | None:
     if outcome.verdict == Verdict.OVER_LIMIT and outcome.post is not None:
         name = spec_for(outcome.post.platform).name
         return md(messages.OVER_LIMIT, platform=name, measure=outcome.detail or "")
+    if outcome.verdict == Verdict.POLICY:
+        return messages.policy_refusal(outcome.detail or "")
     return REFUSALS[outcome.verdict]
 
 
@@ -70,8 +72,8 @@ async def decide(
     post_id, actor, channel = clicked(body, action)
     try:
         outcome = await decision(post_id, actor)
-    except RateLimited as limited:
-        text = messages.rate_limited(limited.retry_after, limited.scope)
+    except (RateLimited, BudgetExhausted) as refused:
+        text = messages.drafting_refused(refused)
         await tell_privately(client, actor.user_id, text, channel=channel)
         return
     await reply_to(client, actor, outcome, channel)

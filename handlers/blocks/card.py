@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from handlers import ids
 from handlers.blocks.approvals import approval_lines
+from handlers.blocks.cost import spend_text
 from handlers.blocks.markup import Mrkdwn, User, clip, fit, join, md
-from handlers.blocks.messages import GENERATION_FAILED, via_api
+from handlers.blocks.messages import GENERATION_FAILED, policy_finding, via_api
 from handlers.blocks.pieces import cut
 from services.api_intake import api_caller
 from services.approvals import ApprovalState
@@ -177,6 +179,24 @@ def _model_line(post: Post) -> Mrkdwn | None:
     return line
 
 
+def _cost_line(post: Post) -> Mrkdwn | None:
+    """What drafting the post has cost so far (every draft, re-prompt and regeneration)."""
+    spend = post.spend
+    if not spend.calls:
+        return None
+    if spend.unknown == spend.calls:
+        return md("LLM {cost}", cost=spend_text(spend))
+    return md("LLM cost: {cost}", cost=spend_text(spend))
+
+
+def _policy_blocks(post: Post, problems: Sequence[str]) -> list[Block]:
+    """The content policy's findings, while they can still stop a decision."""
+    if not problems or post.status not in (PostStatus.PENDING, PostStatus.FAILED_APPROVAL_SEND):
+        return []
+    lines = join("\n", (md(":no_entry: {line}", line=policy_finding(p)) for p in problems))
+    return [mrkdwn(lines)]
+
+
 def _version_line(post: Post) -> Mrkdwn:
     line = md("Version {version}", version=post.version)
     if post.edited_by:
@@ -327,12 +347,18 @@ def _approvals(post: Post, approvals: ApprovalState | None) -> list[Block]:
 
 
 def approval_card(
-    post: Post, *, dry_run: bool, approvals: ApprovalState | None = None
+    post: Post,
+    *,
+    dry_run: bool,
+    approvals: ApprovalState | None = None,
+    policy_problems: Sequence[str] = (),
 ) -> tuple[Mrkdwn, list[Block]]:
     """The card's text and blocks for the post's current status.
 
     `dry_run` says whether approving will call the platform (shown before the decision);
     `approvals`, who approved the pending version so far (several approvals needed).
+    `policy_problems` are what the content policy finds in the draft (`services.checks`), in
+    plain words.
     """
     name = spec_for(post.platform).name
     who = _who(post)
@@ -362,7 +388,10 @@ def approval_card(
     details = [_measure_line(post, measurement), _version_line(post)]
     if model := _model_line(post):
         details.append(model)
+    if cost := _cost_line(post):
+        details.append(cost)
     tail = [
+        *_policy_blocks(post, policy_problems),
         context(*details),
         *_about(post),
         *_approvals(post, approvals),

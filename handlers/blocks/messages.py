@@ -3,8 +3,12 @@
 Templates here are filled with `markup.md`, which escapes what goes into them.
 """
 
+from decimal import Decimal
+
+from handlers.blocks.cost import budget_usd, usd
 from handlers.blocks.markup import Channel, Mrkdwn, md
 from services import platforms
+from services.errors import BudgetExhausted, RateLimited
 
 ALREADY_APPROVED = "The post has already been approved."
 ALREADY_REJECTED = "The post has already been rejected."
@@ -42,6 +46,13 @@ APPROVALS_CLEARED = (
 IDEAS_QUEUED = "Proposing ideas now: they will appear as cards in the approval channel."
 IDEAS_FAILED = ":warning: Ideas run failed: {reason}. Nothing was drafted."
 IDEAS_SKIPPED = ":warning: Ideas run: some ideas were not drafted.\n{reasons}"
+POLICY_FINDING = "Policy: {problem}"
+POLICY_REFUSAL = "This draft breaks the content policy: {problem}. Edit it first."
+BUDGET_EXHAUSTED = "This month's LLM budget ({budget}) is used up."
+BUDGET_WARNING = (
+    ":warning: This month's LLM spend is {spent}, {share}% of the {budget} budget. New drafts "
+    "and regenerations stop when it is used up (until the 1st, UTC)."
+)
 
 
 def rate_limited(seconds: float, scope: str) -> Mrkdwn:
@@ -49,6 +60,34 @@ def rate_limited(seconds: float, scope: str) -> Mrkdwn:
     whole = max(1, int(-(-seconds // 1)))
     template = RATE_LIMITED if scope == "user" else WORKSPACE_RATE_LIMITED
     return md(template, seconds=whole)
+
+
+def policy_finding(problem: str) -> Mrkdwn:
+    """A content-policy problem as the card shows it (SPEC section 7.4)."""
+    return md(POLICY_FINDING, problem=problem)
+
+
+def policy_refusal(problem: str) -> Mrkdwn:
+    """The private answer to Approve or Schedule while the draft breaks the policy."""
+    return md(POLICY_REFUSAL, problem=problem)
+
+
+def budget_exhausted(budget: Decimal) -> Mrkdwn:
+    """The private refusal of a draft or regeneration once the month's budget is used up."""
+    return md(BUDGET_EXHAUSTED, budget=budget_usd(budget))
+
+
+def drafting_refused(refusal: RateLimited | BudgetExhausted) -> Mrkdwn:
+    """The private refusal of a draft or regeneration: too fast, or over the budget."""
+    if isinstance(refusal, RateLimited):
+        return rate_limited(refusal.retry_after, refusal.scope)
+    return budget_exhausted(refusal.budget)
+
+
+def budget_warning(spent: Decimal, budget: Decimal) -> Mrkdwn:
+    """The one message a month in the approval channel once 80% of the budget is spent."""
+    share = int(spent / budget * 100) if budget else 100
+    return md(BUDGET_WARNING, spent=usd(spent), share=share, budget=budget_usd(budget))
 
 
 def card_undeliverable(channel: str, reason: str) -> Mrkdwn:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from handlers.blocks.card import SECTION_TEXT_MAX, mrkdwn
+from handlers.blocks.card import SECTION_TEXT_MAX, context, mrkdwn
+from handlers.blocks.cost import budget_usd, usd
 from handlers.blocks.markup import Channel, Mrkdwn, User, clip, escape, join, lines_within, md
-from services.models import Post, PostStatus
+from services.models import Post, PostStatus, Spend
 from services.platforms import spec_for
 from storage.models import IdeaRun, IdeaRunStatus
 
@@ -73,9 +75,12 @@ def status_blocks(
     failed_total: int | None = None,
     dead_jobs: Mapping[str, int] | None = None,
     idea_runs: Sequence[IdeaRun] = (),
+    month_spend: Spend | None = None,
+    budget: Decimal | None = None,
 ) -> tuple[Mrkdwn, list[Any]]:
     """The status answer's text and blocks: the newest `pending` and `failed` posts, of
-    `pending_total` and `failed_total` in all (default: the lists are all there is)."""
+    `pending_total` and `failed_total` in all (default: the lists are all there is), and
+    this month's LLM spend against the budget, when given."""
     pending_count = len(pending) if pending_total is None else pending_total
     failed_count = len(failed) if failed_total is None else failed_total
     text = md(
@@ -93,6 +98,8 @@ def status_blocks(
     if idea_runs:
         lines = [md("• {line}", line=idea_run_line(run)) for run in idea_runs]
         blocks.append(mrkdwn(md("*Ideas runs*\n{lines}", lines=join("\n", lines))))
+    if month_spend is not None:
+        blocks.append(context(spend_line(month_spend, budget)))
     return text, blocks
 
 
@@ -128,3 +135,16 @@ def idea_run_line(run: IdeaRun) -> Mrkdwn:
     if run.status == IdeaRunStatus.DONE and run.detail:
         outcome = md("{outcome} (some skipped)", outcome=outcome)
     return md("{when} ({how}): {outcome}", when=when, how=how, outcome=outcome)
+
+
+def spend_line(spend: Spend, budget: Decimal | None) -> Mrkdwn:
+    """This month's LLM spend: "LLM spend this month (UTC): $1.23 of the $50 budget"."""
+    line = md("LLM spend this month (UTC): {spent}", spent=usd(spend.known))
+    if spend.unknown:
+        calls = "call" if spend.unknown == 1 else "calls"
+        line = md(
+            "{line} ({count} {calls} of unknown cost)", line=line, count=spend.unknown, calls=calls
+        )
+    if budget is not None:
+        line = md("{line} of the {budget} budget", line=line, budget=budget_usd(budget))
+    return line

@@ -43,6 +43,8 @@ async def handle_socialpost(
             failed_total=status.failed_total,
             dead_jobs=status.dead_jobs,
             idea_runs=await services.ideas.history(),
+            month_spend=status.month_spend,
+            budget=status.budget,
         )
         await ack(text=summary, blocks=blocks)
         return

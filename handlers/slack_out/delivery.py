@@ -8,8 +8,10 @@ permanent failures.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Collection
+from decimal import Decimal
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -19,11 +21,11 @@ from handlers.blocks import messages
 from handlers.blocks.card import approval_card, generation_failed_notice
 from handlers.blocks.home import home_view
 from services.approvals import ApprovalState
+from services.checks import ContentPolicy, check_async
 from services.errors import SocialpostError
 from services.events import ChannelNotice, Notice
 from services.models import CardRef, Post
 from services.overview import HomeData
-from services.platforms import measure_draft_async
 from services.platforms.base import retry_after_seconds
 
 # Slack errors that waiting can fix; anything else needs a person (scopes, channel, token).
@@ -97,8 +99,10 @@ class SlackDelivery:
         approval_channel: str,
         dry_run_platforms: Collection[str],
         scrub: Callable[[str], str] = str,
+        policy: ContentPolicy | None = None,
     ) -> None:
         self._client = client
+        self._policy = policy or ContentPolicy()
         self._scrub = scrub
         self._channel = approval_channel
         self._dry_run = frozenset(dry_run_platforms)
@@ -140,10 +144,16 @@ class SlackDelivery:
         if post.failure_reason:
             # Failure reasons quote third parties; make sure no secret rides along.
             post = post.model_copy(update={"failure_reason": self._scrub(post.failure_reason)})
-        # Measured off the event loop first: the card builder then finds it cached.
-        await measure_draft_async(post.platform, post.message or "", thread=post.thread)
+        # Checked off the event loop (the card builder then finds the measurement cached).
+        verdict = await check_async(
+            post.platform, post.message or "", self._policy, thread=post.thread
+        )
+        problems = [finding.problem for finding in verdict.policy_findings]
         text, blocks = approval_card(
-            post, dry_run=post.platform in self._dry_run, approvals=approvals
+            post,
+            dry_run=post.platform in self._dry_run,
+            approvals=approvals,
+            policy_problems=problems,
         )
         try:
             if post.channel and post.message_ts:
@@ -187,17 +197,23 @@ class SlackDelivery:
             raise self._failed(exc) from exc
 
     async def send_notice(
-        self, user_id: str, notice: Notice, post: Post | None, detail: str | None
+        self, user_id: str | None, notice: Notice, post: Post | None, detail: str | None
     ) -> None:
-        """A direct message to `user_id`."""
+        """A direct message to `user_id`; with None, a message to the approvers in the
+        approval channel."""
         self._check_pause(self._messages_paused_until)
         blocks: list[dict[str, object]] | None = None
-        if notice == Notice.GENERATION_FAILED:
+        if notice == Notice.BUDGET_WARNING:
+            figures = json.loads(detail or "{}")
+            text = messages.budget_warning(Decimal(figures["spent"]), Decimal(figures["budget"]))
+        elif notice == Notice.GENERATION_FAILED:
             text, blocks = generation_failed_notice(post)
         else:
             reason = self._scrub(detail or "unknown error")
             text = messages.card_undeliverable(self._channel, reason)
         try:
-            await self._client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
+            await self._client.chat_postMessage(
+                channel=user_id or self._channel, text=text, blocks=blocks
+            )
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             raise self._failed(exc) from exc

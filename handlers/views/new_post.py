@@ -9,11 +9,11 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import ids
-from handlers.blocks.messages import rate_limited
+from handlers.blocks.messages import drafting_refused
 from handlers.blocks.modal import origin_channel, selected_values, text_value
 from handlers.replies import tell_privately
 from services.container import Services
-from services.errors import InvalidRequest, RateLimited
+from services.errors import BudgetExhausted, InvalidRequest, RateLimited
 from services.intake import DraftRequest
 
 # Service field -> the modal block that shows its error.
@@ -56,8 +56,8 @@ async def handle_new_post(
         errors = {FIELD_BLOCKS.get(name, ids.BRIEF): text for name, text in invalid.errors.items()}
         await ack(response_action="errors", errors=errors)
         return
-    except RateLimited as limited:
-        message = rate_limited(limited.retry_after, limited.scope)
+    except (RateLimited, BudgetExhausted) as refused:
+        message = drafting_refused(refused)
         await ack(response_action="errors", errors={ids.BRIEF: message})
         await tell_privately(client, user_id, message, channel=origin_channel(view))
         return

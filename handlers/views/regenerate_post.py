@@ -9,11 +9,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import ids
 from handlers.actions.outcome import refusal_text
-from handlers.blocks.messages import rate_limited
+from handlers.blocks.messages import drafting_refused
 from handlers.blocks.modal import text_value
 from handlers.replies import card_actor, tell_privately
 from services.container import Services
-from services.errors import InvalidRequest, RateLimited
+from services.errors import BudgetExhausted, InvalidRequest, RateLimited
 
 
 async def handle_regenerate_post(
@@ -31,8 +31,8 @@ async def handle_regenerate_post(
     except InvalidRequest as invalid:
         await ack(response_action="errors", errors={ids.FEEDBACK: invalid.errors["feedback"]})
         return
-    except RateLimited as limited:
-        message = rate_limited(limited.retry_after, limited.scope)
+    except (RateLimited, BudgetExhausted) as refused_now:
+        message = drafting_refused(refused_now)
         await ack(response_action="errors", errors={ids.FEEDBACK: message})
         await tell_privately(client, actor.user_id, message, channel=channel)
         return

@@ -1,9 +1,11 @@
 """Brief + platform + tone -> a draft that fits the platform, ready for a human.
 
-The LLM's answer is cleaned (trimmed, wrapping quotes and code fences removed) and measured by
-the platform's own rule. An over-limit draft is sent back with its measured length, up to
-`max_reprompts` times, before it can reach a human; if it still doesn't fit it is flagged
-(`Draft.within_limit` is False) rather than thrown away.
+The LLM's answer is cleaned (trimmed, wrapping quotes and code fences removed) and checked
+(`services.checks`): the platform's own rules and the content policy. An over-limit draft is
+sent back with its measured length, up to `max_reprompts` times, and a draft that breaks the
+content policy once, naming the problem, before it can reach a human; if it still doesn't
+pass it is flagged (the card shows the findings) rather than thrown away. Every answer the
+draft took is kept on it (`Draft.calls`), for the cost log.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from __future__ import annotations
 import re
 
 import prompts
+from services.checks import CheckResult, ContentPolicy, check_async
 from services.drafting.llm import LLMClient, Message
 from services.errors import GenerationUnavailable
 from services.models import Completion, Draft
-from services.platforms import measure_draft_async, spec_for
+from services.platforms import spec_for
 
 MAX_REPROMPTS = 2
+MAX_POLICY_REPROMPTS = 1
+"""SPEC section 7.4: a draft that breaks the content policy is re-prompted once."""
 
 _FENCE = re.compile(r"^```[\w-]*\s*\n(?P<body>.*?)\n?```$", re.DOTALL)
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "\u00ab": "\u00bb"}
@@ -48,11 +53,42 @@ class Drafter:
     """Writes drafts with the LLM client and the prompt templates."""
 
     def __init__(
-        self, llm: LLMClient, *, brand_voice: str | None, max_reprompts: int = MAX_REPROMPTS
+        self,
+        llm: LLMClient,
+        *,
+        brand_voice: str | None,
+        max_reprompts: int = MAX_REPROMPTS,
+        policy: ContentPolicy | None = None,
     ) -> None:
         self._llm = llm
         self._system = prompts.system_prompt(brand_voice)
         self._max_reprompts = max_reprompts
+        self._policy = policy or ContentPolicy()
+
+    def _follow_up(self, platform: str, verdict: CheckResult, tries: dict[str, int]) -> str | None:
+        """What to ask the LLM about a draft with findings (None: ask nothing more): the
+        length while tries are left, the content policy once; `tries` counts them."""
+        rules = spec_for(platform)
+        asks = []
+        length = [f.problem for f in verdict.findings if not f.is_policy]
+        if length and tries["length"] < self._max_reprompts:
+            tries["length"] += 1
+            measurement = verdict.measurement
+            asks.append(
+                prompts.reprompt(
+                    rules.name,
+                    length=measurement.length,
+                    limit=rules.limit,
+                    rule="; ".join(length),
+                )
+            )
+        problem = verdict.policy_problem
+        if problem is not None and tries["policy"] < MAX_POLICY_REPROMPTS:
+            tries["policy"] += 1
+            asks.append(
+                prompts.policy_reprompt(problem, allowed_domains=self._policy.allowed_domains)
+            )
+        return "\n\n".join(asks) if asks else None
 
     async def draft(
         self,
@@ -87,33 +123,30 @@ class Drafter:
             {"role": "user", "content": task},
         ]
         completion = await self._llm.complete(messages)
+        calls = [completion]
         fallback_used = completion.fallback_used
         text = clean_output(completion.text)
-        measurement = await measure_draft_async(platform, text, thread=thread)
-        reprompts = 0
-        while not measurement.within_limit and reprompts < self._max_reprompts:
-            reprompts += 1
+        verdict = await check_async(platform, text, self._policy, thread=thread)
+        tries = {"length": 0, "policy": 0}
+        while not verdict.publishable:
+            ask = self._follow_up(platform, verdict, tries)
+            if ask is None:
+                break
             messages += [
                 {"role": "assistant", "content": completion.text},
-                {
-                    "role": "user",
-                    "content": prompts.reprompt(
-                        rules.name,
-                        length=measurement.length,
-                        limit=rules.limit,
-                        rule="; ".join(measurement.problems),
-                    ),
-                },
+                {"role": "user", "content": ask},
             ]
             try:
                 retry: Completion = await self._llm.complete(messages)
             except GenerationUnavailable:
-                # Keep the over-limit draft (flagged) rather than lose it.
+                # Keep the flagged draft rather than lose it.
                 break
             completion = retry
+            calls.append(completion)
             fallback_used = fallback_used or completion.fallback_used
             text = clean_output(completion.text)
-            measurement = await measure_draft_async(platform, text, thread=thread)
+            verdict = await check_async(platform, text, self._policy, thread=thread)
+        measurement = verdict.measurement
         return Draft(
             text=text,
             platform=platform,
@@ -126,5 +159,7 @@ class Drafter:
             fallback_used=fallback_used,
             prompt=render_prompt(messages),
             raw_output=completion.text,
-            reprompts=reprompts,
+            reprompts=len(calls) - 1,
+            calls=tuple(calls),
+            findings=verdict.problems,
         )

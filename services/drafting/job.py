@@ -15,16 +15,19 @@ their turn on the table, already stored.
 
 from __future__ import annotations
 
+import json
+
 import structlog
 
+from services.drafting.budget import BudgetGuard
 from services.drafting.drafter import Drafter
 from services.errors import GenerationUnavailable
-from services.events import EventBus, Notice, TellUser
+from services.events import EventBus, Notice, TellApprovers, TellUser
 from services.jobs import JobQueue, JobType, Transaction
 from services.lifecycle import Action, Lifecycle
 from services.models import Draft
 from storage import Store
-from storage.models import Job, JobStatus, Post, PostStatus
+from storage.models import Job, JobStatus, NewLLMCall, Post, PostStatus
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +52,7 @@ class Drafting:
         drafter: Drafter,
         *,
         concurrency: int = DRAFTING_CONCURRENCY,
+        budget: BudgetGuard | None = None,
     ) -> None:
         self._store = store
         self._lifecycle = lifecycle
@@ -56,6 +60,7 @@ class Drafting:
         self._queue = queue
         self._drafter = drafter
         self._concurrency = concurrency
+        self._budget = budget
 
     def job_type(self) -> JobType:
         """The `draft` kind, for the worker's registry."""
@@ -123,9 +128,35 @@ class Drafting:
             log.exception("draft_not_stored", post_id=post_id)
             return await self._record_failure(post, "the draft could not be saved")
 
+    async def _log_calls(self, tx: Transaction, post: Post, draft: Draft) -> None:
+        """Log what the draft's LLM calls cost (adding to the post's cost), and warn the
+        approvers once a month when the spend reaches 80% of the budget."""
+        for call in draft.calls:
+            await tx.llm_calls.record(
+                NewLLMCall(
+                    post_id=post.id,
+                    deployment=call.deployment,
+                    model=call.configured_model,
+                    prompt_tokens=call.prompt_tokens,
+                    completion_tokens=call.completion_tokens,
+                    cost=call.cost,
+                )
+            )
+        if self._budget is None or self._budget.budget.limit is None:
+            return
+        spent = await self._budget.claim_warning(tx)
+        if spent is not None:
+            detail = json.dumps(
+                {"spent": str(spent.known), "budget": str(self._budget.budget.limit)}
+            )
+            log.warning("llm_budget_warning", spent=str(spent.known))
+            await self._events.emit(tx, TellApprovers(Notice.BUDGET_WARNING, detail=detail))
+
     async def _save_draft(self, post: Post, draft: Draft) -> Post | None:
-        """The draft becomes the post's new pending version (its card update follows)."""
+        """The draft becomes the post's new pending version (its card update follows); its
+        calls' cost is logged in the same transaction, whatever became of the post."""
         async with self._lifecycle.transaction() as tx:
+            await self._log_calls(tx, post, draft)
             moved = await self._lifecycle.move(
                 tx,
                 post,

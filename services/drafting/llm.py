@@ -26,6 +26,7 @@ import litellm
 import structlog
 
 from services.circuit import Circuits
+from services.drafting.cost import call_cost, call_params, reported_usage
 from services.errors import CircuitOpen, GenerationUnavailable
 from services.metrics import LLMOutcome, Metrics
 from services.models import Completion, Deployment
@@ -108,7 +109,7 @@ class LLMClient:
                     model=deployment.model,
                     messages=[{"role": "user", "content": "warm-up"}],
                     mock_response="ok",
-                    **deployment.params,
+                    **call_params(deployment.params),
                 )
             except Exception as exc:
                 # A provider litellm can't even prepare will fail properly on first use.
@@ -123,7 +124,7 @@ class LLMClient:
         for index, deployment in enumerate(self.deployments):
             try:
                 async with self._circuits.guard(deployment.name):
-                    text, model = await self._ask(deployment, messages)
+                    answer = await self._ask(deployment, messages)
             except CircuitOpen:
                 failures.append((deployment.name, "cooling down"))
                 self._count(deployment, LLMOutcome.SKIPPED)
@@ -136,18 +137,12 @@ class LLMClient:
                 continue
             if failures:
                 log.info("llm_fallback_used", provider=deployment.name, skipped=failures)
-            return Completion(
-                text=text,
-                provider=deployment.provider,
-                model=model,
-                deployment=deployment.name,
-                configured_model=deployment.model,
-                fallback_used=index > 0,
-            )
+            return answer.model_copy(update={"fallback_used": index > 0})
         raise GenerationUnavailable(failures)
 
-    async def _ask(self, deployment: Deployment, messages: list[Message]) -> tuple[str, str]:
-        params: dict[str, Any] = {**deployment.params}
+    async def _ask(self, deployment: Deployment, messages: list[Message]) -> Completion:
+        # The prices are for the cost calculation only (see `services.drafting.cost`).
+        params: dict[str, Any] = call_params(deployment.params)
         params.update(timeout=self.timeout, max_retries=0, num_retries=0, stream=False)
         # litellm's own timeout covers the request; this covers everything around it.
         async with asyncio.timeout(self.timeout + 1):
@@ -158,17 +153,21 @@ class LLMClient:
         if not isinstance(content, str) or not content.strip():
             raise EmptyCompletion(deployment.name)
         model = str(getattr(response, "model", None) or deployment.model)
-        self._count(deployment, LLMOutcome.OK, _cost(response))
-        return content, model
+        usage = reported_usage(response)
+        cost = call_cost(response, model=deployment.model, params=deployment.params)
+        self._count(deployment, LLMOutcome.OK, float(cost) if cost is not None else 0.0)
+        return Completion(
+            text=content,
+            provider=deployment.provider,
+            model=model,
+            deployment=deployment.name,
+            configured_model=deployment.model,
+            fallback_used=False,
+            prompt_tokens=usage[0] if usage else None,
+            completion_tokens=usage[1] if usage else None,
+            cost=cost,
+        )
 
     def _count(self, deployment: Deployment, outcome: LLMOutcome, cost: float = 0.0) -> None:
         if self._metrics is not None:
             self._metrics.llm_request(deployment.provider, outcome, cost)
-
-
-def _cost(response: Any) -> float:
-    """What the call cost in USD by litellm's own calculation (0 when it can't tell)."""
-    try:
-        return float(litellm.completion_cost(completion_response=response))
-    except Exception:
-        return 0.0

@@ -34,6 +34,7 @@ from services.errors import (
     PublishError,
     TransientPublishError,
 )
+from services.platforms.links import find_links as linkify_links
 from storage.models import Post
 
 # --- measuring ------------------------------------------------------------------------------
@@ -279,10 +280,18 @@ class PlatformSpec(Generic[SettingsT]):
     """Set when it can publish a thread."""
     count: Callable[[str], Measurement] | None = None
     """Its own measuring (bounded, if it can be slow); by default `measure_characters`."""
+    links: Callable[[str], tuple[str, ...] | None] | None = None
+    """How it finds the links in a post (bounded; None: too complex to search in time); by
+    default linkify-it's way (`services.platforms.links`)."""
 
     def measure(self, text: str) -> Measurement:
         """The text's length and every rule it breaks, as one post."""
         return self.count(text) if self.count is not None else measure_characters(self, text)
+
+    def find_links(self, text: str) -> tuple[str, ...] | None:
+        """Every link the platform would find in `text`, as written, in order; None when the
+        text is too complex to search in time."""
+        return (self.links or linkify_links)(text)
 
     def length(self, text: str) -> int:
         """The text's length as the platform counts it (X: at least this, if `measure`

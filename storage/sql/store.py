@@ -30,6 +30,7 @@ from storage.sql.executor import (
 )
 from storage.sql.ideas import SqlIdeaRuns
 from storage.sql.jobs import SqlJobs
+from storage.sql.llm_calls import SqlLLMCalls
 from storage.sql.posts import SqlPosts
 
 WriteConnections = Callable[[bool], AbstractAsyncContextManager[AsyncConnection]]
@@ -48,6 +49,7 @@ class SqlTransaction:
         self.api_requests = SqlApiRequests(self._run)
         self.approvals = SqlApprovals(self._run)
         self.ideas = SqlIdeaRuns(self._run)
+        self.llm_calls = SqlLLMCalls(self._run)
 
     @property
     def queued_jobs(self) -> bool:
@@ -80,6 +82,7 @@ class SqlStore:
         self.api_requests = SqlApiRequests(run)
         self.approvals = SqlApprovals(run)
         self.ideas = SqlIdeaRuns(run)
+        self.llm_calls = SqlLLMCalls(run)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:

@@ -186,7 +186,8 @@ async def test_status_and_app_home_say_how_many_more_there_are(world: World) -> 
     await bot.settle()
     status = (await world.slack.slash_command(APPROVER, "status")).payload
     assert status["text"] == "12 pending approval, 0 failed"
-    (section,) = status["blocks"]
+    section, spend = status["blocks"]
+    assert spend["elements"][0]["text"].startswith("LLM spend this month (UTC): $")
     lines = section["text"]["text"].split("\n")
     assert lines[0] == "*Pending approval (12)*" and len(lines) == 12
     assert lines[-1] == "_…and 2 more: see the whole queue in socialpost's App Home._"

@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from bot.__main__ import main
 from bot.settings import SettingsError, load_storage_settings
 from storage import open_store, sqlite_url
 from storage.errors import StorageUnavailable
-from storage.models import JobStatus, PostStatus
+from storage.models import JobStatus, NewLLMCall, PostStatus
 from storage.sql.store import SqlStore
 from storage.transfer import TABLES
 from tests.storage.support import T0, at, enqueue, new_post
@@ -136,6 +137,19 @@ async def _fill_sqlite(path: Path) -> None:
             await tx.approvals.add(pending.id, 0, "U0B")
             await tx.audit.record(actor="U0A", action="approve", post_id=posted.id, outcome="ok")
             await tx.audit.record(actor="U0B", action="reject", post_id=None, outcome="denied")
+            # The LLM call log, with an exact cost and an unknown one, and a month's warning.
+            await tx.llm_calls.record(
+                NewLLMCall(
+                    post_id=posted.id,
+                    deployment="primary",
+                    model="openai/gpt-4o-mini",
+                    prompt_tokens=120,
+                    completion_tokens=40,
+                    cost=Decimal("0.000123456"),
+                )
+            )
+            await tx.llm_calls.record(NewLLMCall(deployment="primary", model="openai/x"))
+            assert await tx.llm_calls.claim_budget_warning("2026-01")
         await enqueue(store, "sync_card", post_id=pending.id, key=f"card:{pending.id}")
         dead = await enqueue(store, "publish", post_id=posted.id)
         await enqueue(store, "publish", post_id=pending.id, run_at=at(99))
@@ -195,6 +209,8 @@ def test_migrate_to_copies_every_row_and_refuses_a_target_with_data(
 
     copied, original = asyncio.run(_rows(postgres_url)), asyncio.run(_rows(sqlite_url(source)))
     assert copied == original
+    assert [row["cost"] for row in copied["llm_calls"]] == [Decimal("0.000123456"), None]
+    assert [row["month"] for row in copied["budget_warnings"]] == ["2026-01"]
     assert {row["status"] for row in copied["retry_jobs"]} == {
         JobStatus.QUEUED,
         JobStatus.RUNNING,

@@ -12,7 +12,7 @@ import aiohttp
 from pydantic import Field, SecretStr
 
 from services.platforms.base import ApiUrl, PlatformSettings, PlatformSpec, Threads, reveal
-from services.platforms.x import count, thread
+from services.platforms.x import count, links, thread
 from services.platforms.x.publisher import XPublisher
 
 
@@ -57,6 +57,7 @@ PLATFORM = PlatformSpec(
     settings=XSettings,
     build_publisher=build_publisher,
     count=count.measure,
+    links=links.find_links,
     threads=Threads(
         split=thread.split_thread,
         measure=thread.measure_thread,

@@ -87,6 +87,8 @@ class LLMRequest:
     """HTTP status answered (``None`` while unanswered or when the connection was dropped)."""
     reply: str | None = None
     """The assistant text sent back, on success."""
+    usage: tuple[int, int] | None = None
+    """The (prompt, completion) token counts reported with the reply (None: none reported)."""
 
 
 def _flatten(content: Any) -> str:
@@ -154,6 +156,7 @@ class FakeLLM(LocalServer):
         self.requests: list[LLMRequest] = []
         self._default: str | ReplyFn = DEFAULT_REPLY
         self._queued: list[str] = []
+        self._report_usage = True
         for path in ("/v1/chat/completions", "/chat/completions"):
             self.app.router.add_post(path, self._openai)
         self.app.router.add_post("/v1/messages", self._anthropic)
@@ -163,6 +166,11 @@ class FakeLLM(LocalServer):
     def reply_with(self, text_or_fn: str | ReplyFn) -> None:
         """Answer every request with this text, or with ``fn(request)`` (sync or async)."""
         self._default = text_or_fn
+
+    def report_usage(self, on: bool) -> None:
+        """Whether answers say how many tokens they used (a provider that doesn't can't be
+        priced)."""
+        self._report_usage = on
 
     def queue_replies(self, *texts: str) -> None:
         """Answer the next requests with these texts, in order, then fall back to the default."""
@@ -325,10 +333,17 @@ class FakeLLM(LocalServer):
             result = await result
         return str(result)
 
+    def _usage(self, record: LLMRequest, text: str) -> tuple[int, int] | None:
+        """The token counts to report for this answer, noted on the request."""
+        if not self._report_usage:
+            return None
+        prompt = _tokens(record.system + "".join(m["content"] for m in record.messages))
+        record.usage = (prompt, _tokens(text))
+        return record.usage
+
     def _openai_body(self, record: LLMRequest, text: str) -> dict[str, Any]:
-        prompt_tokens = _tokens(record.system + "".join(m["content"] for m in record.messages))
-        completion_tokens = _tokens(text)
-        return {
+        usage = self._usage(record, text)
+        body: dict[str, Any] = {
             "id": f"chatcmpl-{uuid.uuid4().hex[:29]}",
             "object": "chat.completion",
             "created": int(time.time()),
@@ -346,16 +361,20 @@ class FakeLLM(LocalServer):
                     "finish_reason": "stop",
                 }
             ],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
             "service_tier": "default",
             "system_fingerprint": None,
         }
+        if usage is not None:
+            body["usage"] = {
+                "prompt_tokens": usage[0],
+                "completion_tokens": usage[1],
+                "total_tokens": sum(usage),
+            }
+        return body
 
     def _anthropic_body(self, record: LLMRequest, text: str) -> dict[str, Any]:
+        # Anthropic always reports usage; without it, zero tokens.
+        input_tokens, output_tokens = self._usage(record, text) or (0, 0)
         return {
             "id": f"msg_{uuid.uuid4().hex[:24]}",
             "type": "message",
@@ -365,10 +384,8 @@ class FakeLLM(LocalServer):
             "stop_reason": "end_turn",
             "stop_sequence": None,
             "usage": {
-                "input_tokens": _tokens(
-                    record.system + "".join(m["content"] for m in record.messages)
-                ),
-                "output_tokens": _tokens(text),
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
                 "cache_creation_input_tokens": 0,
                 "cache_read_input_tokens": 0,
             },
