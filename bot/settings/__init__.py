@@ -30,6 +30,7 @@ from bot.settings.limits import LimitSettings, RateLimit
 from bot.settings.llm import LLMSettings, load_files
 from bot.settings.log import LogFormat, LogSettings
 from bot.settings.platforms import PublishingSettings
+from bot.settings.schedule import ScheduleSettings
 from bot.settings.server import ServerSettings
 from bot.settings.slack import ConnectionSettings, Mode, SlackSettings
 from bot.settings.storage import StorageSettings
@@ -69,6 +70,7 @@ class Settings(BaseModel):
     jobs: JobSettings
     limits: LimitSettings
     publishing: PublishingSettings
+    schedule: ScheduleSettings
     platforms: dict[str, PlatformSettings]
     """Each registered platform's settings, by slug."""
     log: LogSettings
@@ -130,6 +132,7 @@ AREAS: dict[str, type[AreaSettings]] = {
     "jobs": JobSettings,
     "limits": LimitSettings,
     "publishing": PublishingSettings,
+    "schedule": ScheduleSettings,
     "log": LogSettings,
 }
 """The areas, in the order their problems are listed."""

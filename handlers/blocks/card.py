@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from handlers import ids
 from handlers.blocks.markup import Mrkdwn, User, clip, fit, join, md
-from handlers.blocks.messages import GENERATION_FAILED
+from handlers.blocks.messages import EXPIRED_CARD, GENERATION_FAILED, retry_reason_words
 from handlers.blocks.pieces import cut
+from handlers.blocks.times import slack_date
 from services.models import Post, PostStatus
 from services.platforms import Measurement, measure_draft, spec_for, thread_parts
 
@@ -351,3 +353,95 @@ def generation_failed_notice(post: Post | None) -> tuple[Mrkdwn, list[Block]]:
         _actions(button("Retry", ids.RETRY, post.id, "primary")),
     ]
     return text, blocks
+
+
+# Time on the card (SPEC 7.2): each state below the draft, from plain values.
+
+
+def requested_line(requested_for: datetime) -> Mrkdwn:
+    """The pending card's note of the time its requester asked for."""
+    return md(":calendar: Requested for {time}", time=slack_date(requested_for))
+
+
+def scheduled_blocks(post_id: str, scheduled_for: datetime, approver: str | None) -> list[Block]:
+    """An approved post waiting for its time, with Post now and Unschedule."""
+    return [
+        mrkdwn(
+            md(
+                ":alarm_clock: *Scheduled for {time}* by {approver}",
+                time=slack_date(scheduled_for),
+                approver=User(approver),
+            )
+        ),
+        _actions(
+            button("Post now", ids.POST_NOW, post_id, "primary"),
+            button("Unschedule", ids.UNSCHEDULE, post_id),
+        ),
+    ]
+
+
+def retrying_line(platform: str, reason: str, detail: str | None, next_try: datetime) -> Mrkdwn:
+    """What a publish waiting for its next automatic try says: the platform, why in plain
+    words, and when it tries again."""
+    words = retry_reason_words(reason)
+    if detail:
+        words = md("{words} ({detail})", words=words, detail=clip(detail, REASON_SHOWN))
+    return md(
+        "Retrying: {platform} {words}. Next try {time}.",
+        platform=spec_for(platform).name,
+        words=words,
+        time=slack_date(next_try),
+    )
+
+
+def retrying_blocks(
+    post_id: str, platform: str, reason: str, detail: str | None, next_try: datetime
+) -> list[Block]:
+    """A publish waiting out a backoff or a platform's cool-down, with Retry now and Discard."""
+    return [
+        mrkdwn(md(":repeat: {line}", line=retrying_line(platform, reason, detail, next_try))),
+        _actions(
+            button("Retry now", ids.RETRY_NOW, post_id, "primary"),
+            button("Discard", ids.DISCARD, post_id, "danger"),
+        ),
+    ]
+
+
+def missed_line(scheduled_for: datetime) -> Mrkdwn:
+    """A scheduled post that wasn't published: socialpost was down past the grace."""
+    return md(
+        "Missed its time: it was scheduled for {time}, and socialpost wasn't running then. "
+        "Nothing was published.",
+        time=slack_date(scheduled_for),
+    )
+
+
+def missed_blocks(post_id: str, scheduled_for: datetime) -> list[Block]:
+    """The missed-time state, with Retry (post now) and Discard."""
+    return [
+        mrkdwn(md(":warning: {line}", line=missed_line(scheduled_for))),
+        _actions(
+            button("Retry", ids.RETRY, post_id, "primary"),
+            button("Discard", ids.DISCARD, post_id, "danger"),
+        ),
+    ]
+
+
+def late_note(scheduled_for: datetime, published_at: datetime) -> Block:
+    """Below a posted card: it went out late, after downtime, within the grace."""
+    return context(
+        md(
+            ":turtle: Went out late: it was scheduled for {time} and published {published}, "
+            "after socialpost was down.",
+            time=slack_date(scheduled_for),
+            published=slack_date(published_at),
+        )
+    )
+
+
+def expired_blocks(post_id: str) -> list[Block]:
+    """A draft nobody decided on within SOCIALPOST_APPROVAL_TTL, with Revive."""
+    return [
+        mrkdwn(md(":hourglass: {expired}", expired=md(EXPIRED_CARD))),
+        _actions(button("Revive", ids.REVIVE, post_id)),
+    ]

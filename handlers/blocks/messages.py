@@ -5,6 +5,7 @@ Templates here are filled with `markup.md`, which escapes what goes into them.
 
 from handlers.blocks.markup import Channel, Mrkdwn, md
 from services import platforms
+from services.scheduling.rules import PostAtProblem
 
 ALREADY_APPROVED = "The post has already been approved."
 ALREADY_REJECTED = "The post has already been rejected."
@@ -33,6 +34,45 @@ CARD_UNDELIVERABLE = (
     "Your request is saved: an admin can retry it from socialpost's App Home."
 )
 RETRY_QUEUED = "Trying again."
+
+# Time on the card (SPEC section 7.2).
+EXPIRED = "The post has expired."
+EXPIRED_CARD = "Expired: nobody approved it in time. Nothing was published."
+ALREADY_SCHEDULED = "The post has already been scheduled for {time}."
+NOT_SCHEDULED = "The post isn't scheduled any more."
+ALREADY_PUBLISHING = "Too late: the post is being published right now."
+NOT_RETRYING = "The post isn't waiting for a retry any more."
+NOT_EXPIRED = "The post hasn't expired: there is nothing to revive."
+POST_AT_MISSING = "Pick a date and a time."
+POST_AT_PAST = "That time has passed. Pick a time in the future."
+POST_AT_TOO_FAR = "Pick a time within a year from now."
+RETRY_NOW_QUEUED = "Trying again now."
+
+
+RETRY_REASONS: dict[str, str] = {
+    "rate limit": "is rate limiting us",
+    "platform down": "is not answering",
+    "cooldown": "failed several times in a row; socialpost is giving it a rest",
+    "expired or wrong credentials": "refused the credentials",
+    "refused by the platform": "refused the post",
+}
+"""A publish's reason to wait, as the end of "Retrying: <platform> ..." (by failure reason)."""
+
+
+def retry_reason_words(reason: str) -> Mrkdwn:
+    """Why a publish waits for its next try, in plain words."""
+    return md(RETRY_REASONS.get(reason, "failed"))
+
+
+def post_at_problem(problem: PostAtProblem) -> str:
+    """What the "Post at" field says about a time it can't take."""
+    match problem:
+        case PostAtProblem.MISSING:
+            return POST_AT_MISSING
+        case PostAtProblem.PAST:
+            return POST_AT_PAST
+        case PostAtProblem.TOO_FAR:
+            return POST_AT_TOO_FAR
 
 
 def rate_limited(seconds: float, scope: str) -> Mrkdwn:
