@@ -12,6 +12,7 @@ from handlers.blocks.pieces import cut
 from handlers.blocks.times import slack_date
 from services.models import Post, PostStatus
 from services.platforms import Measurement, measure_draft, spec_for, thread_parts
+from services.scheduling.rules import ON_TIME_TOLERANCE
 
 Block = dict[str, Any]
 
@@ -139,6 +140,7 @@ def _pending_buttons(post: Post, measurement: Measurement) -> list[Block]:
     value = ids.versioned(post.id, post.version)
     elements = [
         button("Approve & post", ids.APPROVE, value, "primary"),
+        button("Schedule…", ids.SCHEDULE, value),
         button("Edit", ids.EDIT, value),
         button("Regenerate", ids.REGENERATE, value),
         button("Suggest changes…", ids.SUGGEST_CHANGES, value),
@@ -199,10 +201,32 @@ def card_text(post: Post) -> Mrkdwn:
                 draft=clip(post.message or "", TEXT_DRAFT_SHOWN),
             )
         case PostStatus.APPROVED:
+            if post.next_try_at is not None:
+                reason, detail = _retry_parts(post)
+                return retrying_line(post.platform, reason, detail, post.next_try_at)
             return md(
                 "Publishing... {name} post approved by {approver}",
                 name=name,
                 approver=User(post.approved_by),
+            )
+        case PostStatus.SCHEDULED:
+            return md(
+                "Scheduled for {time} by {approver}: {name} post from {who}",
+                time=_when(post.scheduled_for),
+                approver=User(post.approved_by),
+                name=name,
+                who=who,
+            )
+        case PostStatus.MISSED:
+            return md(
+                "{line} ({name} post from {who})",
+                line=missed_line(post.scheduled_for or post.updated_at),
+                name=name,
+                who=who,
+            )
+        case PostStatus.EXPIRED:
+            return md(
+                "{expired} ({name} post from {who})", expired=md(EXPIRED_CARD), name=name, who=who
             )
         case PostStatus.POSTED:
             return _posted_line(post, name)
@@ -219,6 +243,16 @@ def card_text(post: Post) -> Mrkdwn:
             return md(
                 "{failed} ({name} post for {who})", failed=GENERATION_FAILED, name=name, who=who
             )
+
+
+def _when(moment: datetime | None) -> Mrkdwn:
+    return slack_date(moment) if moment is not None else md("a time not recorded")
+
+
+def _retry_parts(post: Post) -> tuple[str, str | None]:
+    """The stored retry reason as (reason, the platform's detail): "platform down: HTTP 503"."""
+    reason, _, detail = (post.retry_reason or "").partition(": ")
+    return reason, detail or None
 
 
 def _reason(post: Post) -> Mrkdwn:
@@ -266,7 +300,20 @@ def _outcome_blocks(post: Post, name: str, dry_run: bool, measurement: Measureme
                         )
                     )
                 )
+            if post.requested_for is not None:
+                blocks.append(context(requested_line(post.requested_for)))
             return [*blocks, _actions(*_pending_buttons(post, measurement))]
+        case PostStatus.APPROVED if post.next_try_at is not None:
+            reason, detail = _retry_parts(post)
+            return retrying_blocks(post.id, post.platform, reason, detail, post.next_try_at)
+        case PostStatus.SCHEDULED:
+            return scheduled_blocks(
+                post.id, post.scheduled_for or post.updated_at, post.approved_by
+            )
+        case PostStatus.MISSED:
+            return missed_blocks(post.id, post.scheduled_for or post.updated_at)
+        case PostStatus.EXPIRED:
+            return expired_blocks(post.id)
         case PostStatus.APPROVED:
             return [
                 mrkdwn(
@@ -277,7 +324,10 @@ def _outcome_blocks(post: Post, name: str, dry_run: bool, measurement: Measureme
                 )
             ]
         case PostStatus.POSTED:
-            return [mrkdwn(md(":white_check_mark: {line}", line=_posted_line(post, name)))]
+            posted = mrkdwn(md(":white_check_mark: {line}", line=_posted_line(post, name)))
+            if post.scheduled_for and post.posted_at and went_out_late(post):
+                return [posted, late_note(post.scheduled_for, post.posted_at)]
+            return [posted]
         case PostStatus.REJECTED:
             return [
                 mrkdwn(
@@ -427,12 +477,19 @@ def missed_blocks(post_id: str, scheduled_for: datetime) -> list[Block]:
     ]
 
 
+def went_out_late(post: Post) -> bool:
+    """Whether a scheduled post was published noticeably after its time (after downtime
+    within the grace, or after automatic retries)."""
+    if post.scheduled_for is None or post.posted_at is None:
+        return False
+    return post.posted_at - post.scheduled_for > ON_TIME_TOLERANCE
+
+
 def late_note(scheduled_for: datetime, published_at: datetime) -> Block:
-    """Below a posted card: it went out late, after downtime, within the grace."""
+    """Below a posted card: it went out later than it was scheduled for."""
     return context(
         md(
-            ":turtle: Went out late: it was scheduled for {time} and published {published}, "
-            "after socialpost was down.",
+            ":turtle: Went out late: it was scheduled for {time} and published {published}.",
             time=slack_date(scheduled_for),
             published=slack_date(published_at),
         )

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from handlers import ids
 from handlers.blocks import messages
 from handlers.blocks.card import (
+    approval_card,
     expired_blocks,
     late_note,
     missed_blocks,
@@ -228,7 +229,7 @@ def test_a_missed_card_offers_retry_and_discard() -> None:
 
 
 def test_a_late_post_says_it_went_out_late() -> None:
-    """A post published late, within the grace, says so with both times."""
+    """A post published after its time says so, with both times."""
     block = late_note(NOW, NOW + timedelta(minutes=20))
     line = texts([block])
     assert "Went out late" in line and len(DATE_TOKEN.findall(line)) == 2
@@ -245,3 +246,73 @@ def test_the_private_answers_have_specs_words() -> None:
     """An old button on an expired post is answered with SPEC's exact sentence."""
     assert messages.EXPIRED == "The post has expired."
     assert messages.EXPIRED_CARD == "Expired: nobody approved it in time. Nothing was published."
+
+
+def card(**changes: Any) -> tuple[str, list[dict[str, Any]]]:
+    """The approval card of a post with `changes`."""
+    return approval_card(post(**changes), dry_run=False)
+
+
+def test_a_pending_card_offers_schedule_beside_approve_for_the_version_shown() -> None:
+    """Schedule… sits right after Approve & post and carries the version, like Approve."""
+    _, blocks = card()
+    shown = buttons(blocks)
+    assert shown["Schedule…"] == (ids.SCHEDULE, "post-1:v3")
+    assert list(shown)[:2] == ["Approve & post", "Schedule…"]
+
+
+def test_a_pending_card_says_the_requested_time() -> None:
+    """A requester's "Post at" shows as "Requested for <time>" on the pending card."""
+    _, blocks = card(requested_for=NOW)
+    assert "Requested for <!date^" in texts(blocks)
+    _, plain_card = card()
+    assert "Requested for" not in texts(plain_card)
+
+
+def test_the_scheduled_card_replaces_the_decision_buttons() -> None:
+    """A scheduled post shows its time and approver, and only Post now and Unschedule."""
+    text, blocks = card(status=PostStatus.SCHEDULED, scheduled_for=NOW, approved_by="U2")
+    assert text.startswith("Scheduled for <!date^")
+    assert set(buttons(blocks)) == {"Post now", "Unschedule"}
+
+
+def test_an_approved_post_waiting_for_a_retry_never_says_publishing() -> None:
+    """With a next try set, the card and its text say Retrying, not Publishing..."""
+    text, blocks = card(
+        status=PostStatus.APPROVED,
+        approved_by="U2",
+        retry_reason="platform down: HTTP 503",
+        next_try_at=NOW,
+    )
+    assert "Publishing" not in text and "Publishing" not in texts(blocks)
+    assert without_date_tokens(text) == "Retrying: X is not answering (HTTP 503). Next try ."
+    assert set(buttons(blocks)) == {"Retry now", "Discard"}
+    publishing, blocks = card(status=PostStatus.APPROVED, approved_by="U2")
+    assert "Publishing" in publishing and not buttons(blocks)
+
+
+def test_a_post_that_went_out_late_says_so_and_one_on_time_does_not() -> None:
+    """Posted a minute after its time: the late note; posted within seconds: none."""
+    _, late = card(
+        status=PostStatus.POSTED,
+        approved_by="U2",
+        scheduled_for=NOW,
+        posted_at=NOW + timedelta(minutes=1),
+    )
+    assert "Went out late" in texts(late)
+    _, on_time = card(
+        status=PostStatus.POSTED,
+        approved_by="U2",
+        scheduled_for=NOW,
+        posted_at=NOW + timedelta(seconds=2),
+    )
+    assert "Went out late" not in texts(on_time)
+
+
+def test_missed_and_expired_cards_say_nothing_was_published() -> None:
+    """Missed: Retry and Discard; expired: SPEC's sentence and Revive only."""
+    text, blocks = card(status=PostStatus.MISSED, scheduled_for=NOW)
+    assert "Missed its time" in text and set(buttons(blocks)) == {"Retry", "Discard"}
+    text, blocks = card(status=PostStatus.EXPIRED)
+    assert text.startswith(messages.EXPIRED_CARD)
+    assert set(buttons(blocks)) == {"Revive"}
