@@ -1,4 +1,5 @@
-"""The Bolt app: one middleware hands the services to every handler; one error handler."""
+"""The Bolt app: one middleware hands the services (and App Home) to every handler; one error
+handler."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.settings import Mode, Settings
 from handlers import register_handlers
 from handlers.blocks.messages import UNEXPECTED_ERROR
 from handlers.replies import tell_privately
+from handlers.slack_out import AppHome
 from services.container import Services
 
 log = structlog.get_logger(__name__)
@@ -40,8 +42,11 @@ def _request_fields(body: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value}
 
 
-def create_app(settings: Settings, services: Services, client: AsyncWebClient) -> AsyncApp:
-    """The Bolt app with every handler registered."""
+def create_app(
+    settings: Settings, services: Services, app_home: AppHome, client: AsyncWebClient
+) -> AsyncApp:
+    """The Bolt app with every handler registered; handlers receive `services` (the domain)
+    and `app_home` (the Home tabs, which are Slack's)."""
     bolt_logger = logging.getLogger("slack_bolt.AsyncApp")
     bolt_logger.addFilter(_DropClientPrioritizedWarning())
     signing_secret = settings.connection.signing_secret
@@ -57,6 +62,7 @@ def create_app(settings: Settings, services: Services, client: AsyncWebClient) -
         context: AsyncBoltContext, body: dict[str, Any], next: Callable[[], Awaitable[None]]
     ) -> None:
         context["services"] = services
+        context["app_home"] = app_home
         with structlog.contextvars.bound_contextvars(**_request_fields(body)):
             await next()
 

@@ -74,7 +74,7 @@ async def serve(
     runtime = await Runtime.open(settings)
     try:
         await runtime.start()
-        app = create_app(settings, runtime.services, runtime.web_client)
+        app = create_app(settings, runtime.services, runtime.home, runtime.web_client)
         connection = _socket_mode if settings.connection.mode == Mode.SOCKET else _http_mode
         async with connection(settings, app, runtime):
             _log_start(settings, runtime, started)

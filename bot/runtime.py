@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import gc
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Self
 
 import aiohttp
@@ -29,17 +29,23 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logging import SecretRedactor
 from bot.settings import Settings
-from handlers.slack_notifier import SlackNotifier
-from services.approval import ApprovalPolicy, ApprovalService
+from handlers.slack_out import AppHome, SlackDelivery, SlackOut
+from services.cards import Cards
+from services.clock import Clock, SystemClock
 from services.container import Services
-from services.delivery import CardJobs, NoticeJobs
-from services.drafting import Drafter, DraftingService
-from services.home import HomeService
-from services.llm import LLMClient
-from services.outbox import JobKind, Outbox
+from services.decisions import Decisions
+from services.drafting.drafter import Drafter
+from services.drafting.job import Drafting
+from services.drafting.llm import LLMClient
+from services.editing import Editing
+from services.events import EventBus
+from services.intake import Intake
+from services.jobs import JobQueue, RetryPolicy, Worker
+from services.lifecycle import Lifecycle
+from services.overview import Overview
 from services.platforms import PLATFORMS, Publisher, build_publishers, dry_run_platforms
-from services.posts import PostService
-from services.publishing import PublishJobs
+from services.platforms.publish import Publishing
+from services.policy import Policy
 from services.ratelimit import RateLimiter
 from services.tasks import BackgroundTasks
 from storage import Store, open_store, sqlite_url
@@ -64,12 +70,16 @@ class Runtime:
     dry_run_platforms: set[str]
     tasks: BackgroundTasks
     web_client: AsyncWebClient
-    outbox_client: AsyncWebClient
-    outbox: Outbox
+    jobs_client: AsyncWebClient
+    clock: Clock
+    queue: JobQueue
+    events: EventBus
+    worker: Worker
+    lifecycle: Lifecycle
     llm: LLMClient
-    drafting: DraftingService
-    notifier: SlackNotifier
-    home: HomeService
+    drafting: Drafting
+    slack_out: SlackOut
+    home: AppHome
     services: Services
 
     def __init__(self, settings: Settings, stack: AsyncExitStack) -> None:
@@ -115,52 +125,68 @@ class Runtime:
         # Handlers' calls (views.open, ephemeral replies) may retry a dropped connection once.
         self.web_client = AsyncWebClient(token=token, base_url=api_url, session=self.session)
         # The retry table is the only retry layer for cards and notices.
-        self.outbox_client = AsyncWebClient(
+        self.jobs_client = AsyncWebClient(
             token=token, base_url=api_url, session=self.session, retry_handlers=[]
         )
         # Failure reasons quote third parties: they are scrubbed of secrets when stored, and
         # again wherever Slack shows them (rows written before this scrub existed).
         scrub = SecretRedactor(settings.secret_values()).redact
         jobs = settings.jobs
-        self.outbox = Outbox(
+        self.clock = SystemClock()
+        self.queue = JobQueue(self.store, clock=self.clock)
+        self.events = EventBus()
+        self.worker = Worker(
             self.store,
-            max_attempts=jobs.retry_max_attempts,
-            base_delay=jobs.retry_base_delay,
-            max_delay=jobs.retry_max_delay,
+            self.queue,
+            retry=RetryPolicy(
+                max_attempts=jobs.retry_max_attempts,
+                base_delay=jobs.retry_base_delay,
+                max_delay=jobs.retry_max_delay,
+            ),
             lease=jobs.job_lease,
+            clock=self.clock,
             scrub=scrub,
         )
+        policy = Policy.of(
+            settings.approval.approvers, allow_self_approval=settings.approval.allow_self_approval
+        )
+        self.lifecycle = Lifecycle(self.store, self.queue, self.events, policy, clock=self.clock)
+
         self.llm = LLMClient(
             list(settings.llm.deployments),
             timeout=settings.llm.timeout,
             cooldown=settings.llm.cooldown,
         )
-        self.drafting = DraftingService(
+        self.drafting = Drafting(
             self.store,
+            self.lifecycle,
+            self.events,
+            self.queue,
             Drafter(self.llm, brand_voice=settings.llm.brand_voice),
-            self.outbox,
-            self.tasks,
         )
-        self.notifier = SlackNotifier(
-            self.outbox_client,
+        self.worker.register(self.drafting.job_type())
+        publishing = Publishing(
+            self.store,
+            self.lifecycle,
+            self.publishers,
+            cooldown=settings.publishing.platform_cooldown,
+        )
+        self.worker.register(publishing.job_type())
+
+        overview = Overview(self.store, policy, self.worker.types, scrub=scrub)
+        slack = SlackDelivery(
+            self.jobs_client,
             approval_channel=settings.approval.channel,
             dry_run_platforms=self.dry_run_platforms,
             scrub=scrub,
         )
-        policy = ApprovalPolicy(
-            approvers=frozenset(settings.approval.approvers),
-            allow_self_approval=settings.approval.allow_self_approval,
+        self.home = AppHome(overview, slack)
+        self._stack.push_async_callback(self.home.aclose)
+        self.slack_out = SlackOut(
+            slack, Cards(self.store, self.lifecycle, self.events), self.home, clock=self.clock
         )
-        self.outbox.register(JobKind.NOTIFY_USER, NoticeJobs(self.store, self.notifier))
-        self.outbox.register(
-            JobKind.PUBLISH,
-            PublishJobs(
-                self.store,
-                self.outbox,
-                self.publishers,
-                cooldown=settings.publishing.platform_cooldown,
-            ),
-        )
+        self.slack_out.attach(self.events, self.queue, self.worker)
+
         limits = settings.limits
         limiter = RateLimiter(
             user_capacity=limits.rate_limit.capacity,
@@ -168,25 +194,19 @@ class Runtime:
             workspace_capacity=limits.workspace_rate_limit.capacity,
             workspace_per_seconds=limits.workspace_rate_limit.per_seconds,
         )
-        posts = PostService(
-            self.store,
-            self.outbox,
-            self.drafting,
-            limiter,
-            offered_platforms=self.publishers,
-            dry_run_platforms=self.dry_run_platforms,
-            scrub=scrub,
-        )
-        self.home = HomeService(self.store, posts, self.notifier, policy, scrub=scrub)
-        self._stack.push_async_callback(self.home.aclose)
-        self.outbox.register(
-            JobKind.SYNC_CARD,
-            CardJobs(self.store, self.outbox, self.notifier, on_change=self.home.changed),
-        )
+        editing = Editing(self.lifecycle, self.drafting, limiter)
         self.services = Services(
-            posts=posts,
-            approval=ApprovalService(self.store, self.outbox, policy, self.drafting, limiter),
-            home=self.home,
+            intake=Intake(
+                self.store,
+                self.lifecycle,
+                self.drafting,
+                limiter,
+                offered_platforms=self.publishers,
+                dry_run_platforms=self.dry_run_platforms,
+            ),
+            decisions=Decisions(self.store, self.lifecycle, self.queue, editing),
+            editing=editing,
+            overview=overview,
         )
 
     async def _sync_platforms(self) -> None:
@@ -199,14 +219,16 @@ class Runtime:
     async def start(self) -> None:
         """Recover what an earlier process left unfinished, then start the worker (stopped
         first at shutdown: running jobs get SOCIALPOST_SHUTDOWN_GRACE seconds to finish)."""
-        orphans = await self.drafting.fail_orphans()
-        if orphans:
-            log.warning("interrupted_drafts_failed", count=orphans)
-        week_ago = datetime.now(UTC) - timedelta(days=DONE_JOBS_KEPT_DAYS)
+        week_ago = self.clock.now() - timedelta(days=DONE_JOBS_KEPT_DAYS)
         async with self.store.transaction() as tx:
             await tx.jobs.prune_done(week_ago)
-        self._stack.push_async_callback(self.outbox.stop, grace=self.settings.jobs.shutdown_grace)
-        await self.outbox.start()
+        # A draft an earlier process was writing has its job (the worker runs it again); a
+        # post left generating without one (by a version that drafted in memory) gets one.
+        orphans = await self.drafting.resume_orphans()
+        if orphans:
+            log.warning("interrupted_drafts_resumed", count=orphans)
+        self._stack.push_async_callback(self.worker.stop, grace=self.settings.jobs.shutdown_grace)
+        await self.worker.start()
         self.tasks.spawn(self._warm_up(), name="warm-up")
 
     async def _warm_up(self) -> None:
@@ -220,5 +242,5 @@ class Runtime:
     async def aclose(self) -> None:
         """Close everything in the reverse order of opening: the worker lets running jobs
         finish (up to SOCIALPOST_SHUTDOWN_GRACE seconds) and stops, then App Home's refresh,
-        the drafts, the HTTP session and the database."""
+        the background tasks, the HTTP session and the database."""
         await self._stack.aclose()

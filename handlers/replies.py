@@ -10,36 +10,48 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.ids import post_and_version
-from services.approval import Actor
+from services.models import Actor, CardRef
 
 log = structlog.get_logger(__name__)
 
 
-def actor_from(body: dict[str, Any]) -> Actor:
-    """Who clicked a button, and on which card (no card when the click came from App Home)."""
+def card_at(channel: str | None, message_ts: str | None) -> CardRef | None:
+    """The card a click came from: a message in a channel. A click in App Home (no message)
+    or in a direct message (a "D" channel) came from a private place: no card."""
+    if channel is None or message_ts is None or channel.startswith("D"):
+        return None
+    return CardRef(place=channel, id=message_ts)
+
+
+def actor_from(body: dict[str, Any]) -> tuple[Actor, str | None]:
+    """Who clicked a button, and on which card (none from App Home or a direct message); and
+    the channel the click came from (for private replies)."""
     container = body.get("container") or {}
     channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
     message_ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
-    return Actor(user_id=body["user"]["id"], channel=channel, message_ts=message_ts)
+    return Actor(user_id=body["user"]["id"], card=card_at(channel, message_ts)), channel
 
 
-def clicked(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, Actor]:
-    """The post a button names, and who clicked it where, having seen which version."""
+def clicked(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, Actor, str | None]:
+    """The post a button names, who clicked it where having seen which version, and the
+    channel of the click."""
     post_id, version = post_and_version(str(action.get("value") or ""))
-    return post_id, actor_from(body).model_copy(update={"seen_version": version})
+    actor, channel = actor_from(body)
+    return post_id, actor.model_copy(update={"seen_version": version}), channel
 
 
-def card_actor(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, Actor]:
-    """The post a card's modal (edit, regenerate) was opened for, and who submitted it."""
+def card_actor(body: dict[str, Any], view: dict[str, Any]) -> tuple[str, Actor, str | None]:
+    """The post a card's modal (edit, regenerate) was opened for, who submitted it, and the
+    channel the modal was opened from."""
     metadata = json.loads(view.get("private_metadata") or "{}")
     version = metadata.get("version")
+    channel = metadata.get("channel")
     actor = Actor(
         user_id=body["user"]["id"],
-        channel=metadata.get("channel"),
-        message_ts=metadata.get("message_ts"),
+        card=card_at(channel, metadata.get("message_ts")),
         seen_version=version if isinstance(version, int) else None,
     )
-    return str(metadata.get("post_id", "")), actor
+    return str(metadata.get("post_id", "")), actor, channel
 
 
 async def tell_privately(

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.approval import ApprovalService
-from services.home import HomeService
-from services.posts import PostService
+from services.decisions import Decisions
+from services.editing import Editing
+from services.intake import Intake
+from services.overview import Overview
 
 
 @dataclass(frozen=True)
 class Services:
     """Everything a handler may call; built once at start-up by `bot.runtime.Runtime`."""
 
-    posts: PostService
-    approval: ApprovalService
-    home: HomeService
+    intake: Intake
+    decisions: Decisions
+    editing: Editing
+    overview: Overview

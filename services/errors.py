@@ -4,6 +4,9 @@
     ├── InvalidRequest               bad input from a user: nothing was stored (field -> message)
     ├── RateLimited                  too many drafting requests; `retry_after` seconds to wait
     ├── PostNotFound                 no post with that id
+    ├── IllegalTransition            a move the lifecycle's table doesn't have (a bug)
+    ├── RetryLater                   a job asks to run again at `run_at`, no attempt spent
+    ├── JobFailed                    a job's run failed; `transient`: another may succeed
     ├── CircuitOpen                  a provider or platform is cooling down after failing
     ├── GenerationError              the LLM side failed
     │   └── GenerationUnavailable    every provider failed or is cooling down
@@ -20,6 +23,7 @@ reaches the global error handler.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -46,6 +50,32 @@ class RateLimited(SocialpostError):
 
 class PostNotFound(SocialpostError):
     """No post has that id."""
+
+
+class IllegalTransition(SocialpostError):
+    """A move the lifecycle's transition table doesn't have, or by someone it doesn't allow:
+    the caller skipped its check (a bug, never a user's doing)."""
+
+
+class RetryLater(SocialpostError):
+    """Run the job again at `run_at` without counting this run as an attempt (a platform is
+    cooling down, Slack asked to hold back)."""
+
+    def __init__(self, run_at: datetime, reason: str) -> None:
+        self.run_at = run_at
+        self.reason = reason
+        super().__init__(reason)
+
+
+class JobFailed(SocialpostError):
+    """A job's run failed; `transient` says whether another run may succeed, `retry_after`
+    (seconds) is the far side's own hint of when."""
+
+    def __init__(self, reason: str, *, transient: bool, retry_after: float | None = None):
+        self.reason = reason
+        self.transient = transient
+        self.retry_after = retry_after
+        super().__init__(reason)
 
 
 class CircuitOpen(SocialpostError):

@@ -6,6 +6,8 @@ re-exported here so the Slack layer depends on `services` only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,17 +15,76 @@ from pydantic import BaseModel, ConfigDict, Field
 from storage.models import AuditEntry, Job, JobStatus, Platform, Post, PostStatus, PostVersion
 
 __all__ = [
+    "Actor",
     "AuditEntry",
+    "CardRef",
     "Completion",
     "Deployment",
     "Draft",
     "Job",
     "JobStatus",
+    "Outcome",
     "Platform",
     "Post",
     "PostStatus",
     "PostVersion",
+    "Verdict",
 ]
+
+
+class CardRef(BaseModel):
+    """Where a post's card is: a place and the card's id there. Opaque to the domain (the
+    layer that shows cards chose both); the domain only stores them and compares them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    place: str
+    id: str
+
+
+class Actor(BaseModel):
+    """Someone asking for a change to a post: who, from which card (None: from a private
+    place such as App Home or a direct message), having seen which version of the post
+    (None: the place didn't say)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    card: CardRef | None = None
+    seen_version: int | None = None
+
+
+class Verdict(StrEnum):
+    """How a request to change a post ended."""
+
+    DONE = "done"
+    NOT_FOUND = "not_found"
+    WRONG_CARD = "wrong_card"
+    NOT_APPROVER = "not_approver"
+    NOT_EDITOR = "not_editor"
+    OWN_POST = "own_post"
+    STALE_VERSION = "stale_version"
+    ALREADY_APPROVED = "already_approved"
+    ALREADY_REJECTED = "already_rejected"
+    NOT_READY = "not_ready"
+    NOT_EDITABLE = "not_editable"
+    NOT_FAILED = "not_failed"
+    DISCARDED = "discarded"
+    OVER_LIMIT = "over_limit"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict, the post as it is now, and a detail for the user (e.g. a measurement)."""
+
+    verdict: Verdict
+    post: Post | None = None
+    detail: str | None = None
+
+    @property
+    def done(self) -> bool:
+        """Whether the change happened."""
+        return self.verdict == Verdict.DONE
 
 
 class Deployment(BaseModel):

@@ -177,11 +177,15 @@ class JobRepository(JobReads, Protocol):
         lease: timedelta,
         owner: str,
         exclude: Collection[int] = (),
+        kinds: Collection[str] | None = None,
+        except_kinds: Collection[str] = (),
     ) -> list[Job]:
         """Lease up to `limit` jobs to `owner`: queued and due at `now`, or running with an
         expired lease. A job waits while another job of its key runs, and while its
         `after_job_id` job hasn't had its first try. `exclude`: jobs `owner` still runs,
-        whatever their lease says. One statement per batch."""
+        whatever their lease says. `kinds`: only jobs of these kinds; `except_kinds`: none of
+        these (a worker with a limit per kind claims each kind's room on its own). One
+        statement per batch."""
 
     async def renew(self, job_ids: Collection[int], *, owner: str, lease: timedelta) -> set[int]:
         """Extend the leases `owner` still holds; returns the ids renewed."""

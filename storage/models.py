@@ -22,7 +22,7 @@ UTCTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class PostStatus(StrEnum):
-    """Where a post is in its life; see `services.approval` for the allowed transitions."""
+    """Where a post is in its life; see `services.lifecycle` for the allowed transitions."""
 
     GENERATING = "generating"
     PENDING = "pending"

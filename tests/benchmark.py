@@ -4,8 +4,9 @@
     .venv/bin/python -m tests.benchmark --only text-measurement [--update-doc]
 
 It starts the Slack emulator, the fake LLMs and the fake X on 127.0.0.1, runs the real bot as
-a subprocess (`python -m bot`, like production) and a bare Bolt app (`tests/bare_bolt_app.py`)
-as the baseline, and measures everything from outside, as Slack would see it. Results are
+a subprocess (`python -m bot`, like production) and a bare Bolt app
+(`tests/support/bare_bolt_app.py`) as the baseline, and measures everything from outside, as
+Slack would see it. Results are
 printed as Markdown and saved to `bench-results/latest.{md,json}`; `--update-doc` also writes
 them into BENCHMARKS.md. These are measurements, not pass/fail tests.
 
@@ -30,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.emulators.slack import SlackEmulator
-from tests.harness import APPROVER, REPO, REQUESTER, World, draft_from_brief
+from tests.support.emulators.slack import SlackEmulator
+from tests.support.harness import APPROVER, REPO, REQUESTER, World, draft_from_brief
 
 RESULTS = REPO / "bench-results"
 DOC = REPO / "BENCHMARKS.md"
@@ -330,7 +331,7 @@ async def run(report: Report) -> None:
         modal_file = RESULTS / "bot-modal.json"
         modal_file.write_text(json.dumps(bot_modal()), encoding="utf-8")
         bare_env = {**environment(world, bare_slack), "BARE_MODAL_JSON": str(modal_file)}
-        bare = Process("tests.bare_bolt_app", bare_env, RESULTS / "bare.log")
+        bare = Process("tests.support.bare_bolt_app", bare_env, RESULTS / "bare.log")
         try:
             await bot.start()
             bot_start = await first_ack(world.slack, bot)

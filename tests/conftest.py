@@ -35,7 +35,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None
 @pytest.fixture
 async def world() -> AsyncIterator[object]:
     """The emulated services (Slack, two LLM providers, X, LinkedIn, Instagram), started."""
-    from tests.harness import World
+    from tests.support.harness import World
 
     async with World() as started:
         yield started

@@ -19,4 +19,4 @@ async def handle_approve(
     services: Services,
 ) -> None:
     """Approve & post: claim the post and queue its publish."""
-    await decide(ack, body, action, client, services.approval.approve)
+    await decide(ack, body, action, client, services.decisions.approve)

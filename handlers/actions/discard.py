@@ -19,4 +19,4 @@ async def handle_discard(
     services: Services,
 ) -> None:
     """Discard: give up on a failed post."""
-    await decide(ack, body, action, client, services.approval.discard)
+    await decide(ack, body, action, client, services.decisions.discard)

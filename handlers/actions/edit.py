@@ -21,5 +21,5 @@ async def handle_edit(
     services: Services,
 ) -> None:
     """Open the edit modal prefilled with the draft, if the clicker may edit it."""
-    check = functools.partial(services.approval.may_change, action="edit")
+    check = functools.partial(services.editing.may_change, action="edit")
     await open_post_modal(ack, body, action, client, check, edit_modal)

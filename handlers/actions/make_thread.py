@@ -19,4 +19,4 @@ async def handle_make_thread(
     services: Services,
 ) -> None:
     """Turn the draft into a thread of numbered posts."""
-    await decide(ack, body, action, client, services.approval.make_thread)
+    await decide(ack, body, action, client, services.editing.make_thread)

@@ -11,8 +11,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.blocks import messages
 from handlers.blocks.markup import md
 from handlers.replies import clicked, tell_privately
-from services.approval import Actor, Outcome, Verdict
 from services.errors import RateLimited
+from services.models import Actor, Outcome, Verdict
 from services.platforms import measure_draft_async, spec_for
 
 Decision = Callable[[str, Actor], Awaitable[Outcome]]
@@ -43,11 +43,14 @@ def refusal_text(outcome: Outcome) -> str | None:
     return REFUSALS[outcome.verdict]
 
 
-async def reply_to(client: AsyncWebClient, actor: Actor, outcome: Outcome) -> None:
-    """Tell the clicker why nothing happened; say nothing when it worked (the card shows it)."""
+async def reply_to(
+    client: AsyncWebClient, actor: Actor, outcome: Outcome, channel: str | None
+) -> None:
+    """Tell the clicker (in `channel`, where they clicked) why nothing happened; say nothing
+    when it worked (the card shows it)."""
     text = refusal_text(outcome)
     if text is not None:
-        await tell_privately(client, actor.user_id, text, channel=actor.channel)
+        await tell_privately(client, actor.user_id, text, channel=channel)
 
 
 async def decide(
@@ -63,14 +66,14 @@ async def decide(
     database); the card itself shows when the decision has been stored.
     """
     await ack()
-    post_id, actor = clicked(body, action)
+    post_id, actor, channel = clicked(body, action)
     try:
         outcome = await decision(post_id, actor)
     except RateLimited as limited:
         text = messages.rate_limited(limited.retry_after, limited.scope)
-        await tell_privately(client, actor.user_id, text, channel=actor.channel)
+        await tell_privately(client, actor.user_id, text, channel=channel)
         return
-    await reply_to(client, actor, outcome)
+    await reply_to(client, actor, outcome, channel)
 
 
 ModalBuilder = Callable[..., dict[str, Any]]
@@ -86,13 +89,14 @@ async def open_post_modal(
 ) -> None:
     """Ack a card button, check the clicker may change the post, then open `build`'s modal."""
     await ack()
-    post_id, actor = clicked(body, action)
+    post_id, actor, channel = clicked(body, action)
     outcome = await check(post_id, actor)
     if not outcome.done or outcome.post is None:
-        await reply_to(client, actor, outcome)
+        await reply_to(client, actor, outcome, channel)
         return
     post = outcome.post
     # A modal may show the draft post by post: split off the event loop first (then cached).
     await measure_draft_async(post.platform, post.message or "", thread=post.thread)
-    view = build(post, channel=actor.channel, message_ts=actor.message_ts)
+    message_ts = actor.card.id if actor.card else None
+    view = build(post, channel=channel, message_ts=message_ts)
     await client.views_open(trigger_id=body["trigger_id"], view=view)

@@ -20,5 +20,5 @@ async def handle_regenerate(
     services: Services,
 ) -> None:
     """Write a new version of the draft (no feedback: "Suggest changes…" takes some)."""
-    regenerate = functools.partial(services.approval.regenerate, feedback=None)
+    regenerate = functools.partial(services.editing.regenerate, feedback=None)
     await decide(ack, body, action, client, regenerate)

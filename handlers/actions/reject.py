@@ -19,4 +19,4 @@ async def handle_reject(
     services: Services,
 ) -> None:
     """Reject: the post will never be published."""
-    await decide(ack, body, action, client, services.approval.reject)
+    await decide(ack, body, action, client, services.decisions.reject)

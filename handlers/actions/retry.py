@@ -19,4 +19,4 @@ async def handle_retry(
     services: Services,
 ) -> None:
     """Retry: publish, draft or deliver a failed post again."""
-    await decide(ack, body, action, client, services.approval.retry)
+    await decide(ack, body, action, client, services.decisions.retry)

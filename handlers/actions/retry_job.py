@@ -8,8 +8,8 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.actions.outcome import decide
-from services.approval import Actor, Outcome, Verdict
 from services.container import Services
+from services.models import Actor, Outcome, Verdict
 
 
 async def handle_retry_job(
@@ -24,6 +24,6 @@ async def handle_retry_job(
     async def retry(value: str, actor: Actor) -> Outcome:
         if not value.isdigit():
             return Outcome(Verdict.NOT_FOUND)
-        return await services.approval.retry_job(int(value), actor)
+        return await services.decisions.retry_job(int(value), actor)
 
     await decide(ack, body, action, client, retry)

@@ -21,5 +21,5 @@ async def handle_suggest_changes(
     services: Services,
 ) -> None:
     """Open the feedback modal, if the clicker may regenerate the draft."""
-    check = functools.partial(services.approval.may_change, action="regenerate")
+    check = functools.partial(services.editing.may_change, action="regenerate")
     await open_post_modal(ack, body, action, client, check, regenerate_modal)

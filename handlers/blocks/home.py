@@ -8,65 +8,53 @@ from handlers import ids
 from handlers.blocks.card import SECTION_TEXT_MAX, button, context, mrkdwn
 from handlers.blocks.markup import Channel, Link, Mrkdwn, User, clip, lines_within, md
 from handlers.blocks.status import REASON_PREVIEW, post_line
-from services.home import HomeData
-from services.models import Job, Post, PostStatus
+from services.lifecycle import Action
+from services.models import Post
+from services.overview import DeadJob, HomeData, Listed
 from services.platforms import spec_for
 
 Block = dict[str, Any]
 
 HOME_BLOCKS_MAX = 100
 
-JOB_KINDS = {
-    "sync_card": "Approval card update",
-    "notify_user": "Direct message",
-    "publish": "Publish",
-}
-
 
 def _header(text: str) -> Block:
     return {"type": "header", "text": {"type": "plain_text", "text": text[:150], "emoji": True}}
 
 
-def _pending(post: Post, data: HomeData) -> list[Block]:
-    blocks = [{**mrkdwn(post_line(post)), "block_id": f"pending_{post.id}"}]
+def _actions(block_id: str, elements: list[Block]) -> list[Block]:
+    return [{"type": "actions", "block_id": block_id, "elements": elements}] if elements else []
+
+
+def _pending(listed: Listed) -> list[Block]:
+    post = listed.post
     value = ids.versioned(post.id, post.version)  # the version this tab shows
-    if data.is_approver:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"pending_actions_{post.id}",
-                "elements": [
-                    button("Approve & post", ids.APPROVE, value, "primary"),
-                    button("Reject", ids.REJECT, value, "danger"),
-                ],
-            }
-        )
-    return blocks
-
-
-def _failed(post: Post, data: HomeData) -> list[Block]:
-    may_retry = data.is_approver or (
-        post.requester == data.viewer and post.status != PostStatus.FAILED_POST
-    )
-    blocks = [{**mrkdwn(post_line(post)), "block_id": f"failed_{post.id}"}]
     elements = []
-    if may_retry:
+    if Action.APPROVE in listed.actions:
+        elements.append(button("Approve & post", ids.APPROVE, value, "primary"))
+    if Action.REJECT in listed.actions:
+        elements.append(button("Reject", ids.REJECT, value, "danger"))
+    line = {**mrkdwn(post_line(post)), "block_id": f"pending_{post.id}"}
+    return [line, *_actions(f"pending_actions_{post.id}", elements)]
+
+
+def _failed(listed: Listed) -> list[Block]:
+    post = listed.post
+    elements = []
+    if Action.RETRY in listed.actions:
         elements.append(button("Retry", ids.RETRY, post.id, "primary"))
-    if data.is_approver:
+    if Action.DISCARD in listed.actions:
         elements.append(button("Discard", ids.DISCARD, post.id))
-    if elements:
-        blocks.append(
-            {"type": "actions", "block_id": f"failed_actions_{post.id}", "elements": elements}
-        )
-    return blocks
+    line = {**mrkdwn(post_line(post)), "block_id": f"failed_{post.id}"}
+    return [line, *_actions(f"failed_actions_{post.id}", elements)]
 
 
-def _dead_job(job: Job, data: HomeData) -> Block:
-    kind = JOB_KINDS.get(job.kind, job.kind)
+def _dead_job(dead: DeadJob) -> Block:
+    job = dead.job
     error = clip(job.last_error or "unknown error", REASON_PREVIEW)
-    text = md("*{kind}* failed for good: {error}", kind=kind, error=error)
+    text = md("*{kind}* failed for good: {error}", kind=dead.label, error=error)
     block: Block = {**mrkdwn(text), "block_id": f"job_{job.id}"}
-    if data.is_approver:
+    if dead.may_retry:
         block["accessory"] = button("Retry", ids.RETRY_JOB, str(job.id))
     return block
 
@@ -114,18 +102,20 @@ def home_view(data: HomeData) -> dict[str, Any]:
         context(md("Type `/socialpost` in any channel to draft a post. Updated as things change.")),
         _header(f"Pending approval ({data.pending_total})"),
     ]
-    for post in data.pending:
-        blocks += _pending(post, data)
-    if data.pending_total > len(data.pending):
-        blocks.append(_on_their_cards(data.pending, data.pending_total, "pending posts"))
+    pending = [listed.post for listed in data.pending]
+    for listed in data.pending:
+        blocks += _pending(listed)
+    if data.pending_total > len(pending):
+        blocks.append(_on_their_cards(pending, data.pending_total, "pending posts"))
     elif not data.pending:
         blocks.append(context(md("Nothing waits for approval.")))
     blocks.append(_header(f"Failed ({data.failed_total + data.dead_jobs_total})"))
-    for post in data.failed:
-        blocks += _failed(post, data)
-    if data.failed_total > len(data.failed):
-        blocks.append(_on_their_cards(data.failed, data.failed_total, "failed posts"))
-    blocks += [_dead_job(job, data) for job in data.dead_jobs]
+    failed = [listed.post for listed in data.failed]
+    for listed in data.failed:
+        blocks += _failed(listed)
+    if data.failed_total > len(failed):
+        blocks.append(_on_their_cards(failed, data.failed_total, "failed posts"))
+    blocks += [_dead_job(dead) for dead in data.dead_jobs]
     if data.dead_jobs_total > len(data.dead_jobs):
         hidden = data.dead_jobs_total - len(data.dead_jobs)
         blocks.append(

@@ -12,10 +12,10 @@ from handlers import ids
 from handlers.blocks.card import MESSAGE_BLOCKS_MAX, context, draft_section, mrkdwn
 from handlers.blocks.markup import Mrkdwn, md
 from handlers.blocks.pieces import Piece, cut
-from services.approval import FEEDBACK_MAX
+from services.editing import FEEDBACK_MAX
+from services.intake import BRIEF_MAX, IMAGE_URL_MAX, TONES
 from services.models import Post
 from services.platforms import PLATFORMS, PlatformSpec, spec_for, thread_parts
-from services.posts import BRIEF_MAX, IMAGE_URL_MAX, TONES
 
 TEXT_INPUT_MAX = 3000
 MODAL_BLOCKS_MAX = 100

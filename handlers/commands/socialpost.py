@@ -13,8 +13,6 @@ from handlers.blocks.modal import fits_prefill, new_post_modal, prefill_too_long
 from handlers.blocks.status import status_blocks
 from services.container import Services
 
-STATUS_LIST_LENGTH = 10
-
 
 async def handle_socialpost(
     ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, services: Services
@@ -26,10 +24,12 @@ async def handle_socialpost(
         await ack(text=help_text(command.get("command") or ids.COMMAND))
         return
     if word == "status":
-        pending, failed, _posted = await services.posts.queue(limit=STATUS_LIST_LENGTH)
-        pending_total, failed_total = await services.posts.queue_sizes()
+        status = await services.overview.status(command["user_id"])
         summary, blocks = status_blocks(
-            pending, failed, pending_total=pending_total, failed_total=failed_total
+            [listed.post for listed in status.pending],
+            [listed.post for listed in status.failed],
+            pending_total=status.pending_total,
+            failed_total=status.failed_total,
         )
         await ack(text=summary, blocks=blocks)
         return
@@ -41,8 +41,8 @@ async def handle_socialpost(
     await client.views_open(
         trigger_id=command["trigger_id"],
         view=new_post_modal(
-            platforms=services.posts.offered_platforms,
-            dry_run_platforms=services.posts.dry_run_platforms,
+            platforms=services.intake.offered_platforms,
+            dry_run_platforms=services.intake.dry_run_platforms,
             brief=text,
             origin_channel=command.get("channel_id"),
         ),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.container import Services
+from handlers.slack_out import AppHome
 
 
-async def handle_app_home_opened(event: dict[str, Any], services: Services) -> None:
+async def handle_app_home_opened(event: dict[str, Any], app_home: AppHome) -> None:
     """Show the queue in the Home tab and keep it fresh while it is in use."""
     if event.get("tab", "home") == "home":
-        await services.home.opened(event["user"])
+        await app_home.opened(event["user"])

@@ -19,10 +19,10 @@ async def handle_edit_post(
 ) -> None:
     """Save the edited text (its boxes joined back) as a new version; a text over the limit
     stays in the modal with its measured length, shown on the first box."""
-    post_id, actor = card_actor(body, view)
+    post_id, actor, _channel = card_actor(body, view)
     text = edited_text(view)
     try:
-        outcome = await services.approval.edit(post_id, actor, text)
+        outcome = await services.editing.edit(post_id, actor, text)
     except InvalidRequest as invalid:
         await ack(response_action="errors", errors={ids.DRAFT_TEXT: invalid.errors["text"]})
         return

@@ -14,7 +14,7 @@ from handlers.blocks.modal import origin_channel, selected_values, text_value
 from handlers.replies import tell_privately
 from services.container import Services
 from services.errors import InvalidRequest, RateLimited
-from services.posts import DraftRequest
+from services.intake import DraftRequest
 
 # Service field -> the modal block that shows its error.
 FIELD_BLOCKS = {
@@ -40,8 +40,9 @@ async def handle_new_post(
     state = (view.get("state") or {}).get("values") or {}
     user_id = body["user"]["id"]
     request = DraftRequest(
-        # Slack always sends the view id; without one there is nothing to de-duplicate on.
-        request_id=view.get("id") or f"no-view-{uuid.uuid4()}",
+        # The idempotency key: Slack re-delivers a submission with the same view id (and
+        # always sends one; without it there is nothing to de-duplicate on).
+        request_id=f"slack:view:{view.get('id') or uuid.uuid4()}",
         requester=user_id,
         brief=text_value(state, ids.BRIEF),
         platforms=tuple(selected_values(state, ids.PLATFORM)),
@@ -50,7 +51,7 @@ async def handle_new_post(
         thread=ids.THREAD in selected_values(state, ids.THREAD),
     )
     try:
-        await services.posts.submit(request)
+        await services.intake.submit(request)
     except InvalidRequest as invalid:
         errors = {FIELD_BLOCKS.get(name, ids.BRIEF): text for name, text in invalid.errors.items()}
         await ack(response_action="errors", errors=errors)

@@ -24,17 +24,17 @@ async def handle_regenerate_post(
     services: Services,
 ) -> None:
     """Start a new version from the same brief; refusals stay in the modal."""
-    post_id, actor = card_actor(body, view)
+    post_id, actor, channel = card_actor(body, view)
     feedback = text_value((view.get("state") or {}).get("values") or {}, ids.FEEDBACK)
     try:
-        outcome = await services.approval.regenerate(post_id, actor, feedback)
+        outcome = await services.editing.regenerate(post_id, actor, feedback)
     except InvalidRequest as invalid:
         await ack(response_action="errors", errors={ids.FEEDBACK: invalid.errors["feedback"]})
         return
     except RateLimited as limited:
         message = rate_limited(limited.retry_after, limited.scope)
         await ack(response_action="errors", errors={ids.FEEDBACK: message})
-        await tell_privately(client, actor.user_id, message, channel=actor.channel)
+        await tell_privately(client, actor.user_id, message, channel=channel)
         return
     refused = refusal_text(outcome)
     if refused is not None:

@@ -209,12 +209,18 @@ def _enqueue(dialect_name: str, keyed: bool) -> Insert:
 
 
 @functools.cache
-def _claim(excluding: bool) -> Update:
-    """Lease up to :limit due jobs to :owner until :lease_until, in one statement."""
+def _claim(excluding: bool, kinds: str | None) -> Update:
+    """Lease up to :limit due jobs to :owner until :lease_until, in one statement; with
+    `kinds` "only" or "except", only jobs whose kind is (or isn't) among :kinds."""
     job = retry_jobs.alias("job")
+    conditions = [_claimable(job, excluding), _not_held_back(job, at_now=True, excluding=excluding)]
+    if kinds == "only":
+        conditions.append(job.c.kind.in_(bindparam("kinds", expanding=True)))
+    elif kinds == "except":
+        conditions.append(job.c.kind.not_in(bindparam("kinds", expanding=True)))
     due = (
         select(job.c.id)
-        .where(_claimable(job, excluding), _not_held_back(job, at_now=True, excluding=excluding))
+        .where(*conditions)
         .order_by(job.c.next_attempt_at, job.c.id)
         .limit(bindparam("limit"))
         # PostgreSQL: claimers in other processes skip what this one is taking.
@@ -357,6 +363,8 @@ class SqlJobs:
         lease: timedelta,
         owner: str,
         exclude: Collection[int] = (),
+        kinds: Collection[str] | None = None,
+        except_kinds: Collection[str] = (),
     ) -> list[Job]:
         """Lease up to `limit` due jobs to `owner`, in one statement."""
         parameters: dict[str, Any] = {
@@ -368,7 +376,14 @@ class SqlJobs:
         }
         if exclude:
             parameters["exclude"] = list(exclude)
-        claimed = await self._jobs(_claim(bool(exclude)), **parameters)
+        filtering: str | None = None
+        if kinds is not None:
+            if not kinds:
+                return []
+            filtering, parameters["kinds"] = "only", list(kinds)
+        elif except_kinds:
+            filtering, parameters["kinds"] = "except", list(except_kinds)
+        claimed = await self._jobs(_claim(bool(exclude), filtering), **parameters)
         return sorted(claimed, key=lambda claimed_job: claimed_job.id)
 
     async def renew(self, job_ids: Collection[int], *, owner: str, lease: timedelta) -> set[int]:

@@ -6,8 +6,8 @@ import asyncio
 import copy
 
 from services.models import PostStatus
-from tests.emulators.base import Fault, wait_until
-from tests.harness import (
+from tests.support.emulators.base import Fault, wait_until
+from tests.support.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     DEFAULT_DRAFT,

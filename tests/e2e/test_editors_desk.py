@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from services.models import PostStatus
-from tests.emulators.base import Fault, wait_until
-from tests.harness import (
+from tests.support.emulators.base import Fault, wait_until
+from tests.support.harness import (
     APPROVER,
     DEFAULT_DRAFT,
     OTHER_APPROVER,

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 
 from services.platforms.x.count import TOO_COMPLEX
 from tests.e2e.test_editors_desk import edit
-from tests.emulators.base import wait_until
-from tests.harness import APPROVER, REQUESTER, World
+from tests.support.emulators.base import wait_until
+from tests.support.harness import APPROVER, REQUESTER, World
 
 # Generous: the old counter blocked the loop for seconds on each of these (33 s for the
 # first), the bounded one for milliseconds; a shared CI machine stays far below this.

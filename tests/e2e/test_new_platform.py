@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from services.platforms import PLATFORMS
-from tests.harness import APPROVER, DEFAULT_DRAFT, World
-from tests.unit.test_platform_registry import TOOT
+from tests.support.harness import APPROVER, DEFAULT_DRAFT, World
+from tests.unit.services.platforms.test_registry import TOOT
 
 
 async def test_a_registered_platform_is_offered_drafted_measured_and_published(

@@ -17,8 +17,8 @@ import pytest
 
 from bot.logging import configure_logging
 from services.models import PostStatus
-from tests.emulators.base import Fault, wait_until
-from tests.harness import (
+from tests.support.emulators.base import Fault, wait_until
+from tests.support.harness import (
     ANTHROPIC_KEY,
     APPROVER,
     OPENAI_KEY,

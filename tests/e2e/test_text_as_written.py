@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from services.platforms.x.thread import split_thread
-from tests.emulators.base import Fault, wait_until
-from tests.emulators.slack import Message
-from tests.harness import (
+from tests.support.emulators.base import Fault, wait_until
+from tests.support.emulators.slack import Message
+from tests.support.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
     OTHER_APPROVER,
@@ -18,7 +18,7 @@ from tests.harness import (
     World,
     draft_from_brief,
 )
-from tests.slack_markup import HOSTILE, message_texts, mrkdwn_texts, unescaped
+from tests.support.slack_markup import HOSTILE, message_texts, mrkdwn_texts, unescaped
 
 HOSTILE_DRAFT = f"Spring sale! {HOSTILE}"
 MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")

@@ -165,6 +165,18 @@ async def test_excluded_jobs_are_not_claimed_whatever_their_lease(store: Store) 
     assert (await job(store, queued)).status == JobStatus.QUEUED
 
 
+async def test_claims_can_take_only_some_kinds_or_all_but_some(store: Store) -> None:
+    """`kinds` claims only jobs of those kinds and `except_kinds` every other kind, so a
+    worker can give a kind its own room; an empty `kinds` claims nothing."""
+    draft = await enqueue(store, "draft", run_at=at(1))
+    card = await enqueue(store, "sync_card", run_at=at(2))
+    notice = await enqueue(store, "notify_user", run_at=at(3))
+    assert await ids(store, kinds=[]) == []
+    assert await ids(store, now=10, except_kinds=["draft"], limit=1) == [card]
+    assert await ids(store, now=10, kinds=["draft", "publish"]) == [draft]
+    assert await ids(store, now=10, except_kinds=["draft"]) == [notice]
+
+
 async def test_renew_extends_only_the_owners_running_leases(store: Store) -> None:
     """Renewal moves the lease of the owner's running jobs forward and names them."""
     mine = await enqueue(store)

@@ -1,0 +1,150 @@
+"""Deciding about a post: approve, reject, retry, discard, and retrying dead jobs.
+
+Approvers decide (see `services.policy`). Each decision is one `Lifecycle` move, so two clicks
+can never both win and a crash can't separate a decision from its effects: approving queues
+the publish in the same transaction (behind the first try of the card update that says
+"Publishing..."). A decision on a pending draft is for the version the clicker was shown: an
+edit or a regeneration that lands first makes the click change nothing
+(`Verdict.STALE_VERSION`) instead of approving text nobody saw.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import structlog
+
+from services.editing import Editing
+from services.jobs import JobQueue, Transaction
+from services.lifecycle import Action, Lifecycle, Moved
+from services.models import Actor, Outcome, Verdict
+from services.platforms import measure_draft_async
+from services.platforms.publish import PUBLISH, queue_publish
+from storage import Store
+from storage.models import JobStatus, PostStatus
+
+log = structlog.get_logger(__name__)
+
+
+class Decisions:
+    """Approve, reject, retry and discard posts, and retry dead jobs, on behalf of people."""
+
+    def __init__(
+        self, store: Store, lifecycle: Lifecycle, queue: JobQueue, editing: Editing
+    ) -> None:
+        self._store = store
+        self._lifecycle = lifecycle
+        self._queue = queue
+        self._editing = editing
+
+    async def _publish_after(self, tx: Transaction, moved: Moved) -> None:
+        """Queue the publish behind the first job the move queued (its card update)."""
+        after = moved.queued[0] if moved.queued else None
+        await queue_publish(self._queue, tx, moved.post.id, after=after)
+
+    async def approve(self, post_id: str, actor: Actor) -> Outcome:
+        """Claim a pending post for publishing (`pending` -> `approved`) and queue the publish."""
+        checked = await self._lifecycle.check(Action.APPROVE, post_id, actor)
+        if isinstance(checked, Outcome):
+            return checked
+        post = checked
+        measurement = await measure_draft_async(
+            post.platform, post.message or "", thread=post.thread
+        )
+        if not measurement.within_limit:
+            refused = await self._lifecycle.refuse(
+                "approve", actor, post_id, Verdict.OVER_LIMIT, post
+            )
+            return Outcome(refused.verdict, post, "; ".join(measurement.problems))
+        card = actor.card
+        source = json.dumps(
+            {
+                "user": actor.user_id,
+                "channel": card.place if card else None,
+                "message_ts": card.id if card else None,
+            }
+        )
+        # At the version checked above: who wrote it, its length, what the card showed.
+        outcome = await self._lifecycle.act(
+            post,
+            Action.APPROVE,
+            actor,
+            then=self._publish_after,
+            approved_by=actor.user_id,
+            approved_at=self._lifecycle.clock.now(),
+            approval_source=source,
+        )
+        if outcome.done:
+            log.info("post_approved", post_id=post_id, user=actor.user_id)
+        return outcome
+
+    async def reject(self, post_id: str, actor: Actor) -> Outcome:
+        """Reject a pending post (`pending` -> `rejected`), as the clicker saw it."""
+        return await self._close(Action.REJECT, post_id, actor)
+
+    async def discard(self, post_id: str, actor: Actor) -> Outcome:
+        """Give up on a failed post (-> `rejected`)."""
+        return await self._close(Action.DISCARD, post_id, actor)
+
+    async def _close(self, action: Action, post_id: str, actor: Actor) -> Outcome:
+        checked = await self._lifecycle.check(action, post_id, actor)
+        if isinstance(checked, Outcome):
+            return checked
+        return await self._lifecycle.act(
+            checked, action, actor, rejected_by=actor.user_id, failure_reason=None
+        )
+
+    async def retry(self, post_id: str, actor: Actor) -> Outcome:
+        """Try a failed post again: publish it again, draft it again, or deliver its card.
+
+        A failed publish is retried by approvers; a failed draft or an undelivered card by
+        approvers and the requester. Drafting again takes a rate-limit token (`RateLimited`).
+        """
+        checked = await self._lifecycle.check(Action.RETRY, post_id, actor)
+        if isinstance(checked, Outcome):
+            return checked
+        post = checked
+        if post.status == PostStatus.FAILED_POST:
+            return await self._lifecycle.act(
+                post, Action.RETRY, actor, then=self._publish_after, failure_reason=None
+            )
+        if post.status == PostStatus.FAILED_GENERATION:
+            return await self._editing.redraft(post, actor, Action.RETRY)
+        # An undelivered card: the move announces the post, which sends its card again.
+        return await self._lifecycle.act(post, Action.RETRY, actor)
+
+    async def retry_job(self, job_id: int, actor: Actor) -> Outcome:
+        """Run a dead job again from scratch (App Home); approvers only.
+
+        A dead publish can only be retried through its post: a failed post is published
+        again (as its card's Retry does); for a post that was discarded or has gone out since,
+        there is nothing to retry and the refusal says so.
+        """
+        refuse = functools.partial(
+            self._lifecycle.refuse, Action.RETRY_JOB, actor, detail=f"job {job_id}"
+        )
+        if not self._lifecycle.policy.may_retry_jobs(actor.user_id):
+            return await refuse("", Verdict.NOT_APPROVER)
+        job = await self._store.jobs.get(job_id)
+        if job is None or job.status != JobStatus.DEAD:
+            return await refuse((job.post_id or "") if job else "", Verdict.NOT_FAILED)
+        post = await self._store.posts.get(job.post_id) if job.post_id else None
+        if job.kind == PUBLISH:
+            if post is None:
+                return await refuse(job.post_id or "", Verdict.NOT_FOUND)
+            if post.status == PostStatus.FAILED_POST:
+                return await self.retry(post.id, actor)
+            rejected = post.status == PostStatus.REJECTED
+            return await refuse(
+                post.id, Verdict.DISCARDED if rejected else Verdict.NOT_FAILED, post
+            )
+        async with self._lifecycle.transaction() as tx:
+            revived = await self._queue.revive(tx, job_id)
+            outcome = "requeued" if revived else "lost"
+            await self._lifecycle.audit(
+                tx, actor, Action.RETRY_JOB, job.post_id, outcome, f"job {job_id}"
+            )
+        if not revived:
+            return Outcome(Verdict.NOT_FAILED, post)
+        return Outcome(Verdict.DONE, post)

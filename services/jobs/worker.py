@@ -1,0 +1,306 @@
+"""The worker that drains the retry table: leases, renewals, concurrency, wake-ups, shutdown.
+
+The worker leases due jobs, runs them concurrently (each kind with a `concurrency` of its own in
+its own room, every other kind in the shared room), renews the leases while they run, and on
+start-up makes every job an earlier process left running due again at once: this process holds
+the SQLite file's lock (`storage.sqlite.lock`), so the process that leased them is gone,
+whatever their leases say. It sleeps until the next job is due or a commit that queued one
+wakes it (`JobQueue`); while idle it only reads.
+
+A job handler signals how a run ended by returning (done) or raising:
+
+- `RetryLater`: not now, and it doesn't count as an attempt (a platform's breaker is open);
+- `JobFailed(transient=True)`: try again after the retry policy's backoff (at least the
+  service's own Retry-After), until its last run, then the job is dead;
+- `JobFailed(transient=False)`: dead at once (retrying can't help);
+- anything else: a bug, logged with its traceback and retried like a transient failure.
+
+A dead job moves to its type's dead-letter queue and its handler's `on_dead` records what it
+means for the post, in the same transaction. Reasons quote third parties (a platform's error
+text), so they are scrubbed of secrets before they are stored. Jobs are leased to `owner`
+(unique per worker): a job whose lease another worker took over is finished by that one, and
+this one's late result changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+
+from services.clock import Clock, SystemClock
+from services.errors import JobFailed, RetryLater
+from services.jobs.queue import JobQueue
+from services.jobs.registry import JobType, JobTypes
+from services.jobs.retry import RetryPolicy
+from storage import Store, background_work
+from storage.models import Job
+
+log = structlog.get_logger(__name__)
+
+# Seconds between looks at the table while nothing wakes the worker (read-only looks).
+IDLE_LOOK = 1.0
+# A job of a kind no handler is registered for (a newer process's, say) waits this long.
+UNKNOWN_KIND_WAIT = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class _Room:
+    """Room for running jobs: `limit` at once, of `kinds` only (or of every kind but
+    `except_kinds`)."""
+
+    name: str
+    limit: int
+    kinds: tuple[str, ...] | None = None
+    except_kinds: tuple[str, ...] = ()
+
+
+async def _cancel(tasks: list[asyncio.Task[None] | None]) -> None:
+    """Cancel the tasks and wait until they are gone."""
+    live = [task for task in tasks if task is not None]
+    for task in live:
+        task.cancel()
+    for task in live:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class Worker:
+    """Runs the retry table's jobs. `register` the job types, `start()` at start-up, `stop()`
+    at shutdown."""
+
+    def __init__(
+        self,
+        store: Store,
+        queue: JobQueue,
+        *,
+        retry: RetryPolicy,
+        lease: float,
+        concurrency: int = 16,
+        clock: Clock | None = None,
+        owner: str | None = None,
+        scrub: Callable[[str], str] = str,
+    ) -> None:
+        self._store = store
+        self.types = JobTypes()
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._retry = retry
+        self._lease = lease
+        self._concurrency = concurrency
+        self._clock = clock or SystemClock()
+        self._scrub = scrub
+        self._wake = asyncio.Event()
+        self._running: dict[int, tuple[asyncio.Task[None], str]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._lease_task: asyncio.Task[None] | None = None
+        queue.on_queued(self.wake)
+
+    def register(self, job_type: JobType) -> None:
+        """Run jobs of `job_type` (before `start()`)."""
+        self.types.register(job_type)
+
+    def wake(self) -> None:
+        """Look for due jobs now (a transaction that queued some has committed)."""
+        self._wake.set()
+
+    def _rooms(self) -> list[_Room]:
+        own = [t for t in self.types if t.concurrency is not None]
+        rooms = [_Room(t.name, t.concurrency, kinds=(t.name,)) for t in own if t.concurrency]
+        shared = _Room("shared", self._concurrency, except_kinds=tuple(t.name for t in own))
+        return [shared, *rooms]
+
+    def _free(self, room: _Room) -> int:
+        busy = sum(1 for _, name in self._running.values() if name == room.name)
+        return room.limit - busy
+
+    async def start(self) -> None:
+        """Recover jobs an earlier (dead: we hold the database) process left running, then
+        start working."""
+        with background_work():
+            async with self._store.transaction() as tx:
+                recovered = await tx.jobs.requeue_running(self._clock.now())
+            if recovered:
+                log.warning("jobs_recovered", count=recovered)
+            # The tasks (and the job tasks they start) inherit the background mark.
+            self._loop_task = asyncio.create_task(self._work(), name="jobs-worker")
+            self._lease_task = asyncio.create_task(self._renew_leases(), name="jobs-leases")
+
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop claiming jobs and give running ones `grace` seconds to finish (a publish cut
+        off mid-request would run again after the restart and could only find its post as
+        duplicate content); what is still running then is cancelled and runs again next start.
+        """
+        await _cancel([self._loop_task])
+        running = [task for task, _ in self._running.values()]
+        if running and grace > 0:
+            await asyncio.wait(running, timeout=grace)
+        await _cancel([self._lease_task, *(task for task, _ in self._running.values())])
+        self._loop_task = self._lease_task = None
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until no job is due or running (tests and benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            due = await self._store.jobs.next_due_at()
+            if not self._running and (due is None or due > self._clock.now()):
+                return
+            await asyncio.sleep(0.01)
+        raise TimeoutError("the jobs worker did not drain")
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                claimed_at = self._clock.now()
+                if not await self._claim(claimed_at):
+                    await self._sleep_until_due(claimed_at)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The worker must outlive a bad moment (a locked or full disk, say).
+                log.exception("jobs_worker_error")
+                await asyncio.sleep(1.0)
+
+    async def _claim(self, now: datetime) -> bool:
+        """Start the jobs due at `now` there is room for; True when some room was filled."""
+        self._wake.clear()
+        rooms = [(room, free) for room in self._rooms() if (free := self._free(room)) > 0]
+        if not rooms:
+            return False
+        filled = False
+        lease = timedelta(seconds=self._lease)
+        async with self._store.transaction() as tx:
+            for room, free in rooms:
+                jobs = await tx.jobs.claim_due(
+                    now=now,
+                    limit=free,
+                    lease=lease,
+                    owner=self.owner,
+                    exclude=self._running.keys(),
+                    kinds=room.kinds,
+                    except_kinds=room.except_kinds,
+                )
+                for job in jobs:
+                    task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+                    self._running[job.id] = (task, room.name)
+                    task.add_done_callback(functools.partial(self._finished, job.id))
+                filled = filled or len(jobs) == free
+        return filled
+
+    def _finished(self, job_id: int, _task: asyncio.Task[None]) -> None:
+        self._running.pop(job_id, None)
+        self._wake.set()
+
+    async def _sleep_until_due(self, claimed_at: datetime) -> None:
+        """Wait until a job may be claimable, without writing to the database meanwhile.
+
+        A job due at `claimed_at` that the claim left alone is held back by a running job of
+        its key (or there was no room): only the end of a job releases it, and the end of a
+        job wakes the worker, as does every commit that queues a job. So the next job to look
+        for is one due (or a lease that ends) after `claimed_at`; the table is read again
+        every `IDLE_LOOK` seconds in case one was queued without a wake.
+        """
+        while not self._wake.is_set():
+            due = None
+            if any(self._free(room) > 0 for room in self._rooms()):
+                due = await self._store.jobs.next_due_at(after=claimed_at)
+            wait = IDLE_LOOK if due is None else (due - self._clock.now()).total_seconds()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=min(max(wait, 0.0), IDLE_LOOK))
+            if due is not None and due <= self._clock.now():
+                return
+
+    async def _renew_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            if not self._running:
+                continue
+            try:
+                async with self._store.transaction() as tx:
+                    # A job another worker took over isn't renewed; its result will be
+                    # dropped when it ends (`job_result_dropped`).
+                    await tx.jobs.renew(
+                        list(self._running), owner=self.owner, lease=timedelta(seconds=self._lease)
+                    )
+            except Exception:
+                log.exception("jobs_lease_renewal_failed")
+
+    async def _run(self, job: Job) -> None:
+        bound = log.bind(job_id=job.id, kind=job.kind, post_id=job.post_id, attempt=job.attempts)
+        job_type = self.types.get(job.kind)
+        if job_type is None:
+            bound.error("job_kind_unknown")
+            wait = RetryLater(self._clock.now() + UNKNOWN_KIND_WAIT, f"no handler for {job.kind}")
+            await self._reschedule(job, wait, bound)
+            return
+        try:
+            await job_type.handler.run(job)
+        except RetryLater as wait:
+            bound.info("job_waiting", reason=wait.reason, run_at=wait.run_at.isoformat())
+            await self._reschedule(job, wait, bound)
+            return
+        except JobFailed as failure:
+            await self._failed(job, job_type, failure, bound)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            bound.exception("job_crashed")
+            await self._failed(job, job_type, JobFailed(repr(exc), transient=True), bound)
+            return
+        async with self._store.transaction() as tx:
+            kept = await tx.jobs.complete(job.id, owner=self.owner)
+        self._lost(kept, bound)
+
+    async def _reschedule(self, job: Job, wait: RetryLater, bound: structlog.BoundLogger) -> None:
+        async with self._store.transaction() as tx:
+            kept = await tx.jobs.reschedule(
+                job.id,
+                owner=self.owner,
+                run_at=wait.run_at,
+                error=self._scrub(wait.reason),
+                count_attempt=False,
+            )
+        self._lost(kept, bound)
+
+    @staticmethod
+    def _lost(kept: bool, bound: structlog.BoundLogger) -> None:
+        if not kept:
+            # Another worker took the job over after our lease ran out: its result stands.
+            bound.warning("job_result_dropped", reason="lease taken over")
+
+    async def _failed(
+        self, job: Job, job_type: JobType, failure: JobFailed, bound: structlog.BoundLogger
+    ) -> None:
+        reason = self._scrub(failure.reason)
+        delay = self._retry.delay(
+            job.attempts, transient=failure.transient, retry_after=failure.retry_after
+        )
+        if delay is not None:
+            bound.warning("job_retry_scheduled", reason=reason, delay=round(delay, 3))
+            async with self._store.transaction() as tx:
+                kept = await tx.jobs.reschedule(
+                    job.id,
+                    owner=self.owner,
+                    run_at=self._clock.now() + timedelta(seconds=delay),
+                    error=reason,
+                )
+            self._lost(kept, bound)
+            return
+        queue = job_type.dead_letter
+        bound.error("job_dead", reason=reason, queue=queue)
+        async with self._store.transaction() as tx:
+            kept = await tx.jobs.bury(job.id, owner=self.owner, queue=queue, error=reason)
+            if kept:
+                await job_type.handler.on_dead(tx, job, reason)
+        self._lost(kept, bound)
+        # `on_dead` may have queued jobs (a card update, a notice).
+        self.wake()

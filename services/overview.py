@@ -1,0 +1,172 @@
+"""The queue as people see it: what `/socialpost status` and App Home list.
+
+Pending and failed posts come with the actions the viewer may take on each (asked of
+`services.policy`, never worked out again by whoever shows them); dead jobs with their kind's
+label from the job-type registry. Failure reasons and job errors quote third parties, so they
+get the same redaction as the card's. Each list holds the newest `LIST_LENGTH`; the totals say
+how many there are in all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.jobs import JobTypes
+from services.lifecycle import Action
+from services.policy import Policy
+from storage import Store
+from storage.models import FAILED_STATUSES, Job, JobStatus, Post, PostStatus
+
+LIST_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A post in a list, and what the viewer may do to it now."""
+
+    post: Post
+    actions: frozenset[Action]
+
+
+@dataclass(frozen=True)
+class DeadJob:
+    """A job that failed for good (and isn't retried through its post): its kind's label, and
+    whether the viewer may run it again."""
+
+    job: Job
+    label: str
+    may_retry: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The queue as everyone sees it, read once (then shown to each viewer)."""
+
+    pending: list[Post]
+    failed: list[Post]
+    dead_jobs: list[Job]
+    posted: list[Post]
+    pending_total: int
+    failed_total: int
+    dead_jobs_total: int
+
+
+@dataclass(frozen=True)
+class StatusData:
+    """What `/socialpost status` shows one person."""
+
+    pending: list[Listed]
+    failed: list[Listed]
+    pending_total: int
+    failed_total: int
+
+
+@dataclass(frozen=True)
+class HomeData:
+    """What one person's App Home shows."""
+
+    viewer: str
+    pending: list[Listed]
+    failed: list[Listed]
+    dead_jobs: list[DeadJob]
+    posted: list[Post]
+    pending_total: int
+    failed_total: int
+    dead_jobs_total: int
+
+
+class Overview:
+    """Reads the queue for the places that list it."""
+
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        job_types: JobTypes,
+        *,
+        scrub: Callable[[str], str] = str,
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._job_types = job_types
+        self._scrub = scrub
+
+    async def get(self, post_id: str) -> Post | None:
+        """The post with this id."""
+        return await self._store.posts.get(post_id)
+
+    def _shown(self, posts: list[Post]) -> list[Post]:
+        return [
+            post.model_copy(update={"failure_reason": self._scrub(post.failure_reason)})
+            if post.failure_reason
+            else post
+            for post in posts
+        ]
+
+    async def snapshot(self, *, dead_jobs: bool = True) -> Snapshot:
+        """Pending, failed and recently posted posts, newest first (and dead jobs), with the
+        totals."""
+        posts = self._store.posts
+        pending = self._shown(await posts.with_status([PostStatus.PENDING], limit=LIST_LENGTH))
+        failed = self._shown(await posts.with_status(FAILED_STATUSES, limit=LIST_LENGTH))
+        posted = await posts.with_status([PostStatus.POSTED], limit=LIST_LENGTH)
+        counts = await posts.count_by_status()
+        failed_total = sum(counts.get(status, 0) for status in FAILED_STATUSES)
+        dead: list[Job] = []
+        dead_total = 0
+        if dead_jobs:
+            failed_ids = {post.id for post in failed}
+            found = await self._store.jobs.with_status(JobStatus.DEAD, limit=LIST_LENGTH * 2)
+            dead_total = await self._store.jobs.count(JobStatus.DEAD, except_posts=failed_ids)
+            # Dead jobs of failed posts are retried through the post; list the others.
+            dead = [
+                job.model_copy(update={"last_error": self._scrub(job.last_error)})
+                if job.last_error
+                else job
+                for job in found
+                if job.post_id not in failed_ids
+            ][:LIST_LENGTH]
+        return Snapshot(
+            pending=pending,
+            failed=failed,
+            dead_jobs=dead,
+            posted=posted,
+            pending_total=counts.get(PostStatus.PENDING, 0),
+            failed_total=failed_total,
+            dead_jobs_total=dead_total,
+        )
+
+    def _listed(self, viewer: str, posts: list[Post]) -> list[Listed]:
+        return [Listed(post, self._policy.allowed_actions(viewer, post)) for post in posts]
+
+    def home_for(self, viewer: str, snapshot: Snapshot) -> HomeData:
+        """The snapshot as `viewer`'s App Home shows it."""
+        may_retry = self._policy.may_retry_jobs(viewer)
+        return HomeData(
+            viewer=viewer,
+            pending=self._listed(viewer, snapshot.pending),
+            failed=self._listed(viewer, snapshot.failed),
+            dead_jobs=[
+                DeadJob(job, self._job_types.label(job.kind), may_retry)
+                for job in snapshot.dead_jobs
+            ],
+            posted=snapshot.posted,
+            pending_total=snapshot.pending_total,
+            failed_total=snapshot.failed_total,
+            dead_jobs_total=snapshot.dead_jobs_total,
+        )
+
+    async def home(self, viewer: str) -> HomeData:
+        """The queue as `viewer`'s App Home shows it."""
+        return self.home_for(viewer, await self.snapshot())
+
+    async def status(self, viewer: str) -> StatusData:
+        """The pending and failed posts as `/socialpost status` shows them to `viewer`."""
+        snapshot = await self.snapshot(dead_jobs=False)
+        return StatusData(
+            pending=self._listed(viewer, snapshot.pending),
+            failed=self._listed(viewer, snapshot.failed),
+            pending_total=snapshot.pending_total,
+            failed_total=snapshot.failed_total,
+        )
