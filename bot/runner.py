@@ -19,6 +19,7 @@ from bot.http import serving, web_app
 from bot.logging import configure_logging
 from bot.runtime import Runtime
 from bot.settings import Mode, Settings
+from services.clock import Clock
 from services.platforms import PLATFORMS
 
 log = structlog.get_logger(__name__)
@@ -63,6 +64,8 @@ async def serve(
     settings: Settings,
     stop: asyncio.Event | None = None,
     on_ready: Callable[[Runtime], None] | None = None,
+    *,
+    clock: Clock | None = None,
 ) -> None:
     """Open the runtime, connect to Slack, and run until `stop` is set (or a signal).
 
@@ -71,7 +74,7 @@ async def serve(
     started = time.monotonic()
     stop = stop or asyncio.Event()
     _stop_on_signals(stop)
-    runtime = await Runtime.open(settings)
+    runtime = await Runtime.open(settings, clock=clock)
     try:
         await runtime.start()
         app = create_app(settings, runtime.services, runtime.home, runtime.web_client)

@@ -47,6 +47,8 @@ from services.platforms import PLATFORMS, Publisher, build_publishers, dry_run_p
 from services.platforms.publish import Publishing
 from services.policy import Policy
 from services.ratelimit import RateLimiter
+from services.scheduling.deadlines import Deadlines
+from services.scheduling.decisions import Scheduling
 from services.tasks import BackgroundTasks
 from storage import Store, open_store, sqlite_url
 
@@ -82,20 +84,22 @@ class Runtime:
     home: AppHome
     services: Services
 
-    def __init__(self, settings: Settings, stack: AsyncExitStack) -> None:
+    def __init__(self, settings: Settings, stack: AsyncExitStack, clock: Clock) -> None:
         self.settings = settings
         self._stack = stack
+        self.clock = clock
 
     @classmethod
-    async def open(cls, settings: Settings) -> Self:
-        """Open the database (creating or upgrading it) and build everything on top.
+    async def open(cls, settings: Settings, *, clock: Clock | None = None) -> Self:
+        """Open the database (creating or upgrading it) and build everything on top, going
+        by `clock` (default: the machine's; tests pass one they move on).
 
         Raises `StoreLocked` when another process has the database; whatever was opened
         before a failure is closed again.
         """
         stack = AsyncExitStack()
         try:
-            runtime = cls(settings, stack)
+            runtime = cls(settings, stack, clock or SystemClock())
             await runtime._open()
         except BaseException:
             await stack.aclose()
@@ -132,7 +136,6 @@ class Runtime:
         # again wherever Slack shows them (rows written before this scrub existed).
         scrub = SecretRedactor(settings.secret_values()).redact
         jobs = settings.jobs
-        self.clock = SystemClock()
         self.queue = JobQueue(self.store, clock=self.clock)
         self.events = EventBus()
         self.worker = Worker(
@@ -170,6 +173,7 @@ class Runtime:
             self.lifecycle,
             self.publishers,
             cooldown=settings.publishing.platform_cooldown,
+            grace=settings.schedule.grace,
         )
         self.worker.register(publishing.job_type())
 
@@ -186,6 +190,19 @@ class Runtime:
             slack, Cards(self.store, self.lifecycle, self.events), self.home, clock=self.clock
         )
         self.slack_out.attach(self.events, self.queue, self.worker)
+        deadlines = Deadlines(
+            self.store,
+            self.lifecycle,
+            self.queue,
+            self.events,
+            approvers=settings.approval.approvers,
+            reminder=settings.schedule.reminder,
+            ttl=settings.schedule.ttl,
+            clock=self.clock,
+        )
+        deadlines.attach(self.events)
+        for job_type in deadlines.job_types():
+            self.worker.register(job_type)
 
         limits = settings.limits
         limiter = RateLimiter(
@@ -207,6 +224,7 @@ class Runtime:
             decisions=Decisions(self.store, self.lifecycle, self.queue, editing),
             editing=editing,
             overview=overview,
+            scheduling=Scheduling(self.lifecycle, self.queue),
         )
 
     async def _sync_platforms(self) -> None:

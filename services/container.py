@@ -8,6 +8,7 @@ from services.decisions import Decisions
 from services.editing import Editing
 from services.intake import Intake
 from services.overview import Overview
+from services.scheduling.decisions import Scheduling
 
 
 @dataclass(frozen=True)
@@ -18,3 +19,4 @@ class Services:
     decisions: Decisions
     editing: Editing
     overview: Overview
+    scheduling: Scheduling

@@ -27,6 +27,9 @@ class Notice(StrEnum):
 
     GENERATION_FAILED = "generation_failed"
     CARD_UNDELIVERABLE = "card_undeliverable"
+    # Not private: a reply in the card's thread naming the approvers (`user` is the
+    # requester; `detail` the approvers' ids, space-separated, and when the wait began).
+    APPROVAL_REMINDER = "approval_reminder"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Collection
+from datetime import datetime
 
 import structlog
 from pydantic import BaseModel, ConfigDict
@@ -24,6 +25,7 @@ from services.lifecycle import Lifecycle
 from services.models import Actor
 from services.platforms import PLATFORMS, makes_thread
 from services.ratelimit import RateLimiter
+from services.scheduling.rules import check_post_at
 from storage import Store
 from storage.models import NewPost, Post, PostStatus
 
@@ -58,6 +60,8 @@ class DraftRequest(BaseModel):
     tone: str | None = None
     image_url: str | None = None
     thread: bool = False
+    post_at: datetime | None = None
+    """When the requester would like it published (aware UTC; None: once approved)."""
 
 
 def _needing_an_image(platforms: tuple[str, ...]) -> list[str]:
@@ -65,9 +69,16 @@ def _needing_an_image(platforms: tuple[str, ...]) -> list[str]:
     return [PLATFORMS[p].name for p in platforms if p in PLATFORMS and PLATFORMS[p].needs_image]
 
 
-def check_request(request: DraftRequest, offered: Collection[str]) -> DraftRequest:
-    """The request cleaned up, or `InvalidRequest` naming every field that is wrong."""
+def check_request(
+    request: DraftRequest, offered: Collection[str], now: datetime | None = None
+) -> DraftRequest:
+    """The request cleaned up, or `InvalidRequest` naming every field that is wrong (a
+    `post_at` that can't be used is named by its `PostAtProblem` value, checked against
+    `now`)."""
     errors: dict[str, str] = {}
+    problem = check_post_at(request.post_at, now) if request.post_at and now else None
+    if problem is not None:
+        errors["post_at"] = problem.value
     brief = request.brief.strip()
     if not brief:
         errors["brief"] = "Describe the post you want: the brief can't be empty."
@@ -120,7 +131,7 @@ class Intake:
         Raises `InvalidRequest` (nothing stored) or `RateLimited` (nothing stored). A request
         already submitted returns its posts without drafting them again or taking a token.
         """
-        request = check_request(request, self.offered_platforms)
+        request = check_request(request, self.offered_platforms, self._lifecycle.clock.now())
         existing = await self._store.posts.for_request(request.request_id)
         if existing:
             log.info("duplicate_submission", request_id=request.request_id)
@@ -149,6 +160,7 @@ class Intake:
                         image_url=request.image_url,
                         thread=makes_thread(platform, asked=request.thread, brief=request.brief),
                         version=0,
+                        requested_for=request.post_at,
                     ),
                 )
                 posts.append(post)

@@ -71,6 +71,12 @@ class Verdict(StrEnum):
     NOT_FAILED = "not_failed"
     DISCARDED = "discarded"
     OVER_LIMIT = "over_limit"
+    ALREADY_SCHEDULED = "already_scheduled"
+    EXPIRED = "expired"
+    NOT_SCHEDULED = "not_scheduled"
+    ALREADY_PUBLISHING = "already_publishing"
+    NOT_RETRYING = "not_retrying"
+    NOT_EXPIRED = "not_expired"
 
 
 @dataclass(frozen=True)

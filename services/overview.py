@@ -10,7 +10,7 @@ how many there are in all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from services.jobs import JobTypes
 from services.lifecycle import Action
@@ -19,6 +19,8 @@ from storage import Store
 from storage.models import FAILED_STATUSES, Job, JobStatus, Post, PostStatus
 
 LIST_LENGTH = 10
+# A post that missed its scheduled time is listed with the failures: Retry or Discard it.
+LISTED_AS_FAILED = (*FAILED_STATUSES, PostStatus.MISSED)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,9 @@ class Snapshot:
     pending_total: int
     failed_total: int
     dead_jobs_total: int
+    scheduled: list[Post] = field(default_factory=list)
+    """Scheduled posts, soonest first."""
+    scheduled_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class StatusData:
     failed: list[Listed]
     pending_total: int
     failed_total: int
+    scheduled: list[Listed] = field(default_factory=list)
+    scheduled_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,8 @@ class HomeData:
     pending_total: int
     failed_total: int
     dead_jobs_total: int
+    scheduled: list[Listed] = field(default_factory=list)
+    scheduled_total: int = 0
 
 
 class Overview:
@@ -109,10 +118,11 @@ class Overview:
         totals."""
         posts = self._store.posts
         pending = self._shown(await posts.with_status([PostStatus.PENDING], limit=LIST_LENGTH))
-        failed = self._shown(await posts.with_status(FAILED_STATUSES, limit=LIST_LENGTH))
+        failed = self._shown(await posts.with_status(LISTED_AS_FAILED, limit=LIST_LENGTH))
         posted = await posts.with_status([PostStatus.POSTED], limit=LIST_LENGTH)
+        scheduled = await posts.scheduled(limit=LIST_LENGTH)
         counts = await posts.count_by_status()
-        failed_total = sum(counts.get(status, 0) for status in FAILED_STATUSES)
+        failed_total = sum(counts.get(status, 0) for status in LISTED_AS_FAILED)
         dead: list[Job] = []
         dead_total = 0
         if dead_jobs:
@@ -135,6 +145,8 @@ class Overview:
             pending_total=counts.get(PostStatus.PENDING, 0),
             failed_total=failed_total,
             dead_jobs_total=dead_total,
+            scheduled=scheduled,
+            scheduled_total=counts.get(PostStatus.SCHEDULED, 0),
         )
 
     def _listed(self, viewer: str, posts: list[Post]) -> list[Listed]:
@@ -155,6 +167,8 @@ class Overview:
             pending_total=snapshot.pending_total,
             failed_total=snapshot.failed_total,
             dead_jobs_total=snapshot.dead_jobs_total,
+            scheduled=self._listed(viewer, snapshot.scheduled),
+            scheduled_total=snapshot.scheduled_total,
         )
 
     async def home(self, viewer: str) -> HomeData:
@@ -169,4 +183,6 @@ class Overview:
             failed=self._listed(viewer, snapshot.failed),
             pending_total=snapshot.pending_total,
             failed_total=snapshot.failed_total,
+            scheduled=self._listed(viewer, snapshot.scheduled),
+            scheduled_total=snapshot.scheduled_total,
         )

@@ -3,7 +3,11 @@
 Templates here are filled with `markup.md`, which escapes what goes into them.
 """
 
-from handlers.blocks.markup import Channel, Mrkdwn, md
+from collections.abc import Sequence
+from datetime import datetime
+
+from handlers.blocks.markup import Channel, Mrkdwn, User, join, md
+from handlers.blocks.times import slack_date
 from services import platforms
 from services.scheduling.rules import PostAtProblem
 
@@ -40,7 +44,7 @@ EXPIRED = "The post has expired."
 EXPIRED_CARD = "Expired: nobody approved it in time. Nothing was published."
 ALREADY_SCHEDULED = "The post has already been scheduled for {time}."
 NOT_SCHEDULED = "The post isn't scheduled any more."
-ALREADY_PUBLISHING = "Too late: the post is being published right now."
+ALREADY_PUBLISHING = "The post is already being published."
 NOT_RETRYING = "The post isn't waiting for a retry any more."
 NOT_EXPIRED = "The post hasn't expired: there is nothing to revive."
 POST_AT_MISSING = "Pick a date and a time."
@@ -73,6 +77,15 @@ def post_at_problem(problem: PostAtProblem) -> str:
             return POST_AT_PAST
         case PostAtProblem.TOO_FAR:
             return POST_AT_TOO_FAR
+
+
+def approval_reminder(approvers: Sequence[str], since: datetime) -> Mrkdwn:
+    """The one reminder under a card nobody has decided on, naming the approvers."""
+    waiting = md("This draft has been waiting for approval since {time}.", time=slack_date(since))
+    if not approvers:
+        return md("{waiting} Anyone in this channel can approve it.", waiting=waiting)
+    names = join(" ", [User(approver).render() for approver in approvers])
+    return md("{names}: {waiting}", names=names, waiting=waiting)
 
 
 def rate_limited(seconds: float, scope: str) -> Mrkdwn:

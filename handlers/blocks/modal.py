@@ -474,9 +474,9 @@ def schedule_modal(
     channel: str | None,
     message_ts: str | None,
     now: datetime,
-    requested_for: datetime | None = None,
 ) -> View:
-    """Schedule… : one "Post at" picker; submitting approves the post for that time."""
+    """Schedule… : one "Post at" picker (starting at the requester's time while it is
+    ahead); submitting approves the post for that time."""
     name = spec_for(post.platform).name
     return {
         "type": "modal",
@@ -488,7 +488,7 @@ def schedule_modal(
         "blocks": [
             post_at_input(
                 optional=False,
-                initial=suggested_time(now, requested_for),
+                initial=suggested_time(now, post.requested_for),
                 hint="Approves this version of the draft for that time.",
             )
         ],

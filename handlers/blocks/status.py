@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from handlers.blocks.card import SECTION_TEXT_MAX, mrkdwn
 from handlers.blocks.markup import Channel, Mrkdwn, User, clip, escape, join, lines_within, md
+from handlers.blocks.times import slack_date
 from services.models import Post, PostStatus
 from services.platforms import spec_for
 
@@ -17,6 +18,7 @@ _FAILURES = {
     PostStatus.FAILED_POST: "failed to post",
     PostStatus.FAILED_GENERATION: "no draft: generation failed",
     PostStatus.FAILED_APPROVAL_SEND: "approval card not delivered",
+    PostStatus.MISSED: "missed its scheduled time: not published",
 }
 
 
@@ -47,16 +49,27 @@ def post_line(post: Post) -> Mrkdwn:
     return join(" · ", parts)
 
 
+def scheduled_line(post: Post) -> Mrkdwn:
+    """A scheduled post in a list: when it goes out, then the post as any list shows it."""
+    when = slack_date(post.scheduled_for) if post.scheduled_for else md("(no time)")
+    return md("{when} · {line}", when=when, line=post_line(post))
+
+
 def more_in_app_home(count: int) -> Mrkdwn:
     """The closing line of a list cut short."""
     return md("_…and {count} more: see the whole queue in socialpost's App Home._", count=count)
 
 
-def _section(title: str, posts: Sequence[Post], total: int) -> list[dict[str, Any]]:
+def _section(
+    title: str,
+    posts: Sequence[Post],
+    total: int,
+    line: Callable[[Post], Mrkdwn] = post_line,
+) -> list[dict[str, Any]]:
     """A titled list of `posts`, of `total` in all; what doesn't fit says how many more."""
     if not total:
         return []
-    lines = [md("• {line}", line=post_line(post)) for post in posts]
+    lines = [md("• {line}", line=line(post)) for post in posts]
     head = md("*{title} ({total})*", title=title, total=total)
     unlisted = max(0, total - len(posts))
     text = lines_within(head, lines, SECTION_TEXT_MAX, more_in_app_home, unlisted=unlisted)
@@ -69,6 +82,8 @@ def status_blocks(
     *,
     pending_total: int | None = None,
     failed_total: int | None = None,
+    scheduled: Sequence[Post] = (),
+    scheduled_total: int | None = None,
 ) -> tuple[Mrkdwn, list[Any]]:
     """The status answer's text and blocks: the newest `pending` and `failed` posts, of
     `pending_total` and `failed_total` in all (default: the lists are all there is)."""
@@ -77,9 +92,13 @@ def status_blocks(
     text = md(
         "{pending} pending approval, {failed} failed", pending=pending_count, failed=failed_count
     )
+    scheduled_count = len(scheduled) if scheduled_total is None else scheduled_total
     blocks = _section("Pending approval", pending, pending_count) + _section(
         "Failed", failed, failed_count
     )
+    blocks += _section("Scheduled", scheduled, scheduled_count, scheduled_line)
+    if scheduled_count:
+        text = md("{text}, {count} scheduled", text=text, count=scheduled_count)
     if not blocks:
         blocks = [mrkdwn(md("Nothing is pending or failed. :tada:"))]
     return text, blocks

@@ -30,6 +30,8 @@ async def handle_socialpost(
             [listed.post for listed in status.failed],
             pending_total=status.pending_total,
             failed_total=status.failed_total,
+            scheduled=[listed.post for listed in status.scheduled],
+            scheduled_total=status.scheduled_total,
         )
         await ack(text=summary, blocks=blocks)
         return

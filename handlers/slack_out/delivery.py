@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from datetime import datetime
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -174,6 +175,9 @@ class SlackDelivery:
     ) -> None:
         """A direct message to `user_id`."""
         self._check_pause(self._messages_paused_until)
+        if notice == Notice.APPROVAL_REMINDER:
+            await self._remind(post, detail or "")
+            return
         blocks: list[dict[str, object]] | None = None
         if notice == Notice.GENERATION_FAILED:
             text, blocks = generation_failed_notice(post)
@@ -182,5 +186,18 @@ class SlackDelivery:
             text = messages.card_undeliverable(self._channel, reason)
         try:
             await self._client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failed(exc) from exc
+
+    async def _remind(self, post: Post | None, detail: str) -> None:
+        """The approval reminder: a reply in the card's thread naming the approvers."""
+        if post is None or not post.channel or not post.message_ts:
+            return  # no card to reply under (deleted, or never delivered): nothing to remind
+        since, *approvers = detail.split()
+        text = messages.approval_reminder(approvers, datetime.fromisoformat(since))
+        try:
+            await self._client.chat_postMessage(
+                channel=post.channel, thread_ts=post.message_ts, text=text
+            )
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             raise self._failed(exc) from exc

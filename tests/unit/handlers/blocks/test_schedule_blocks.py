@@ -121,10 +121,10 @@ def test_the_schedule_modal_has_one_post_at_picker() -> None:
 def test_the_schedule_modal_starts_at_the_requested_time_while_ahead() -> None:
     """A requester's "Post at" still ahead is where the picker starts; a past one is not."""
     ahead = NOW + timedelta(days=2)
-    view = schedule_modal(post(), channel=None, message_ts=None, now=NOW, requested_for=ahead)
+    view = schedule_modal(post(requested_for=ahead), channel=None, message_ts=None, now=NOW)
     assert view["blocks"][0]["element"]["initial_date_time"] == int(ahead.timestamp())
     past = NOW - timedelta(hours=1)
-    view = schedule_modal(post(), channel=None, message_ts=None, now=NOW, requested_for=past)
+    view = schedule_modal(post(requested_for=past), channel=None, message_ts=None, now=NOW)
     assert view["blocks"][0]["element"]["initial_date_time"] > NOW.timestamp()
 
 
