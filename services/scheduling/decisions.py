@@ -25,11 +25,22 @@ from storage.models import PostStatus
 log = structlog.get_logger(__name__)
 
 
-def _publishing(outcome: Outcome) -> Outcome:
-    """A refusal because the post is on its way out says so ("already being published")."""
+def _explained(outcome: Outcome, when_pending: Verdict, *, publishing: bool = True) -> Outcome:
+    """A refusal in this room's words: a post on its way out is "already being published"
+    (for `publishing` moves: Unschedule, Post now); one found pending (another click got
+    there first) gets `when_pending`, not the pending card's answers (those are about
+    versions and readiness)."""
     post = outcome.post
-    if outcome.verdict == Verdict.ALREADY_APPROVED and post and post.status == PostStatus.APPROVED:
+    if post is None or outcome.done:
+        return outcome
+    approved = outcome.verdict == Verdict.ALREADY_APPROVED and post.status == PostStatus.APPROVED
+    if publishing and approved:
         return Outcome(Verdict.ALREADY_PUBLISHING, post)
+    if post.status == PostStatus.PENDING and outcome.verdict in (
+        Verdict.STALE_VERSION,
+        Verdict.NOT_READY,
+    ):
+        return Outcome(when_pending, post)
     return outcome
 
 
@@ -53,7 +64,7 @@ class Scheduling:
         """Make a scheduled post pending again (its card gets its buttons back)."""
         checked = await self._lifecycle.check(Action.UNSCHEDULE, post_id, actor)
         if isinstance(checked, Outcome):
-            return _publishing(checked)
+            return _explained(checked, Verdict.NOT_SCHEDULED)
 
         async def cancel_publish(tx: Transaction, _moved: Moved) -> None:
             await self._queue.cancel(tx, publish_key(post_id))
@@ -68,21 +79,20 @@ class Scheduling:
             approved_at=None,
             approval_source=None,
         )
-        return _publishing(outcome)
+        return _explained(outcome, Verdict.NOT_SCHEDULED)
 
     async def post_now(self, post_id: str, actor: Actor) -> Outcome:
         """Publish a scheduled post at once: its queued publish becomes due now."""
         checked = await self._lifecycle.check(Action.POST_NOW, post_id, actor)
         if isinstance(checked, Outcome):
-            return _publishing(checked)
+            return _explained(checked, Verdict.NOT_SCHEDULED)
 
         async def publish_now(tx: Transaction, moved: Moved) -> None:
             after = moved.queued[0] if moved.queued else None
             await queue_publish(self._queue, tx, post_id, after=after)
 
-        return _publishing(
-            await self._lifecycle.act(checked, Action.POST_NOW, actor, then=publish_now)
-        )
+        outcome = await self._lifecycle.act(checked, Action.POST_NOW, actor, then=publish_now)
+        return _explained(outcome, Verdict.NOT_SCHEDULED)
 
     async def retry_now(self, post_id: str, actor: Actor) -> Outcome:
         """Try a publish that waits for its next automatic try now."""
@@ -106,7 +116,8 @@ class Scheduling:
         """Make an expired draft pending again (its deadlines start over)."""
         checked = await self._lifecycle.check(Action.REVIVE, post_id, actor)
         if isinstance(checked, Outcome):
-            return checked
-        return await self._lifecycle.act(
+            return _explained(checked, Verdict.NOT_EXPIRED, publishing=False)
+        outcome = await self._lifecycle.act(
             checked, Action.REVIVE, actor, awaiting_since=None, reminded_at=None
         )
+        return _explained(outcome, Verdict.NOT_EXPIRED, publishing=False)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Self
 
+from services.clock import Clock
 from tests.support.emulators.base import wait_until
 from tests.support.emulators.llm import FakeLLM
 from tests.support.emulators.platforms import FakeInstagram, FakeLinkedIn, FakeX
@@ -181,8 +182,9 @@ class World:
         self.processes.append(process)
         return await process.start(connect=connect)
 
-    async def start_bot(self, **overrides: str | None) -> Bot:
-        """Run the real bot in this event loop until the test ends (or `Bot.stop()`)."""
+    async def start_bot(self, *, clock: Clock | None = None, **overrides: str | None) -> Bot:
+        """Run the real bot in this event loop until the test ends (or `Bot.stop()`), going
+        by `clock` (default: the machine's)."""
         from bot.runner import serve
         from bot.settings import load_settings
 
@@ -191,7 +193,7 @@ class World:
         bot = Bot(self, settings)
         ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         bot.task = asyncio.create_task(
-            serve(settings, bot.stop_event, on_ready=ready.set_result), name="bot"
+            serve(settings, bot.stop_event, on_ready=ready.set_result, clock=clock), name="bot"
         )
         done, _ = await asyncio.wait(
             {bot.task, ready}, timeout=20, return_when=asyncio.FIRST_COMPLETED
