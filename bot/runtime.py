@@ -50,7 +50,7 @@ from services.ratelimit import RateLimiter
 from services.scheduling.deadlines import Deadlines
 from services.scheduling.decisions import Scheduling
 from services.tasks import BackgroundTasks
-from storage import Store, open_store, sqlite_url
+from storage import Store, open_store
 
 log = structlog.get_logger(__name__)
 
@@ -94,8 +94,9 @@ class Runtime:
         """Open the database (creating or upgrading it) and build everything on top, going
         by `clock` (default: the machine's; tests pass one they move on).
 
-        Raises `StoreLocked` when another process has the database; whatever was opened
-        before a failure is closed again.
+        Raises `StoreLocked` when another process has the SQLite file, `StorageUnavailable`
+        when the PostgreSQL server can't be reached; whatever was opened before a failure is
+        closed again.
         """
         stack = AsyncExitStack()
         try:
@@ -111,7 +112,7 @@ class Runtime:
         settings = self.settings
         grace = settings.jobs.shutdown_grace
 
-        self.store = await open_store(sqlite_url(settings.storage.db_path))
+        self.store = await open_store(settings.storage.url, pool_size=settings.storage.pool_size)
         self._stack.push_async_callback(self.store.close)
         await self._sync_platforms()
 

@@ -3,7 +3,8 @@
 StorageError
  +-- StoreLocked          another process owns the SQLite file (start-up refuses)
  +-- SchemaTooNew         the database was written by a newer socialpost
- +-- StorageUnavailable   the database doesn't answer
+ +-- StorageUnavailable   the database doesn't answer (or refuses us)
+ +-- DatabaseNotEmpty     `socialpost migrate-to` found data in its target
 """
 
 from __future__ import annotations
@@ -33,3 +34,7 @@ class SchemaTooNew(StorageError):
 
 class StorageUnavailable(StorageError):
     """The database did not answer."""
+
+
+class DatabaseNotEmpty(StorageError):
+    """The database a copy was to go into already holds data."""

@@ -1,4 +1,4 @@
-"""The storage contract: what services may ask of any backend (SQLite today, PostgreSQL next).
+"""The storage contract: what services may ask of any backend (SQLite, PostgreSQL).
 
 Reads outside a transaction (`store.posts`, `store.jobs`, `store.audit`) each see the latest
 commit. Writes happen inside `store.transaction()`: one transaction, committed when the block
@@ -185,7 +185,11 @@ class JobRepository(JobReads, Protocol):
         `after_job_id` job hasn't had its first try. `exclude`: jobs `owner` still runs,
         whatever their lease says. `kinds`: only jobs of these kinds; `except_kinds`: none of
         these (a worker with a limit per kind claims each kind's room on its own). One
-        statement per batch."""
+        statement per batch.
+
+        Leases are on the backend's clock: `now + lease` on SQLite (one process, one clock);
+        the database's own clock on PostgreSQL (processes on several machines share the
+        leases, and their clocks may disagree), both to set a lease and to see it expired."""
 
     async def renew(self, job_ids: Collection[int], *, owner: str, lease: timedelta) -> set[int]:
         """Extend the leases `owner` still holds; returns the ids renewed."""
@@ -212,8 +216,10 @@ class JobRepository(JobReads, Protocol):
         """Take a dead job out of its dead-letter queue and run it again from scratch."""
 
     async def requeue_running(self, now: datetime) -> int:
-        """Every running job is due again at `now` (SQLite start-up: the file lock proves the
-        process that ran them is gone). Returns how many."""
+        """Every running job whose process is known to be gone is due again at `now`: on
+        SQLite every running job (at start-up the file lock proves the process that ran them
+        is gone); on a shared database (PostgreSQL) only those whose lease has ended, since
+        other processes may be running the rest. Returns how many."""
 
     async def prune_done(self, before: datetime) -> int:
         """Forget finished jobs last changed before `before`; returns how many."""
@@ -280,6 +286,13 @@ class Store(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """One write transaction: committed when the block ends normally, rolled back on any
         error, cancellation at any await point included."""
+
+    async def wait_for_jobs(self, timeout: float) -> bool:
+        """Wait until a transaction that queued work commits, or `timeout` seconds pass
+        (then False). On SQLite: this process's transactions; on PostgreSQL: any process's
+        (LISTEN/NOTIFY). Work queued since the previous call returned counts. One waiter (the
+        jobs worker), whose `timeout` is its slow poll: a wake-up is a hint, the table the
+        truth."""
 
     async def ping(self) -> None:
         """Raise `StorageUnavailable` unless the database answers."""

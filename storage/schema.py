@@ -167,7 +167,8 @@ retry_jobs = Table(
         "status IN ({})".format(", ".join(f"'{status}'" for status in JOB_STATUSES)),
         name="status",
     ),
-    # The worker's due-jobs query, and at most one queued job per key.
+    # The worker's due-jobs query, and at most one queued and one running job per key (the
+    # database itself keeps the rule, whichever process claims).
     Index(None, "status", "next_attempt_at"),
     Index(None, "post_id"),
     Index(
@@ -176,6 +177,13 @@ retry_jobs = Table(
         unique=True,
         sqlite_where=text("status = 'queued'"),
         postgresql_where=text("status = 'queued'"),
+    ),
+    Index(
+        "uq_retry_jobs_running_key",
+        "key",
+        unique=True,
+        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status = 'running'"),
     ),
     Index(None, "key", "status"),
     # Ids are never reused: `after_job_id` and leases name jobs by id.

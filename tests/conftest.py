@@ -9,6 +9,14 @@ import pytest
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
+# The throwaway PostgreSQL server (a session fixture), a fresh database per test, and the
+# run's one loud line when the server is missing.
+from tests.support.postgres import (
+    postgres_server,  # noqa: F401
+    postgres_url,  # noqa: F401
+    pytest_terminal_summary,  # noqa: F401
+)
+
 # Every variable that could leak from the machine into a test's settings.
 _PREFIXES = (
     "SLACK_",

@@ -198,6 +198,18 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
     return settings
 
 
+def load_storage_settings(env_file: str | Path | None = ".env") -> StorageSettings:
+    """Only the storage area (`socialpost migrate-to` needs no Slack or LLM settings);
+    `SettingsError` like `load_settings`."""
+    if env_file is not None and Path(env_file).is_file():
+        load_dotenv(env_file, override=False)
+    problems: list[str] = []
+    storage = _validated(StorageSettings, problems)
+    if storage is None:
+        raise SettingsError(problems)
+    return storage
+
+
 __all__ = [
     "DryRun",
     "LogFormat",
@@ -206,4 +218,5 @@ __all__ = [
     "Settings",
     "SettingsError",
     "load_settings",
+    "load_storage_settings",
 ]

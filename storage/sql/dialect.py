@@ -1,12 +1,36 @@
-"""The one construct that differs by name between backends: INSERT ... ON CONFLICT.
+"""What differs between backends inside otherwise shared statements.
 
-SQLite and PostgreSQL both have it with the same meaning; SQLAlchemy spells it per dialect.
+- INSERT ... ON CONFLICT: SQLite and PostgreSQL both have it with the same meaning;
+  SQLAlchemy spells it per dialect.
+- The lease clock. On SQLite one process owns the database, so its clock (the `:now` the
+  caller passes) is the only one. On PostgreSQL several processes on several machines share
+  the leases, so leases are set and compared on the DATABASE's clock: `clock_timestamp()`,
+  the time as the statement runs (`now()` is frozen at the start of the transaction).
+- The wake-up: on PostgreSQL a transaction that queues work says NOTIFY, delivered to every
+  process's listener when it commits; SQLite has one process and needs nothing in SQL.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+from datetime import datetime, timedelta
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Interval,
+    Select,
+    Table,
+    bindparam,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.schema import UTCDateTime
+
+JOBS_CHANNEL = "socialpost_jobs"
+"""The PostgreSQL notification channel of the retry table: a transaction that queued a job."""
 
 
 def upsert(dialect_name: str, table: Table) -> sqlite.Insert | postgresql.Insert:
@@ -16,3 +40,40 @@ def upsert(dialect_name: str, table: Table) -> sqlite.Insert | postgresql.Insert
     if dialect_name == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"no INSERT ... ON CONFLICT for {dialect_name}")
+
+
+def time_parameter(name: str) -> BindParameter[datetime]:
+    """A bound aware datetime."""
+    return bindparam(name, type_=UTCDateTime())
+
+
+def lease_now(dialect_name: str) -> ColumnElement[datetime]:
+    """The moment leases are compared with: the database's clock as the statement runs on
+    PostgreSQL, the caller's `:now` on SQLite."""
+    if dialect_name == "postgresql":
+        return func.clock_timestamp(type_=UTCDateTime())
+    return time_parameter("now")
+
+
+def lease_until(dialect_name: str) -> ColumnElement[datetime]:
+    """The end of a lease taken now: the lease clock plus `:lease` (a `timedelta`; asyncpg
+    wants an interval, never a string) on PostgreSQL, the caller's `:lease_until` on SQLite."""
+    if dialect_name == "postgresql":
+        lease: BindParameter[timedelta] = bindparam("lease", type_=Interval())
+        return type_coerce(func.clock_timestamp() + lease, UTCDateTime())
+    return time_parameter("lease_until")
+
+
+def lease_parameters(dialect_name: str, now: datetime, lease: timedelta) -> dict[str, object]:
+    """The parameters `lease_now` and `lease_until` read."""
+    if dialect_name == "postgresql":
+        return {"lease": lease}
+    return {"now": now, "lease_until": now + lease}
+
+
+def notify_jobs(dialect_name: str) -> Select[tuple[object]] | None:
+    """The statement that tells every process the retry table has new queued work (delivered
+    when the transaction commits), or None where nothing needs telling."""
+    if dialect_name == "postgresql":
+        return select(func.pg_notify(JOBS_CHANNEL, ""))
+    return None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -22,9 +22,14 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-async def to_completion(operation: Coroutine[Any, Any, T]) -> T:
+async def to_completion(
+    operation: Coroutine[Any, Any, T],
+    *,
+    undo: Callable[[T], Coroutine[Any, Any, Any]] | None = None,
+) -> T:
     """Run one database operation to its end even if the caller is cancelled meanwhile; the
-    cancellation is raised once it is done.
+    cancellation is raised once it is done (after `undo(result)`, if given: a connection
+    checked out for a caller that is gone goes back).
 
     A statement cut off half-way would leave its connection with an unfinished statement: the
     connection can then neither be reused nor really closed (SQLite keeps it, and its write
@@ -37,12 +42,18 @@ async def to_completion(operation: Coroutine[Any, Any, T]) -> T:
         try:
             result = await asyncio.shield(task)
         except asyncio.CancelledError as error:
-            if task.done():
-                raise
             cancelled = error
+            if task.done():
+                if task.cancelled() or task.exception() is not None:
+                    raise
+                # Done in the same turn as the cancellation: its result still counts.
+                result = task.result()
+                break
         else:
             break
     if cancelled is not None:
+        if undo is not None:
+            await to_completion(undo(result))
         raise cancelled
     return result
 
@@ -59,6 +70,12 @@ class Executor(Protocol):
 
     def now(self) -> datetime:
         """The time to stamp rows with."""
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A block whose statements are undone alone if it raises (the transaction goes on)."""
+
+    def note_jobs_queued(self) -> bool:
+        """Remember that the transaction queued work; True the first time."""
 
 
 class StampClock:
@@ -96,12 +113,31 @@ class ConnectionExecutor:
         self._connection = connection
         self.now = clock
         self.dialect_name = connection.dialect.name
+        self.jobs_queued = False
 
     async def all(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> list[RowMapping]:
         """Run `statement` inside the transaction."""
         return await to_completion(_rows(self._connection, statement, parameters))
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """SAVEPOINT ... RELEASE, or ROLLBACK TO it when the block raises."""
+        nested = self._connection.begin_nested()
+        await to_completion(nested.start())
+        try:
+            yield
+        except BaseException:
+            await to_completion(nested.rollback())
+            raise
+        await to_completion(nested.commit())
+
+    def note_jobs_queued(self) -> bool:
+        """Remember that the transaction queued work; True the first time."""
+        first = not self.jobs_queued
+        self.jobs_queued = True
+        return first
 
 
 class ReadExecutor:
@@ -118,6 +154,14 @@ class ReadExecutor:
     ) -> list[RowMapping]:
         """Run `statement` on a connection of its own."""
         return await to_completion(self._borrowing(statement, parameters))
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """Reads don't write: no savepoints outside a transaction."""
+        raise TypeError("a savepoint needs a transaction")
+
+    def note_jobs_queued(self) -> bool:
+        """Reads don't queue anything."""
+        raise TypeError("queueing work needs a transaction")
 
     async def _borrowing(
         self, statement: Executable, parameters: Mapping[str, Any] | None

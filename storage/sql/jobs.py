@@ -1,10 +1,17 @@
 """The persistent retry table (`retry_jobs`): the queue the jobs worker drains.
 
-Keys: at most one queued job per key (a unique partial index says so) and at most one running
-at a time. Whenever a job would become queued next to the queued job of its key (a new
-enqueue, a retry, a revival, start-up recovery) the queued one absorbs it: it becomes due at
-the earlier of the two times, takes over the jobs waiting for the absorbed one, and the
-absorbed one is deleted.
+Keys: at most one queued job per key and at most one running (two unique partial indexes say
+so, so even processes racing on a shared database can't break it). A queued job waits while a
+job of its key runs (whatever that one's lease says: a running job whose lease expired is
+taken over, it stays the one running). Whenever a job would become queued next to the queued
+job of its key (a new enqueue, a retry, a revival, recovery) the queued one absorbs it: it
+becomes due at the earlier of the two times, takes over the jobs waiting for the absorbed one,
+and the absorbed one is deleted.
+
+Concurrency on a shared database (PostgreSQL, READ COMMITTED): the claim is one statement
+(`FOR UPDATE SKIP LOCKED`: concurrent claimers skip each other's rows); finishing a run is one
+UPDATE fenced by the lease owner; queueing a job again first locks its row (`FOR UPDATE`), so
+a takeover can't slip in between. Leases live on the database's clock (`storage.sql.dialect`).
 
 Statements are built once per shape and run with bound parameters (see `storage.sql.posts`).
 """
@@ -32,13 +39,22 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import FromClause
 
 from storage.models import Job, JobStatus, NewJob
-from storage.schema import UTCDateTime, retry_jobs
-from storage.sql.dialect import upsert
+from storage.schema import retry_jobs
+from storage.sql.dialect import (
+    lease_now,
+    lease_parameters,
+    lease_until,
+    notify_jobs,
+    time_parameter,
+    upsert,
+)
 from storage.sql.executor import Executor
 
 _QUEUED = JobStatus.QUEUED.value
@@ -47,7 +63,7 @@ _ID = retry_jobs.c.id
 
 
 def _time(name: str) -> BindParameter[datetime]:
-    return bindparam(name, type_=UTCDateTime())
+    return time_parameter(name)
 
 
 def _job(row: RowMapping) -> Job:
@@ -59,12 +75,12 @@ def _earlier(first: ColumnElement[datetime], second: ColumnElement[datetime]) ->
     return case((first < second, first), else_=second)
 
 
-def _claimable(job: FromClause, excluding: bool) -> ColumnElement[bool]:
-    """Due at :now: queued and due, or running with an expired lease (and not :exclude)."""
-    now = _time("now")
+def _claimable(job: FromClause, dialect_name: str, excluding: bool) -> ColumnElement[bool]:
+    """Queued and due at :now, or running with a lease that ended (on the lease clock); and
+    not in :exclude."""
     condition = or_(
-        and_(job.c.status == _QUEUED, job.c.next_attempt_at <= now),
-        and_(job.c.status == _RUNNING, job.c.lease < now),
+        and_(job.c.status == _QUEUED, job.c.next_attempt_at <= _time("now")),
+        and_(job.c.status == _RUNNING, job.c.lease < lease_now(dialect_name)),
     )
     if excluding:
         return and_(condition, job.c.id.not_in(bindparam("exclude", expanding=True)))
@@ -76,25 +92,18 @@ def _first_try_pending(job: FromClause) -> ColumnElement[bool]:
     return or_(job.c.status == _RUNNING, and_(job.c.status == _QUEUED, job.c.attempts == 0))
 
 
-def _not_held_back(job: FromClause, *, at_now: bool, excluding: bool) -> ColumnElement[bool]:
-    """No other job of `job`'s key runs (or goes before it in this batch), and its
-    `after_job_id` job has had its first try. Without `at_now`: whatever the leases say."""
+def _not_held_back(job: FromClause) -> ColumnElement[bool]:
+    """No other job of `job`'s key runs, and its `after_job_id` job has had its first try."""
     other = retry_jobs.alias("other")
     before = retry_jobs.alias("before")
-    busy: ColumnElement[bool] = other.c.status == _RUNNING
-    if at_now:
-        live = other.c.lease >= _time("now")
-        if excluding:
-            live = or_(live, other.c.id.in_(bindparam("exclude", expanding=True)))
-        busy = or_(
-            and_(other.c.status == _RUNNING, live),
-            # Two claimable jobs of one key: the older one goes first.
-            and_(_claimable(other, excluding), other.c.id < job.c.id),
-        )
     return and_(
         or_(
             job.c.key.is_(None),
-            not_(exists().where(other.c.key == job.c.key, other.c.id != job.c.id, busy)),
+            not_(
+                exists().where(
+                    other.c.key == job.c.key, other.c.id != job.c.id, other.c.status == _RUNNING
+                )
+            ),
         ),
         or_(
             job.c.after_job_id.is_(None),
@@ -124,28 +133,19 @@ _OWNED = and_(
     retry_jobs.c.status == _RUNNING,
     retry_jobs.c.lease_owner == bindparam("owner"),
 )
-_RENEW = (
+# The queued job of :c_key (other than :job_id) absorbs a job due at :run_at.
+_ABSORB = (
     update(retry_jobs)
     .where(
-        _ID.in_(bindparam("job_ids", expanding=True)),
-        retry_jobs.c.status == _RUNNING,
-        retry_jobs.c.lease_owner == bindparam("owner"),
+        retry_jobs.c.key == bindparam("c_key"),
+        retry_jobs.c.status == _QUEUED,
+        bindparam("job_id") != _ID,
     )
-    .values(lease=_time("lease"))
-    .returning(_ID)
-)
-_QUEUED_FOR_KEY = select(_ID).where(
-    retry_jobs.c.key == bindparam("key"),
-    retry_jobs.c.status == _QUEUED,
-    bindparam("job_id") != _ID,
-)
-_ABSORB_TIME = (
-    update(retry_jobs)
-    .where(bindparam("into") == _ID)
     .values(
         next_attempt_at=_earlier(_time("run_at"), retry_jobs.c.next_attempt_at),
         updated_at=_time("now"),
     )
+    .returning(_ID)
 )
 _HAND_OVER_WAITERS = (
     update(retry_jobs)
@@ -153,7 +153,6 @@ _HAND_OVER_WAITERS = (
     .values(after_job_id=bindparam("into"))
 )
 _DELETE = delete(retry_jobs).where(bindparam("absorbed") == _ID)
-_RUNNING_JOBS = select(_ID).where(retry_jobs.c.status == _RUNNING)
 _PRUNE = (
     delete(retry_jobs)
     .where(retry_jobs.c.status == JobStatus.DONE.value, retry_jobs.c.updated_at < _time("before"))
@@ -178,10 +177,7 @@ def _count(excepting: bool) -> Select[Any]:
 @functools.cache
 def _next_due(after: bool) -> Select[Any]:
     job = retry_jobs.alias("job")
-    queued_conditions = [
-        job.c.status == _QUEUED,
-        _not_held_back(job, at_now=False, excluding=False),
-    ]
+    queued_conditions = [job.c.status == _QUEUED, _not_held_back(job)]
     lease_conditions = [retry_jobs.c.status == _RUNNING]
     if after:
         queued_conditions.append(job.c.next_attempt_at > _time("after"))
@@ -197,7 +193,10 @@ def _enqueue(dialect_name: str, keyed: bool) -> Insert:
     if keyed:
         statement = statement.on_conflict_do_update(
             index_elements=[retry_jobs.c.key],
-            index_where=retry_jobs.c.status == _QUEUED,
+            # Written out, not a bound parameter: PostgreSQL matches the partial index by its
+            # predicate when it plans, and a generic plan (a prepared statement's sixth run
+            # on) knows no parameter values.
+            index_where=text(f"status = '{_QUEUED}'"),
             set_={
                 "next_attempt_at": _earlier(
                     statement.excluded.next_attempt_at, retry_jobs.c.next_attempt_at
@@ -209,11 +208,11 @@ def _enqueue(dialect_name: str, keyed: bool) -> Insert:
 
 
 @functools.cache
-def _claim(excluding: bool, kinds: str | None) -> Update:
-    """Lease up to :limit due jobs to :owner until :lease_until, in one statement; with
-    `kinds` "only" or "except", only jobs whose kind is (or isn't) among :kinds."""
+def _claim(dialect_name: str, excluding: bool, kinds: str | None) -> Update:
+    """Lease up to :limit due jobs to :owner, in one statement; with `kinds` "only" or
+    "except", only jobs whose kind is (or isn't) among :kinds."""
     job = retry_jobs.alias("job")
-    conditions = [_claimable(job, excluding), _not_held_back(job, at_now=True, excluding=excluding)]
+    conditions = [_claimable(job, dialect_name, excluding), _not_held_back(job)]
     if kinds == "only":
         conditions.append(job.c.kind.in_(bindparam("kinds", expanding=True)))
     elif kinds == "except":
@@ -223,7 +222,8 @@ def _claim(excluding: bool, kinds: str | None) -> Update:
         .where(*conditions)
         .order_by(job.c.next_attempt_at, job.c.id)
         .limit(bindparam("limit"))
-        # PostgreSQL: claimers in other processes skip what this one is taking.
+        # PostgreSQL: claimers in other processes skip the rows this one is taking (and a
+        # row another claimer changed meanwhile is checked again before it is taken).
         .with_for_update(skip_locked=True)
     )
     return (
@@ -232,11 +232,26 @@ def _claim(excluding: bool, kinds: str | None) -> Update:
         .values(
             status=_RUNNING,
             attempts=retry_jobs.c.attempts + 1,
-            lease=_time("lease_until"),
+            lease=lease_until(dialect_name),
             lease_owner=bindparam("owner"),
             updated_at=_time("stamp"),
         )
         .returning(*retry_jobs.c)
+    )
+
+
+@functools.cache
+def _renew(dialect_name: str) -> Update:
+    """Extend the leases :owner holds among :job_ids."""
+    return (
+        update(retry_jobs)
+        .where(
+            _ID.in_(bindparam("job_ids", expanding=True)),
+            retry_jobs.c.status == _RUNNING,
+            retry_jobs.c.lease_owner == bindparam("owner"),
+        )
+        .values(lease=lease_until(dialect_name))
+        .returning(_ID)
     )
 
 
@@ -257,9 +272,38 @@ def _finish(status: JobStatus, columns: tuple[str, ...]) -> Update:
     )
 
 
+def _orphaned(dialect_name: str) -> ColumnElement[bool]:
+    """A running job whose process is known to be gone: every one on SQLite (the file lock
+    proves it), one whose lease ended on a shared database (its process may be alive yet)."""
+    if dialect_name == "sqlite":
+        return retry_jobs.c.status == _RUNNING
+    return and_(retry_jobs.c.status == _RUNNING, retry_jobs.c.lease < lease_now(dialect_name))
+
+
+@functools.cache
+def _orphans(dialect_name: str) -> Select[Any]:
+    """The orphaned running jobs (`requeue_running`)."""
+    return select(_ID).where(_orphaned(dialect_name)).order_by(_ID)
+
+
+@functools.cache
+def _requeue_select(which: str, dialect_name: str) -> Select[Any]:
+    """Job :job_id if it may be queued again by who asks (its lease owner, a revival,
+    recovery), locked until the transaction ends (PostgreSQL): a claimer can't take it over
+    between this check and the requeue."""
+    condition = {
+        "owned": _OWNED,
+        "dead": retry_jobs.c.status == JobStatus.DEAD.value,
+        "orphaned": _orphaned(dialect_name),
+    }[which]
+    return (
+        select(_ID, retry_jobs.c.key).where(bindparam("job_id") == _ID, condition).with_for_update()
+    )
+
+
 @functools.cache
 def _requeue(count_attempt: bool, columns: tuple[str, ...]) -> Update:
-    """Queue job :job_id again for :run_at, setting `columns`."""
+    """Queue job :job_id (locked by `_requeue_select`) again for :run_at, setting `columns`."""
     values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in columns}
     if not count_attempt:
         values["attempts"] = retry_jobs.c.attempts - 1
@@ -275,17 +319,6 @@ def _requeue(count_attempt: bool, columns: tuple[str, ...]) -> Update:
             **values,
         )
     )
-
-
-_REQUEUE_SELECT: dict[str, Select[Any]] = {
-    "owned": select(_ID, retry_jobs.c.key).where(_OWNED),
-    "dead": select(_ID, retry_jobs.c.key).where(
-        bindparam("job_id") == _ID, retry_jobs.c.status == JobStatus.DEAD.value
-    ),
-    "running": select(_ID, retry_jobs.c.key).where(
-        bindparam("job_id") == _ID, retry_jobs.c.status == _RUNNING
-    ),
-}
 
 
 class SqlJobs:
@@ -349,7 +382,16 @@ class SqlJobs:
                 "updated_at": now,
             },
         )
+        await self._queued()
         return int(row["id"])
+
+    async def _queued(self) -> None:
+        """This transaction queued work: wake the workers once it commits (every process's
+        on PostgreSQL, through NOTIFY; this process's own on any backend)."""
+        if self._run.note_jobs_queued():
+            statement = notify_jobs(self._run.dialect_name)
+            if statement is not None:
+                await self._run.all(statement)
 
     async def cancel(self, key: str) -> bool:
         """Delete the queued job with this key."""
@@ -367,10 +409,11 @@ class SqlJobs:
         except_kinds: Collection[str] = (),
     ) -> list[Job]:
         """Lease up to `limit` due jobs to `owner`, in one statement."""
+        dialect_name = self._run.dialect_name
         parameters: dict[str, Any] = {
+            **lease_parameters(dialect_name, now, lease),
             "now": now,
             "limit": limit,
-            "lease_until": now + lease,
             "owner": owner,
             "stamp": self._run.now(),
         }
@@ -383,16 +426,17 @@ class SqlJobs:
             filtering, parameters["kinds"] = "only", list(kinds)
         elif except_kinds:
             filtering, parameters["kinds"] = "except", list(except_kinds)
-        claimed = await self._jobs(_claim(bool(exclude), filtering), **parameters)
+        claimed = await self._jobs(_claim(dialect_name, bool(exclude), filtering), **parameters)
         return sorted(claimed, key=lambda claimed_job: claimed_job.id)
 
     async def renew(self, job_ids: Collection[int], *, owner: str, lease: timedelta) -> set[int]:
         """Extend the leases `owner` still holds."""
         if not job_ids:
             return set()
-        rows = await self._run.all(
-            _RENEW, {"job_ids": list(job_ids), "owner": owner, "lease": self._run.now() + lease}
-        )
+        dialect_name = self._run.dialect_name
+        parameters = lease_parameters(dialect_name, self._run.now(), lease)
+        parameters.update(job_ids=list(job_ids), owner=owner)
+        rows = await self._run.all(_renew(dialect_name), parameters)
         return {int(row["id"]) for row in rows}
 
     async def _finish(self, job_id: int, owner: str, status: JobStatus, **values: Any) -> bool:
@@ -418,23 +462,35 @@ class SqlJobs:
         **values: Any,
     ) -> bool:
         """Queue the job `which` selects again, or let its key's queued job absorb it."""
-        rows = await self._run.all(_REQUEUE_SELECT[which], parameters)
+        rows = await self._run.all(_requeue_select(which, self._run.dialect_name), parameters)
         if not rows:
             return False
         job_id, key = int(rows[0]["id"]), rows[0]["key"]
         now = self._run.now()
-        if key is not None:
-            queued = await self._run.all(_QUEUED_FOR_KEY, {"key": key, "job_id": job_id})
-            if queued:
-                into = int(queued[0]["id"])
-                await self._run.all(_ABSORB_TIME, {"into": into, "run_at": run_at, "now": now})
-                await self._run.all(_HAND_OVER_WAITERS, {"absorbed": job_id, "into": into})
-                await self._run.all(_DELETE, {"absorbed": job_id})
-                return True
-        statement = _requeue(count_attempt, tuple(values))
-        arguments = {f"v_{name}": value for name, value in values.items()}
-        arguments.update(job_id=job_id, run_at=run_at, now=now)
-        await self._run.all(statement, arguments)
+        if key is None or not await self._absorbed(job_id, key, run_at, now):
+            statement = _requeue(count_attempt, tuple(values))
+            arguments = {f"v_{name}": value for name, value in values.items()}
+            arguments.update(job_id=job_id, run_at=run_at, now=now)
+            try:
+                async with self._run.savepoint():
+                    await self._run.all(statement, arguments)
+            except IntegrityError:
+                # Another process queued a job of this key since we looked (a shared
+                # database): that one absorbs this one after all.
+                if key is None or not await self._absorbed(job_id, key, run_at, now):
+                    raise
+        await self._queued()
+        return True
+
+    async def _absorbed(self, job_id: int, key: str, run_at: datetime, now: datetime) -> bool:
+        """Let the queued job of `key`, if there is one, absorb job `job_id`."""
+        into = await self._run.all(
+            _ABSORB, {"c_key": key, "job_id": job_id, "run_at": run_at, "now": now}
+        )
+        if not into:
+            return False
+        await self._run.all(_HAND_OVER_WAITERS, {"absorbed": job_id, "into": into[0]["id"]})
+        await self._run.all(_DELETE, {"absorbed": job_id})
         return True
 
     async def reschedule(
@@ -461,11 +517,12 @@ class SqlJobs:
         return await self._requeue("dead", {"job_id": job_id}, run_at, queue=None, attempts=0)
 
     async def requeue_running(self, now: datetime) -> int:
-        """Every running job is due again at `now`."""
-        running = await self._run.all(_RUNNING_JOBS)
-        for row in running:
-            await self._requeue("running", {"job_id": row["id"]}, now)
-        return len(running)
+        """Every running job whose process is known to be gone is due again at `now`."""
+        orphans = await self._run.all(_orphans(self._run.dialect_name))
+        requeued = 0
+        for row in orphans:
+            requeued += await self._requeue("orphaned", {"job_id": row["id"]}, now)
+        return requeued
 
     async def prune_done(self, before: datetime) -> int:
         """Forget finished jobs last changed before `before`."""

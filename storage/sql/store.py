@@ -8,6 +8,7 @@ server database can lend pooled connections to every writer at once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -37,10 +38,15 @@ class SqlTransaction:
     """The repositories of one write transaction, on its connection."""
 
     def __init__(self, connection: AsyncConnection, clock: Clock) -> None:
-        run = ConnectionExecutor(connection, clock)
-        self.posts = SqlPosts(run)
-        self.jobs = SqlJobs(run)
-        self.audit = SqlAudit(run)
+        self._run = ConnectionExecutor(connection, clock)
+        self.posts = SqlPosts(self._run)
+        self.jobs = SqlJobs(self._run)
+        self.audit = SqlAudit(self._run)
+
+    @property
+    def queued_jobs(self) -> bool:
+        """Whether the transaction queued work (a worker should look once it commits)."""
+        return self._run.jobs_queued
 
 
 class SqlStore:
@@ -55,10 +61,12 @@ class SqlStore:
         clock: Clock,
         on_close: Callable[[], Awaitable[None]],
     ) -> None:
+        self._dialect_name = dialect_name
         self._reads = reads
         self._writes = writes
         self._clock = clock
         self._on_close = on_close
+        self._jobs_queued = asyncio.Event()
         run = ReadExecutor(reads, dialect_name, clock)
         self.posts = SqlPosts(run)
         self.jobs = SqlJobs(run)
@@ -72,10 +80,50 @@ class SqlStore:
         a cancellation takes effect between them, so the connection is never left half-way
         through a statement or outside the transaction the code believes it is in.
         """
+        async with self.raw_transaction() as connection:
+            transaction = SqlTransaction(connection, self._clock)
+            yield transaction
+        if transaction.queued_jobs:
+            self.jobs_queued()
+
+    def jobs_queued(self) -> None:
+        """Work was queued (by this process, or by another one that said so): wake
+        `wait_for_jobs`."""
+        self._jobs_queued.set()
+
+    async def wait_for_jobs(self, timeout: float) -> bool:
+        """Wait until work is queued, or `timeout` seconds pass (then False).
+
+        Work queued since the previous call returned counts: nothing is missed between two
+        calls. Meant for one waiter, the jobs worker, whose `timeout` is its slow poll: the
+        wake-up is a hint (on PostgreSQL a lost listener connection loses notifications
+        until it is back), the table stays the truth.
+        """
+        try:
+            await asyncio.wait_for(self._jobs_queued.wait(), timeout)
+        except TimeoutError:
+            return False
+        self._jobs_queued.clear()
+        return True
+
+    @property
+    def dialect_name(self) -> str:
+        """The backend's SQLAlchemy dialect (`sqlite`, `postgresql`)."""
+        return self._dialect_name
+
+    def raw_reads(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A bare connection for storage's own bulk reads (copying a database)."""
+        return self._reads()
+
+    @asynccontextmanager
+    async def raw_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction's bare connection: committed when the block ends normally,
+        rolled back on any error or cancellation (`transaction` builds on it; storage's own
+        bulk work, copying a database, uses it directly)."""
         async with self._writes(is_background_work()) as connection:
             await to_completion(connection.begin().start())
             try:
-                yield SqlTransaction(connection, self._clock)
+                yield connection
             except BaseException:
                 await to_completion(connection.rollback())
                 raise

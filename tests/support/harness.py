@@ -65,6 +65,9 @@ class World:
         self._tmp = tempfile.TemporaryDirectory(prefix="socialpost-")
         self.dir = Path(self._tmp.name)
         self.db_path = self.dir / "socialpost.db"
+        self.database_url: str | None = None
+        """SOCIALPOST_DATABASE_URL for the bots (a test PostgreSQL database), else SQLite at
+        `db_path`."""
         self.bots: list[Bot] = []
         self.processes: list[BotProcess] = []
         self.openai.reply_with(DEFAULT_DRAFT)
@@ -130,6 +133,7 @@ class World:
             "SOCIALPOST_APPROVAL_CHANNEL": APPROVAL_CHANNEL,
             "SOCIALPOST_APPROVERS": f"{APPROVER},{OTHER_APPROVER}",
             "SOCIALPOST_DB_PATH": str(self.db_path),
+            "SOCIALPOST_DATABASE_URL": self.database_url,
             "SOCIALPOST_LLM_CONFIG": str(self.write_llm_config()),
             "OPENAI_API_KEY": OPENAI_KEY,
             "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
@@ -341,8 +345,10 @@ class BotProcess(SlackUser):
         self.log_path = world.dir / f"bot-{len(world.processes)}.log"
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self, timeout: float = 30.0, *, connect: bool = True) -> Self:
-        """Start the process and (with `connect`) wait until its Socket Mode connection is up."""
+    async def start(self, timeout: float = 60.0, *, connect: bool = True) -> Self:
+        """Start the process and (with `connect`) wait until its Socket Mode connection is up
+        (a fresh process imports litellm and pydantic for ~10 s on an idle machine: the wait
+        is generous for a shared, busy one)."""
         opened_before = self.world.slack.connection_opens
         log = self.log_path.open("wb")
         self.process = await asyncio.create_subprocess_exec(

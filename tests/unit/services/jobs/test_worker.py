@@ -413,3 +413,89 @@ async def test_a_held_back_job_is_not_polled_for_with_writes(db: Store) -> None:
         await wait_until(lambda: [job.id for job in handler.runs] == [first, second])
     finally:
         await worker.stop()
+
+
+class ConcurrencyProbe:
+    """A handler that records how many of its runs overlap, each run held until released."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.done = 0
+        self.release = asyncio.Event()
+
+    async def run(self, job: Job) -> None:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            await self.release.wait()
+        finally:
+            self.running -= 1
+            self.done += 1
+
+    async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
+        raise AssertionError("no job of the probe dies")
+
+
+async def test_a_kind_with_its_own_concurrency_never_exceeds_it_nor_blocks_others(
+    db: Store,
+) -> None:
+    """Six jobs of a kind limited to 2 run at most 2 at once, and a job of another kind
+    still runs meanwhile (in the shared room)."""
+    limited = ConcurrencyProbe()
+    other = ScriptedHandler(None)
+    worker = worker_for(db)
+    worker.register(
+        JobType(name="limited", handler=limited, dead_letter="dlq", label="L", concurrency=2)
+    )
+    register(worker, NOTIFY_USER, other)
+    ids = [await enqueue(db, "limited") for _ in range(6)]
+    other_id = await enqueue(db)
+    await worker.start()
+    try:
+        await wait_until(lambda: limited.running == 2)
+        await wait_until(lambda: len(other.runs) == 1)
+        await asyncio.sleep(0.2)
+        assert limited.most == 2
+        limited.release.set()
+        await wait_until(lambda: limited.done == 6)
+    finally:
+        await worker.stop()
+    assert limited.most == 2
+    for job_id in [*ids, other_id]:
+        job = await db.jobs.get(job_id)
+        assert job is not None and job.status == JobStatus.DONE
+
+
+class SteppedClock:
+    """A clock that stands still until the test moves it on."""
+
+    def __init__(self) -> None:
+        self.at = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        """The time the test set."""
+        return self.at
+
+
+async def test_a_job_due_later_runs_when_the_injected_clock_gets_there(db: Store) -> None:
+    """A job queued for an hour from now waits while the clock stands still and runs once
+    the test moves the clock an hour on: no real waiting."""
+    clock = SteppedClock()
+    queue = JobQueue(db, clock=clock)
+    handler = ScriptedHandler(None)
+    retry = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
+    worker = Worker(db, queue, retry=retry, lease=5, clock=clock)
+    register(worker, NOTIFY_USER, handler)
+    async with queue.transaction() as tx:
+        job_id = await queue.enqueue(tx, NOTIFY_USER, run_at=clock.now() + timedelta(hours=1))
+    await worker.start()
+    try:
+        await asyncio.sleep(0.3)
+        assert handler.runs == []
+        clock.at += timedelta(hours=1)
+        worker.wake()
+        await wait_until(lambda: len(handler.runs) == 1)
+    finally:
+        await worker.stop()
+    assert [job.id for job in handler.runs] == [job_id]
