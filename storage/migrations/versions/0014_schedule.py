@@ -13,7 +13,7 @@ from alembic import op
 from storage.schema import UTCDateTime
 
 revision = "0014_schedule"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
