@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers.actions.outcome import decide, open_post_modal
+from handlers.actions.outcome import Decision, decide, open_post_modal
 from handlers.blocks.modal import schedule_modal
 from services.container import Services
+
+ButtonHandler = Callable[
+    [AsyncAck, dict[str, Any], dict[str, Any], AsyncWebClient, Services], Awaitable[None]
+]
 
 
 async def handle_schedule(
@@ -25,45 +30,33 @@ async def handle_schedule(
     await open_post_modal(ack, body, action, client, services.scheduling.may_schedule, build)
 
 
-async def handle_post_now(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    client: AsyncWebClient,
-    services: Services,
-) -> None:
-    """Post now: publish a scheduled post at once."""
-    await decide(ack, body, action, client, services.scheduling.post_now)
+def _deciding(decision: Callable[[Services], Decision], summary: str) -> ButtonHandler:
+    """A card button that applies one scheduling decision (Bolt injects the arguments by
+    name, so each handler keeps the full signature)."""
+
+    async def handle(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+        services: Services,
+    ) -> None:
+        await decide(ack, body, action, client, decision(services))
+
+    handle.__doc__ = summary
+    return handle
 
 
-async def handle_unschedule(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    client: AsyncWebClient,
-    services: Services,
-) -> None:
-    """Unschedule: the post is pending again."""
-    await decide(ack, body, action, client, services.scheduling.unschedule)
-
-
-async def handle_retry_now(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    client: AsyncWebClient,
-    services: Services,
-) -> None:
-    """Retry now: a publish waiting for its next automatic try, tried at once."""
-    await decide(ack, body, action, client, services.scheduling.retry_now)
-
-
-async def handle_revive(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    client: AsyncWebClient,
-    services: Services,
-) -> None:
-    """Revive: an expired draft is pending again."""
-    await decide(ack, body, action, client, services.scheduling.revive)
+handle_post_now = _deciding(
+    lambda services: services.scheduling.post_now, "Post now: publish a scheduled post at once."
+)
+handle_unschedule = _deciding(
+    lambda services: services.scheduling.unschedule, "Unschedule: the post is pending again."
+)
+handle_retry_now = _deciding(
+    lambda services: services.scheduling.retry_now,
+    "Retry now: a publish waiting for its next automatic try, tried at once.",
+)
+handle_revive = _deciding(
+    lambda services: services.scheduling.revive, "Revive: an expired draft is pending again."
+)
