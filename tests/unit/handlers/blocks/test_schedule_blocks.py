@@ -23,14 +23,18 @@ from handlers.blocks.card import (
     retrying_line,
     scheduled_blocks,
 )
+from handlers.blocks.home import home_view
 from handlers.blocks.modal import (
     datetime_value,
     new_post_modal,
     schedule_modal,
     suggested_time,
 )
+from handlers.blocks.status import status_blocks
 from handlers.blocks.times import slack_date
+from services.lifecycle import Action
 from services.models import Post, PostStatus
+from services.overview import HomeData, Listed
 from services.scheduling.rules import PostAtProblem
 
 NOW = datetime(2026, 12, 2, 9, 30, 15, tzinfo=UTC)
@@ -316,3 +320,44 @@ def test_missed_and_expired_cards_say_nothing_was_published() -> None:
     text, blocks = card(status=PostStatus.EXPIRED)
     assert text.startswith(messages.EXPIRED_CARD)
     assert set(buttons(blocks)) == {"Revive"}
+
+
+def test_app_home_lists_scheduled_posts_soonest_first_with_their_buttons() -> None:
+    """The Home tab's Scheduled section keeps the order it is given (soonest first), shows
+    each time as a date token, and offers the buttons the viewer may use."""
+    soon = post(id="soon", status=PostStatus.SCHEDULED, scheduled_for=NOW)
+    later = post(id="later", status=PostStatus.SCHEDULED, scheduled_for=NOW + timedelta(days=1))
+    data = HomeData(
+        viewer="U2",
+        pending=[],
+        failed=[],
+        dead_jobs=[],
+        posted=[],
+        pending_total=0,
+        failed_total=0,
+        dead_jobs_total=0,
+        scheduled=[
+            Listed(soon, frozenset({Action.POST_NOW, Action.UNSCHEDULE})),
+            Listed(later, frozenset()),
+        ],
+        scheduled_total=2,
+    )
+    blocks = home_view(data)["blocks"]
+    headers = [b["text"]["text"] for b in blocks if b["type"] == "header"]
+    assert "Scheduled (2)" in headers
+    ids_in_order = [b.get("block_id") for b in blocks if b.get("block_id", "").startswith("sched")]
+    assert ids_in_order == ["scheduled_soon", "scheduled_actions_soon", "scheduled_later"]
+    shown = texts(blocks)
+    assert shown.index(f"<!date^{int(NOW.timestamp())}^") < shown.index(
+        f"<!date^{int((NOW + timedelta(days=1)).timestamp())}^"
+    )
+    assert set(buttons(blocks)) == {"Post now", "Unschedule"}
+
+
+def test_status_lists_scheduled_posts_with_their_times() -> None:
+    """`/socialpost status` has a Scheduled section with each post's time."""
+    text, blocks = status_blocks(
+        [], [], scheduled=[post(status=PostStatus.SCHEDULED, scheduled_for=NOW)]
+    )
+    assert "1 scheduled" in text
+    assert "*Scheduled (1)*" in texts(blocks) and "<!date^" in texts(blocks)
