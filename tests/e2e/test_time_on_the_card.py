@@ -242,13 +242,9 @@ async def test_after_kill_9_a_post_past_the_grace_is_missed_then_retry_posts_it(
     assert len(world.x.tweets) == 1
 
 
-async def test_a_publish_waiting_for_a_retry_says_so_and_retry_now_tries_at_once(
-    world: World,
-) -> None:
-    """X answering 503: the card says "Retrying: X is not answering ... Next try <time>."
-    with Retry now and Discard (never Publishing... while nothing is in flight); Retry now
-    after X recovers posts it once."""
-    clock = MovableClock()
+async def approved_while_x_is_down(world: World, clock: MovableClock) -> Any:
+    """A bot whose next automatic try is 10 minutes away, and a post approved while X
+    answers 503."""
     bot = await world.start_bot(
         clock=clock,
         SOCIALPOST_RETRY_MAX_ATTEMPTS="10",
@@ -258,6 +254,17 @@ async def test_a_publish_waiting_for_a_retry_says_so_and_retry_now_tries_at_once
     world.x.fail_always(Fault(status=503))
     await bot.submit()
     await bot.click(await bot.draft_card(), "approve")
+    return bot
+
+
+async def test_a_publish_waiting_for_a_retry_says_so_and_retry_now_tries_at_once(
+    world: World,
+) -> None:
+    """X answering 503: the card says "Retrying: X is not answering ... Next try <time>."
+    with Retry now and Discard (never Publishing... while nothing is in flight); Retry now
+    after X recovers posts it once."""
+    clock = MovableClock()
+    bot = await approved_while_x_is_down(world, clock)
     card = await bot.wait_card(lambda c: "Retrying: X is not answering" in c.all_text())
     assert "Next try <!date^" in card.all_text() and "Publishing" not in card.all_text()
     assert {"socialpost_retry_now", "socialpost_discard"} <= set(card.buttons())
@@ -273,15 +280,7 @@ async def test_a_publish_waiting_for_a_retry_says_so_and_retry_now_tries_at_once
 async def test_discard_while_retrying_publishes_nothing(world: World) -> None:
     """Discard on a Retrying card rejects the post; when X recovers, nothing goes out."""
     clock = MovableClock()
-    bot = await world.start_bot(
-        clock=clock,
-        SOCIALPOST_RETRY_MAX_ATTEMPTS="10",
-        SOCIALPOST_RETRY_BASE_DELAY="600",
-        SOCIALPOST_RETRY_MAX_DELAY="600",
-    )
-    world.x.fail_always(Fault(status=503))
-    await bot.submit()
-    await bot.click(await bot.draft_card(), "approve")
+    bot = await approved_while_x_is_down(world, clock)
     card = await bot.wait_card(lambda c: "Retrying: X" in c.all_text())
     await bot.settle()
     await bot.click(card, "discard")
