@@ -56,6 +56,8 @@ from services.platforms import PLATFORMS, Publisher, build_publishers, dry_run_p
 from services.platforms.publish import Publishing
 from services.policy import Policy
 from services.ratelimit import RateLimiter
+from services.scheduling.deadlines import Deadlines
+from services.scheduling.decisions import Scheduling
 from services.tasks import BackgroundTasks
 from services.webhooks.delivery import Webhooks
 from storage import Store, open_store
@@ -99,14 +101,15 @@ class Runtime:
     metrics: Metrics
     api: ApiHandlers
 
-    def __init__(self, settings: Settings, stack: AsyncExitStack) -> None:
+    def __init__(self, settings: Settings, stack: AsyncExitStack, clock: Clock) -> None:
         self.settings = settings
         self._stack = stack
+        self.clock = clock
 
     @classmethod
     async def open(cls, settings: Settings, *, clock: Clock | None = None) -> Self:
-        """Open the database (creating or upgrading it) and build everything on top;
-        `clock` is the time everything goes by (the machine's by default; tests move theirs).
+        """Open the database (creating or upgrading it) and build everything on top, going
+        by `clock` (default: the machine's; tests pass one they move on).
 
         Raises `StoreLocked` when another process has the SQLite file, `StorageUnavailable`
         when the PostgreSQL server can't be reached; whatever was opened before a failure is
@@ -114,8 +117,7 @@ class Runtime:
         """
         stack = AsyncExitStack()
         try:
-            runtime = cls(settings, stack)
-            runtime.clock = clock or SystemClock()
+            runtime = cls(settings, stack, clock or SystemClock())
             await runtime._open()
         except BaseException:
             await stack.aclose()
@@ -208,6 +210,7 @@ class Runtime:
             self.lifecycle,
             self.publishers,
             cooldown=settings.publishing.platform_cooldown,
+            grace=settings.schedule.grace,
         )
         self.worker.register(publishing.job_type())
 
@@ -234,6 +237,19 @@ class Runtime:
                 clock=self.clock,
                 metrics=self.metrics,
             ).attach(self.events, self.queue, self.worker)
+        deadlines = Deadlines(
+            self.store,
+            self.lifecycle,
+            self.queue,
+            self.events,
+            approvers=settings.approval.approvers,
+            reminder=settings.schedule.reminder,
+            ttl=settings.schedule.ttl,
+            clock=self.clock,
+        )
+        deadlines.attach(self.events)
+        for job_type in deadlines.job_types():
+            self.worker.register(job_type)
 
         limits = settings.limits
         limiter = RateLimiter(
@@ -291,6 +307,7 @@ class Runtime:
             editing=editing,
             overview=overview,
             ideas=self.ideas,
+            scheduling=Scheduling(self.lifecycle, self.queue),
         )
 
     async def _count_jobs(self, metrics: Metrics) -> None:

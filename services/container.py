@@ -9,6 +9,7 @@ from services.editing import Editing
 from services.ideas.runs import IdeaRuns
 from services.intake import Intake
 from services.overview import Overview
+from services.scheduling.decisions import Scheduling
 
 
 @dataclass(frozen=True)
@@ -20,3 +21,4 @@ class Services:
     editing: Editing
     overview: Overview
     ideas: IdeaRuns
+    scheduling: Scheduling

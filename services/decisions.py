@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import datetime
 
 import structlog
 
 from services.approvals import Step, Tally
 from services.checks import ContentPolicy, check_async
 from services.editing import Editing
+from services.errors import InvalidRequest
 from services.jobs import JobQueue, Transaction
 from services.lifecycle import Action, Lifecycle, Moved
 from services.models import Actor, Outcome, Verdict
-from services.platforms.publish import PUBLISH, queue_publish
+from services.platforms.publish import PUBLISH, publish_key, queue_publish
+from services.scheduling.rules import approval_time, check_post_at
 from storage import Store
 from storage.models import JobStatus, Post, PostStatus
 
@@ -89,14 +92,37 @@ class Decisions:
         after = moved.queued[0] if moved.queued else None
         await queue_publish(self._queue, tx, moved.post.id, after=after)
 
-    async def approve(self, post_id: str, actor: Actor) -> Outcome:
-        """Claim a pending post for publishing (`pending` -> `approved`) and queue the publish."""
-        checked = await self._lifecycle.check(Action.APPROVE, post_id, actor)
+    async def approve(
+        self, post_id: str, actor: Actor, *, post_at: datetime | None = None
+    ) -> Outcome:
+        """Claim a pending post for publishing (`pending` -> `approved`) and queue the publish.
+
+        With `post_at` (Schedule…), or on a post whose requester asked for a time still ahead,
+        the post is approved for that time instead (`pending` -> `scheduled`): its publish is
+        queued to run then. Raises `InvalidRequest` (field `post_at`, a `PostAtProblem`) for a
+        time that has passed or is too far ahead.
+        """
+        action = Action.SCHEDULE if post_at is not None else Action.APPROVE
+        now = self._lifecycle.clock.now()
+        if post_at is not None and (problem := check_post_at(post_at, now)):
+            raise InvalidRequest({"post_at": problem.value})
+        checked = await self._lifecycle.check(action, post_id, actor)
         if isinstance(checked, Outcome):
             return checked
         post = checked
-        if refused := await self.unpublishable("approve", post, actor):
+        if refused := await self.unpublishable(action, post, actor):
             return refused
+        card = actor.card
+        source = json.dumps(
+            {
+                "user": actor.user_id,
+                "channel": card.place if card else None,
+                "message_ts": card.id if card else None,
+            }
+        )
+        post_at = post_at or approval_time(post.requested_for, now)
+        if post_at is not None:
+            return await self._schedule(post, actor, post_at, source)
         # At the version checked above: who wrote it, its length, what the card showed.
         async with self._lifecycle.transaction() as tx:
             counted = await self._count_approval(tx, post, actor)
@@ -154,13 +180,61 @@ class Decisions:
         await self._publish_after(tx, moved)
         return step, tally, moved
 
+    async def _schedule(self, post: Post, actor: Actor, post_at: datetime, source: str) -> Outcome:
+        """Approve the post for `post_at`: its publish job waits for that time."""
+
+        async def publish_then(tx: Transaction, moved: Moved) -> None:
+            await queue_publish(self._queue, tx, moved.post.id, after=None, run_at=post_at)
+
+        outcome = await self._lifecycle.act(
+            post,
+            Action.SCHEDULE,
+            actor,
+            then=publish_then,
+            approved_by=actor.user_id,
+            approved_at=self._lifecycle.clock.now(),
+            approval_source=source,
+            scheduled_for=post_at,
+        )
+        if outcome.done:
+            log.info("post_scheduled", post_id=post.id, user=actor.user_id, at=post_at.isoformat())
+        return outcome
+
     async def reject(self, post_id: str, actor: Actor) -> Outcome:
         """Reject a pending post (`pending` -> `rejected`), as the clicker saw it."""
         return await self._close(Action.REJECT, post_id, actor)
 
     async def discard(self, post_id: str, actor: Actor) -> Outcome:
-        """Give up on a failed post (-> `rejected`)."""
-        return await self._close(Action.DISCARD, post_id, actor)
+        """Give up on a failed or missed post, or on a publish waiting for its next automatic
+        try (-> `rejected`)."""
+        checked = await self._lifecycle.check(Action.DISCARD, post_id, actor)
+        if isinstance(checked, Outcome) or checked.status != PostStatus.APPROVED:
+            return await self._close(Action.DISCARD, post_id, actor)
+        return await self._discard_waiting(checked, actor)
+
+    async def _discard_waiting(self, post: Post, actor: Actor) -> Outcome:
+        """Discard a publish between two tries: only while its job waits (cancelled in the
+        same transaction); a try in flight right now wins, and the clicker is told."""
+        async with self._lifecycle.transaction() as tx:
+            cancelled = await self._queue.cancel(tx, publish_key(post.id))
+            moved = None
+            if cancelled:
+                moved = await self._lifecycle.move(
+                    tx,
+                    post,
+                    Action.DISCARD,
+                    actor,
+                    rejected_by=actor.user_id,
+                    next_try_at=None,
+                    retry_reason=None,
+                )
+            else:
+                await self._lifecycle.audit(tx, actor, Action.DISCARD, post.id, "lost")
+        if moved is not None:
+            return Outcome(Verdict.DONE, moved.post)
+        if not cancelled:
+            return Outcome(Verdict.ALREADY_PUBLISHING, await self._store.posts.get(post.id))
+        return await self._lifecycle.lost_race(post.id, actor)
 
     async def _close(self, action: Action, post_id: str, actor: Actor) -> Outcome:
         checked = await self._lifecycle.check(action, post_id, actor)
@@ -180,7 +254,7 @@ class Decisions:
         if isinstance(checked, Outcome):
             return checked
         post = checked
-        if post.status == PostStatus.FAILED_POST:
+        if post.status in (PostStatus.FAILED_POST, PostStatus.MISSED):
             return await self._lifecycle.act(
                 post, Action.RETRY, actor, then=self._publish_after, failure_reason=None
             )

@@ -30,6 +30,9 @@ class Notice(StrEnum):
     CARD_UNDELIVERABLE = "card_undeliverable"
     BUDGET_WARNING = "budget_warning"
     """This month's LLM spend reached 80% of the budget (detail: spent and budget, JSON)."""
+    # Not private: a reply in the card's thread naming the approvers (`user` is the
+    # requester; `detail` the approvers' ids, space-separated, and when the wait began).
+    APPROVAL_REMINDER = "approval_reminder"
 
 
 @dataclass(frozen=True)

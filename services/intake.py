@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime
 
 import structlog
 from pydantic import BaseModel, ConfigDict
@@ -25,6 +26,7 @@ from services.lifecycle import Lifecycle
 from services.models import Actor
 from services.platforms import PLATFORMS, makes_thread
 from services.ratelimit import RateLimiter
+from services.scheduling.rules import check_post_at
 from storage import Store, Transaction
 from storage.models import NewPost, Post, PostStatus
 
@@ -66,6 +68,8 @@ class DraftRequest(BaseModel):
     limited per client address by the API instead. The workspace bucket always applies."""
     title: str | None = None
     """A title shown on the card (an idea's, SPEC section 7.6)."""
+    post_at: datetime | None = None
+    """When the requester would like it published (aware UTC; None: once approved)."""
 
 
 def _needing_an_image(platforms: tuple[str, ...]) -> list[str]:
@@ -73,9 +77,16 @@ def _needing_an_image(platforms: tuple[str, ...]) -> list[str]:
     return [PLATFORMS[p].name for p in platforms if p in PLATFORMS and PLATFORMS[p].needs_image]
 
 
-def check_request(request: DraftRequest, offered: Collection[str]) -> DraftRequest:
-    """The request cleaned up, or `InvalidRequest` naming every field that is wrong."""
+def check_request(
+    request: DraftRequest, offered: Collection[str], now: datetime | None = None
+) -> DraftRequest:
+    """The request cleaned up, or `InvalidRequest` naming every field that is wrong (a
+    `post_at` that can't be used is named by its `PostAtProblem` value, checked against
+    `now`)."""
     errors: dict[str, str] = {}
+    problem = check_post_at(request.post_at, now) if request.post_at and now else None
+    if problem is not None:
+        errors["post_at"] = problem.value
     brief = request.brief.strip()
     if not brief:
         errors["brief"] = "Describe the post you want: the brief can't be empty."
@@ -138,7 +149,7 @@ class Intake:
         transaction that stores the posts (an API request records its Idempotency-Key there);
         whatever it raises rolls the posts back too.
         """
-        request = check_request(request, self.offered_platforms)
+        request = check_request(request, self.offered_platforms, self._lifecycle.clock.now())
         existing = await self._store.posts.for_request(request.request_id)
         if existing:
             log.info("duplicate_submission", request_id=request.request_id)
@@ -174,6 +185,7 @@ class Intake:
                         requested_by=request.requested_by,
                         version=0,
                         title=request.title,
+                        requested_for=request.post_at,
                     ),
                 )
                 posts.append(post)

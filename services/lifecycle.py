@@ -11,6 +11,16 @@
                          |  pending (the card got through)
     failed_*   -> rejected (discard)
 
+Time on the card (SPEC 7.2, `services.scheduling`):
+
+    pending    -> scheduled (schedule: approved for a time; its publish job waits for it)
+               |  expired (nobody decided within SOCIALPOST_APPROVAL_TTL)
+    scheduled  -> pending (unschedule) | approved (post now; or its time came: due)
+               |  missed (its time passed more than SOCIALPOST_SCHEDULE_GRACE ago, unpublished)
+    missed     -> approved (retry: post now) | rejected (discard)
+    expired    -> pending (revive: approvers and the requester)
+    approved   -> rejected (discard, while its publish waits for an automatic retry)
+
 `TRANSITIONS` is that table: for each edge its source statuses, the action, the target, who
 may take it (socialpost itself, an approver, or an editor: an approver or the requester),
 whether it is bound to the version the actor was shown, and whether the self-approval rule
@@ -75,6 +85,14 @@ class Action(StrEnum):
     PUBLISH_FAILED = "publish_failed"
     CARD_UNDELIVERABLE = "card_undeliverable"
     CARD_DELIVERED = "card_delivered"
+    SCHEDULE = "schedule"
+    UNSCHEDULE = "unschedule"
+    POST_NOW = "post_now"
+    RETRY_NOW = "retry_now"
+    REVIVE = "revive"
+    DUE = "due"
+    MISS = "miss"
+    EXPIRE = "expire"
 
 
 @dataclass(frozen=True)
@@ -137,6 +155,21 @@ TRANSITIONS: tuple[Edge, ...] = (
         outcome="card_requeued",
     ),
     _edge(FAILED_STATUSES, _A.DISCARD, _S.REJECTED, Role.APPROVER),
+    # Time on the card. Scheduling approves (the same rules as Approve); a post waiting for
+    # an automatic retry may be discarded (`services.scheduling` cancels its publish first).
+    _edge(
+        [_S.PENDING], _A.SCHEDULE, _S.SCHEDULED, Role.APPROVER, versioned=True, self_approval=True
+    ),
+    _edge([_S.SCHEDULED], _A.UNSCHEDULE, _S.PENDING, Role.APPROVER, outcome="unscheduled"),
+    _edge([_S.SCHEDULED], _A.POST_NOW, _S.APPROVED, Role.APPROVER),
+    _edge([_S.SCHEDULED], _A.DUE, _S.APPROVED, Role.SYSTEM),
+    _edge([_S.SCHEDULED], _A.MISS, _S.MISSED, Role.SYSTEM),
+    _edge([_S.MISSED], _A.RETRY, _S.APPROVED, Role.APPROVER),
+    _edge([_S.MISSED], _A.DISCARD, _S.REJECTED, Role.APPROVER),
+    _edge([_S.APPROVED], _A.DISCARD, _S.REJECTED, Role.APPROVER),
+    _edge([_S.APPROVED], _A.RETRY_NOW, _S.APPROVED, Role.APPROVER, outcome="retry_now"),
+    _edge([_S.PENDING], _A.EXPIRE, _S.EXPIRED, Role.SYSTEM),
+    _edge([_S.EXPIRED], _A.REVIVE, _S.PENDING, Role.EDITOR, outcome="revived"),
 )
 
 _BY_SOURCE: dict[tuple[Action, PostStatus], Edge] = {
@@ -164,8 +197,14 @@ def decided_verdict(status: PostStatus) -> Verdict | None:
     counts) or rejected; None while undecided."""
     if status in (PostStatus.APPROVED, PostStatus.POSTED, PostStatus.FAILED_POST):
         return Verdict.ALREADY_APPROVED
+    if status == PostStatus.MISSED:
+        return Verdict.ALREADY_APPROVED
+    if status == PostStatus.SCHEDULED:
+        return Verdict.ALREADY_SCHEDULED
     if status == PostStatus.REJECTED:
         return Verdict.ALREADY_REJECTED
+    if status == PostStatus.EXPIRED:
+        return Verdict.EXPIRED
     return None
 
 
@@ -274,6 +313,11 @@ class Lifecycle:
     async def announce(self, tx: Transaction, post_id: str) -> tuple[int, ...]:
         """Say the post changed without a move (an approval recorded): its card is updated."""
         return tuple(await self._events.emit(tx, PostChanged(post_id)))
+
+    async def changed(self, tx: Transaction, post_id: str) -> list[int]:
+        """Announce a change that moved no status (a publish waiting for its next try, or
+        trying again): whatever shows the post shows it again."""
+        return await self._events.emit(tx, PostChanged(post_id))
 
     async def act(
         self,

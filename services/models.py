@@ -85,6 +85,12 @@ class Verdict(StrEnum):
     OVER_LIMIT = "over_limit"
     POLICY = "policy"
     """The draft breaks the content policy (SPEC section 7.4); the detail says how."""
+    ALREADY_SCHEDULED = "already_scheduled"
+    EXPIRED = "expired"
+    NOT_SCHEDULED = "not_scheduled"
+    ALREADY_PUBLISHING = "already_publishing"
+    NOT_RETRYING = "not_retrying"
+    NOT_EXPIRED = "not_expired"
 
 
 @dataclass(frozen=True)

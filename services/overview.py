@@ -21,6 +21,8 @@ from storage import Store
 from storage.models import FAILED_STATUSES, Job, JobStatus, Post, PostStatus, Spend
 
 LIST_LENGTH = 10
+# A post that missed its scheduled time is listed with the failures: Retry or Discard it.
+LISTED_AS_FAILED = (*FAILED_STATUSES, PostStatus.MISSED)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class Snapshot:
     pending_total: int
     failed_total: int
     dead_jobs_total: int
+    scheduled: list[Post] = field(default_factory=list)
+    """Scheduled posts, soonest first."""
+    scheduled_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class StatusData:
     """This calendar month's (UTC) LLM spend."""
     budget: Decimal | None = None
     """SOCIALPOST_LLM_MONTHLY_BUDGET, when set."""
+    scheduled: list[Listed] = field(default_factory=list)
+    scheduled_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,8 @@ class HomeData:
     pending_total: int
     failed_total: int
     dead_jobs_total: int
+    scheduled: list[Listed] = field(default_factory=list)
+    scheduled_total: int = 0
 
 
 class Overview:
@@ -119,10 +128,11 @@ class Overview:
         totals."""
         posts = self._store.posts
         pending = self._shown(await posts.with_status([PostStatus.PENDING], limit=LIST_LENGTH))
-        failed = self._shown(await posts.with_status(FAILED_STATUSES, limit=LIST_LENGTH))
+        failed = self._shown(await posts.with_status(LISTED_AS_FAILED, limit=LIST_LENGTH))
         posted = await posts.with_status([PostStatus.POSTED], limit=LIST_LENGTH)
+        scheduled = await posts.scheduled(limit=LIST_LENGTH)
         counts = await posts.count_by_status()
-        failed_total = sum(counts.get(status, 0) for status in FAILED_STATUSES)
+        failed_total = sum(counts.get(status, 0) for status in LISTED_AS_FAILED)
         dead: list[Job] = []
         dead_total = 0
         if dead_jobs:
@@ -145,6 +155,8 @@ class Overview:
             pending_total=counts.get(PostStatus.PENDING, 0),
             failed_total=failed_total,
             dead_jobs_total=dead_total,
+            scheduled=scheduled,
+            scheduled_total=counts.get(PostStatus.SCHEDULED, 0),
         )
 
     def _listed(self, viewer: str, posts: list[Post]) -> list[Listed]:
@@ -165,6 +177,8 @@ class Overview:
             pending_total=snapshot.pending_total,
             failed_total=snapshot.failed_total,
             dead_jobs_total=snapshot.dead_jobs_total,
+            scheduled=self._listed(viewer, snapshot.scheduled),
+            scheduled_total=snapshot.scheduled_total,
         )
 
     async def home(self, viewer: str) -> HomeData:
@@ -188,4 +202,6 @@ class Overview:
             dead_jobs=dead,
             month_spend=spend,
             budget=self._budget.budget.limit if self._budget is not None else None,
+            scheduled=self._listed(viewer, snapshot.scheduled),
+            scheduled_total=snapshot.scheduled_total,
         )

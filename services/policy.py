@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from services.approvals import ApprovalRule, Approvers, GroupMembers, NoGroups
 from services.lifecycle import PEOPLES_ACTIONS, Action, Role, decided_verdict, edge_for, edges_of
 from services.models import Actor, Verdict
-from storage.models import Post
+from storage.models import Post, PostStatus
 
 # The answer when a post is in no status the action starts from (and isn't decided).
 NOT_NOW = {
@@ -34,6 +34,11 @@ NOT_NOW = {
     Action.EDIT: Verdict.NOT_EDITABLE,
     Action.REGENERATE: Verdict.NOT_EDITABLE,
     Action.MAKE_THREAD: Verdict.NOT_EDITABLE,
+    Action.SCHEDULE: Verdict.NOT_READY,
+    Action.UNSCHEDULE: Verdict.NOT_SCHEDULED,
+    Action.POST_NOW: Verdict.NOT_SCHEDULED,
+    Action.RETRY_NOW: Verdict.NOT_RETRYING,
+    Action.REVIVE: Verdict.NOT_EXPIRED,
 }
 
 
@@ -119,6 +124,9 @@ class Policy:
             return decided_verdict(post.status) or NOT_NOW.get(action, Verdict.NOT_READY)
         if edge.versioned and actor.seen_version != post.version:
             return Verdict.STALE_VERSION
+        if post.status == PostStatus.APPROVED and post.next_try_at is None:
+            # Discard and Retry now only while a publish waits for its next automatic try.
+            return Verdict.NOT_RETRYING
         if (
             edge.self_approval
             and not self.allow_self_approval

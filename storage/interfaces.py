@@ -71,6 +71,9 @@ class PostReads(Protocol):
     ) -> list[Post]:
         """Posts in any of `statuses`, by last change."""
 
+    async def scheduled(self, *, limit: int = 50) -> list[Post]:
+        """Posts scheduled for a time, soonest first."""
+
     async def versions(self, post_id: str) -> list[PostVersion]:
         """The post's history, oldest first."""
 

@@ -34,6 +34,9 @@ class PostStatus(StrEnum):
     FAILED_GENERATION = "failed_generation"
     FAILED_POST = "failed_post"
     FAILED_APPROVAL_SEND = "failed_approval_send"
+    SCHEDULED = "scheduled"  # approved for a time: its publish job waits for `scheduled_for`
+    MISSED = "missed"  # scheduled, but socialpost was down past the grace: not published
+    EXPIRED = "expired"  # nobody decided within SOCIALPOST_APPROVAL_TTL: not published
 
 
 FAILED_STATUSES = (
@@ -96,6 +99,16 @@ class PostFields(Row):
     requested_by: str | None = None
     title: str | None = None
     """The idea's title, for a post the bot proposed itself."""
+    # Time on the card (SPEC 7.2): the requester's "Post at", the time a scheduled post
+    # publishes at, when the current wait for a decision began and its reminder went out,
+    # why (and until when) a publish waits for its next automatic try, and when it went out.
+    requested_for: UTCTime | None = None
+    scheduled_for: UTCTime | None = None
+    awaiting_since: UTCTime | None = None
+    reminded_at: UTCTime | None = None
+    retry_reason: str | None = None
+    next_try_at: UTCTime | None = None
+    posted_at: UTCTime | None = None
 
 
 WRITABLE_POST_FIELDS = frozenset(PostFields.model_fields)

@@ -135,8 +135,17 @@ posts = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # The idea's title, for a post the bot proposed itself (SPEC section 7.6).
     Column("title", Text),
+    # Time on the card (revision 0014_schedule).
+    Column("requested_for", UTCDateTime),
+    Column("scheduled_for", UTCDateTime),
+    Column("awaiting_since", UTCDateTime),
+    Column("reminded_at", UTCDateTime),
+    Column("retry_reason", Text),
+    Column("next_try_at", UTCDateTime),
+    Column("posted_at", UTCDateTime),
     Index(None, "status", "updated_at"),
     Index(None, "request_id"),
+    Index(None, "status", "scheduled_for"),
 )
 
 post_versions = Table(

@@ -33,6 +33,7 @@ from bot.settings.limits import LimitSettings, RateLimit
 from bot.settings.llm import LLMSettings, load_files
 from bot.settings.log import LogFormat, LogSettings
 from bot.settings.platforms import PublishingSettings
+from bot.settings.schedule import ScheduleSettings
 from bot.settings.server import ServerSettings
 from bot.settings.slack import ConnectionSettings, Mode, SlackSettings
 from bot.settings.storage import StorageSettings
@@ -74,6 +75,7 @@ class Settings(BaseModel):
     publishing: PublishingSettings
     ideas: IdeasSettings
     guardrails: GuardrailSettings
+    schedule: ScheduleSettings
     platforms: dict[str, PlatformSettings]
     """Each registered platform's settings, by slug."""
     log: LogSettings
@@ -138,6 +140,7 @@ AREAS: dict[str, type[AreaSettings]] = {
     "publishing": PublishingSettings,
     "ideas": IdeasSettings,
     "guardrails": GuardrailSettings,
+    "schedule": ScheduleSettings,
     "log": LogSettings,
     "api": ApiSettings,
 }

@@ -13,6 +13,13 @@ from handlers.actions.regenerate import handle_regenerate
 from handlers.actions.reject import handle_reject
 from handlers.actions.retry import handle_retry
 from handlers.actions.retry_job import handle_retry_job
+from handlers.actions.schedule import (
+    handle_post_now,
+    handle_retry_now,
+    handle_revive,
+    handle_schedule,
+    handle_unschedule,
+)
 from handlers.actions.suggest_changes import handle_suggest_changes
 
 
@@ -27,3 +34,8 @@ def register(app: AsyncApp) -> None:
     app.action(ids.RETRY)(handle_retry)
     app.action(ids.DISCARD)(handle_discard)
     app.action(ids.RETRY_JOB)(handle_retry_job)
+    app.action(ids.SCHEDULE)(handle_schedule)
+    app.action(ids.POST_NOW)(handle_post_now)
+    app.action(ids.UNSCHEDULE)(handle_unschedule)
+    app.action(ids.RETRY_NOW)(handle_retry_now)
+    app.action(ids.REVIVE)(handle_revive)

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.blocks import messages
 from handlers.blocks.markup import md
+from handlers.blocks.times import slack_date
 from handlers.replies import clicked, tell_privately
 from services.errors import BudgetExhausted, RateLimited
 from services.models import Actor, Outcome, Verdict
@@ -31,6 +32,11 @@ REFUSALS = {
     Verdict.NOT_EDITABLE: messages.NOT_EDITABLE,
     Verdict.NOT_FAILED: messages.NOT_FAILED,
     Verdict.DISCARDED: messages.DISCARDED,
+    Verdict.EXPIRED: messages.EXPIRED,
+    Verdict.NOT_SCHEDULED: messages.NOT_SCHEDULED,
+    Verdict.ALREADY_PUBLISHING: messages.ALREADY_PUBLISHING,
+    Verdict.NOT_RETRYING: messages.NOT_RETRYING,
+    Verdict.NOT_EXPIRED: messages.NOT_EXPIRED,
 }
 
 
@@ -43,6 +49,11 @@ def refusal_text(outcome: Outcome) -> str | None:
         return md(messages.OVER_LIMIT, platform=name, measure=outcome.detail or "")
     if outcome.verdict == Verdict.POLICY:
         return messages.policy_refusal(outcome.detail or "")
+    if outcome.verdict == Verdict.ALREADY_SCHEDULED:
+        post = outcome.post
+        moment = post.scheduled_for if post is not None else None
+        when = slack_date(moment) if moment is not None else md("a later time")
+        return md(messages.ALREADY_SCHEDULED, time=when)
     return REFUSALS[outcome.verdict]
 
 

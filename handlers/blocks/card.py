@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from handlers import ids
 from handlers.blocks.approvals import approval_lines
 from handlers.blocks.cost import spend_text
 from handlers.blocks.markup import Mrkdwn, User, clip, fit, join, md
-from handlers.blocks.messages import GENERATION_FAILED, policy_finding, via_api
+from handlers.blocks.messages import (
+    EXPIRED_CARD,
+    GENERATION_FAILED,
+    policy_finding,
+    retry_reason_words,
+    via_api,
+)
 from handlers.blocks.pieces import cut
+from handlers.blocks.times import slack_date
 from services.api_intake import api_caller
 from services.approvals import ApprovalState
 from services.models import Post, PostStatus
 from services.platforms import Measurement, measure_draft, spec_for, thread_parts
+from services.scheduling.rules import ON_TIME_TOLERANCE
 
 Block = dict[str, Any]
 
@@ -150,6 +159,7 @@ def _pending_buttons(post: Post, measurement: Measurement) -> list[Block]:
     value = ids.versioned(post.id, post.version)
     elements = [
         button("Approve & post", ids.APPROVE, value, "primary"),
+        button("Schedule…", ids.SCHEDULE, value),
         button("Edit", ids.EDIT, value),
         button("Regenerate", ids.REGENERATE, value),
         button("Suggest changes…", ids.SUGGEST_CHANGES, value),
@@ -231,10 +241,32 @@ def card_text(post: Post) -> Mrkdwn:
                 draft=clip(post.message or "", TEXT_DRAFT_SHOWN),
             )
         case PostStatus.APPROVED:
+            if post.next_try_at is not None:
+                reason, detail = _retry_parts(post)
+                return retrying_line(post.platform, reason, detail, post.next_try_at)
             return md(
                 "Publishing... {name} post approved by {approver}",
                 name=name,
                 approver=User(post.approved_by),
+            )
+        case PostStatus.SCHEDULED:
+            return md(
+                "Scheduled for {time} by {approver}: {name} post from {who}",
+                time=_when(post.scheduled_for),
+                approver=User(post.approved_by),
+                name=name,
+                who=who,
+            )
+        case PostStatus.MISSED:
+            return md(
+                "{line} ({name} post from {who})",
+                line=missed_line(post.scheduled_for or post.updated_at),
+                name=name,
+                who=who,
+            )
+        case PostStatus.EXPIRED:
+            return md(
+                "{expired} ({name} post from {who})", expired=md(EXPIRED_CARD), name=name, who=who
             )
         case PostStatus.POSTED:
             return _posted_line(post, name)
@@ -251,6 +283,16 @@ def card_text(post: Post) -> Mrkdwn:
             return md(
                 "{failed} ({name} post for {who})", failed=GENERATION_FAILED, name=name, who=who
             )
+
+
+def _when(moment: datetime | None) -> Mrkdwn:
+    return slack_date(moment) if moment is not None else md("a time not recorded")
+
+
+def _retry_parts(post: Post) -> tuple[str, str | None]:
+    """The stored retry reason as (reason, the platform's detail): "platform down: HTTP 503"."""
+    reason, _, detail = (post.retry_reason or "").partition(": ")
+    return reason, detail or None
 
 
 def _reason(post: Post) -> Mrkdwn:
@@ -298,7 +340,20 @@ def _outcome_blocks(post: Post, name: str, dry_run: bool, measurement: Measureme
                         )
                     )
                 )
+            if post.requested_for is not None:
+                blocks.append(context(requested_line(post.requested_for)))
             return [*blocks, _actions(*_pending_buttons(post, measurement))]
+        case PostStatus.APPROVED if post.next_try_at is not None:
+            reason, detail = _retry_parts(post)
+            return retrying_blocks(post.id, post.platform, reason, detail, post.next_try_at)
+        case PostStatus.SCHEDULED:
+            return scheduled_blocks(
+                post.id, post.scheduled_for or post.updated_at, post.approved_by
+            )
+        case PostStatus.MISSED:
+            return missed_blocks(post.id, post.scheduled_for or post.updated_at)
+        case PostStatus.EXPIRED:
+            return expired_blocks(post.id)
         case PostStatus.APPROVED:
             return [
                 mrkdwn(
@@ -309,7 +364,10 @@ def _outcome_blocks(post: Post, name: str, dry_run: bool, measurement: Measureme
                 )
             ]
         case PostStatus.POSTED:
-            return [mrkdwn(md(":white_check_mark: {line}", line=_posted_line(post, name)))]
+            posted = mrkdwn(md(":white_check_mark: {line}", line=_posted_line(post, name)))
+            if post.scheduled_for and post.posted_at and went_out_late(post):
+                return [posted, late_note(post.scheduled_for, post.posted_at)]
+            return [posted]
         case PostStatus.REJECTED:
             return [
                 mrkdwn(
@@ -414,3 +472,102 @@ def generation_failed_notice(post: Post | None) -> tuple[Mrkdwn, list[Block]]:
         _actions(button("Retry", ids.RETRY, post.id, "primary")),
     ]
     return text, blocks
+
+
+# Time on the card (SPEC 7.2): each state below the draft, from plain values.
+
+
+def requested_line(requested_for: datetime) -> Mrkdwn:
+    """The pending card's note of the time its requester asked for."""
+    return md(":calendar: Requested for {time}", time=slack_date(requested_for))
+
+
+def scheduled_blocks(post_id: str, scheduled_for: datetime, approver: str | None) -> list[Block]:
+    """An approved post waiting for its time, with Post now and Unschedule."""
+    return [
+        mrkdwn(
+            md(
+                ":alarm_clock: *Scheduled for {time}* by {approver}",
+                time=slack_date(scheduled_for),
+                approver=User(approver),
+            )
+        ),
+        _actions(
+            button("Post now", ids.POST_NOW, post_id, "primary"),
+            button("Unschedule", ids.UNSCHEDULE, post_id),
+        ),
+    ]
+
+
+def retrying_line(platform: str, reason: str, detail: str | None, next_try: datetime) -> Mrkdwn:
+    """What a publish waiting for its next automatic try says: the platform, why in plain
+    words, and when it tries again."""
+    words = retry_reason_words(reason)
+    if detail:
+        words = md("{words} ({detail})", words=words, detail=clip(detail, REASON_SHOWN))
+    return md(
+        "Retrying: {platform} {words}. Next try {time}.",
+        platform=spec_for(platform).name,
+        words=words,
+        time=slack_date(next_try),
+    )
+
+
+def retrying_blocks(
+    post_id: str, platform: str, reason: str, detail: str | None, next_try: datetime
+) -> list[Block]:
+    """A publish waiting out a backoff or a platform's cool-down, with Retry now and Discard."""
+    return [
+        mrkdwn(md(":repeat: {line}", line=retrying_line(platform, reason, detail, next_try))),
+        _actions(
+            button("Retry now", ids.RETRY_NOW, post_id, "primary"),
+            button("Discard", ids.DISCARD, post_id, "danger"),
+        ),
+    ]
+
+
+def missed_line(scheduled_for: datetime) -> Mrkdwn:
+    """A scheduled post that wasn't published: socialpost was down past the grace."""
+    return md(
+        "Missed its time: it was scheduled for {time}, and socialpost wasn't running then. "
+        "Nothing was published.",
+        time=slack_date(scheduled_for),
+    )
+
+
+def missed_blocks(post_id: str, scheduled_for: datetime) -> list[Block]:
+    """The missed-time state, with Retry (post now) and Discard."""
+    return [
+        mrkdwn(md(":warning: {line}", line=missed_line(scheduled_for))),
+        _actions(
+            button("Retry", ids.RETRY, post_id, "primary"),
+            button("Discard", ids.DISCARD, post_id, "danger"),
+        ),
+    ]
+
+
+def went_out_late(post: Post) -> bool:
+    """Whether a scheduled post was published noticeably after its time (after downtime
+    within the grace, or after automatic retries)."""
+    if post.scheduled_for is None or post.posted_at is None:
+        return False
+    return post.posted_at - post.scheduled_for > ON_TIME_TOLERANCE
+
+
+def late_note(scheduled_for: datetime, published_at: datetime) -> Block:
+    """Below a posted card: it went out later than it was scheduled for."""
+    return context(
+        md(
+            ":turtle: Went out late: it was scheduled for {time} and published {published}.",
+            time=slack_date(scheduled_for),
+            published=slack_date(published_at),
+        )
+    )
+
+
+def expired_blocks(post_id: str) -> list[Block]:
+    """A draft nobody decided on within SOCIALPOST_APPROVAL_TTL, with Revive."""
+    return [
+        mrkdwn(md(":hourglass: {expired}", expired=md(EXPIRED_CARD))),
+        _actions(button("Revive", ids.REVIVE, post_id)),
+    ]

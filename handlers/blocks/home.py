@@ -7,7 +7,7 @@ from typing import Any
 from handlers import ids
 from handlers.blocks.card import SECTION_TEXT_MAX, button, context, mrkdwn
 from handlers.blocks.markup import Channel, Link, Mrkdwn, User, clip, lines_within, md
-from handlers.blocks.status import REASON_PREVIEW, post_line
+from handlers.blocks.status import REASON_PREVIEW, post_line, scheduled_line
 from services.lifecycle import Action
 from services.models import Post
 from services.overview import DeadJob, HomeData, Listed
@@ -47,6 +47,17 @@ def _failed(listed: Listed) -> list[Block]:
         elements.append(button("Discard", ids.DISCARD, post.id))
     line = {**mrkdwn(post_line(post)), "block_id": f"failed_{post.id}"}
     return [line, *_actions(f"failed_actions_{post.id}", elements)]
+
+
+def _scheduled(listed: Listed) -> list[Block]:
+    post = listed.post
+    elements = []
+    if Action.POST_NOW in listed.actions:
+        elements.append(button("Post now", ids.POST_NOW, post.id, "primary"))
+    if Action.UNSCHEDULE in listed.actions:
+        elements.append(button("Unschedule", ids.UNSCHEDULE, post.id))
+    line = {**mrkdwn(scheduled_line(post)), "block_id": f"scheduled_{post.id}"}
+    return [line, *_actions(f"scheduled_actions_{post.id}", elements)]
 
 
 def _dead_job(dead: DeadJob) -> Block:
@@ -109,6 +120,13 @@ def home_view(data: HomeData) -> dict[str, Any]:
         blocks.append(_on_their_cards(pending, data.pending_total, "pending posts"))
     elif not data.pending:
         blocks.append(context(md("Nothing waits for approval.")))
+    if data.scheduled_total:
+        blocks.append(_header(f"Scheduled ({data.scheduled_total})"))
+        for listed in data.scheduled:
+            blocks += _scheduled(listed)
+        if data.scheduled_total > len(data.scheduled):
+            hidden = data.scheduled_total - len(data.scheduled)
+            blocks.append(context(md("…and {count} more scheduled later.", count=hidden)))
     blocks.append(_header(f"Failed ({data.failed_total + data.dead_jobs_total})"))
     failed = [listed.post for listed in data.failed]
     for listed in data.failed:

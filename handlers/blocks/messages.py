@@ -3,12 +3,16 @@
 Templates here are filled with `markup.md`, which escapes what goes into them.
 """
 
+from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from handlers.blocks.cost import budget_usd, usd
-from handlers.blocks.markup import Channel, Mrkdwn, md
+from handlers.blocks.markup import Channel, Mrkdwn, User, join, md
+from handlers.blocks.times import slack_date
 from services import platforms
 from services.errors import BudgetExhausted, RateLimited
+from services.scheduling.rules import PostAtProblem
 
 ALREADY_APPROVED = "The post has already been approved."
 ALREADY_REJECTED = "The post has already been rejected."
@@ -53,6 +57,54 @@ BUDGET_WARNING = (
     ":warning: This month's LLM spend is {spent}, {share}% of the {budget} budget. New drafts "
     "and regenerations stop when it is used up (until the 1st, UTC)."
 )
+
+# Time on the card (SPEC section 7.2).
+EXPIRED = "The post has expired."
+EXPIRED_CARD = "Expired: nobody approved it in time. Nothing was published."
+ALREADY_SCHEDULED = "The post has already been scheduled for {time}."
+NOT_SCHEDULED = "The post isn't scheduled any more."
+ALREADY_PUBLISHING = "The post is already being published."
+NOT_RETRYING = "The post isn't waiting for a retry any more."
+NOT_EXPIRED = "The post hasn't expired: there is nothing to revive."
+POST_AT_MISSING = "Pick a date and a time."
+POST_AT_PAST = "That time has passed. Pick a time in the future."
+POST_AT_TOO_FAR = "Pick a time within a year from now."
+RETRY_NOW_QUEUED = "Trying again now."
+
+
+RETRY_REASONS: dict[str, str] = {
+    "rate limit": "is rate limiting us",
+    "platform down": "is not answering",
+    "cooldown": "failed several times in a row; socialpost is giving it a rest",
+    "expired or wrong credentials": "refused the credentials",
+    "refused by the platform": "refused the post",
+}
+"""A publish's reason to wait, as the end of "Retrying: <platform> ..." (by failure reason)."""
+
+
+def retry_reason_words(reason: str) -> Mrkdwn:
+    """Why a publish waits for its next try, in plain words."""
+    return md(RETRY_REASONS.get(reason, "failed"))
+
+
+def post_at_problem(problem: PostAtProblem) -> str:
+    """What the "Post at" field says about a time it can't take."""
+    match problem:
+        case PostAtProblem.MISSING:
+            return POST_AT_MISSING
+        case PostAtProblem.PAST:
+            return POST_AT_PAST
+        case PostAtProblem.TOO_FAR:
+            return POST_AT_TOO_FAR
+
+
+def approval_reminder(approvers: Sequence[str], since: datetime) -> Mrkdwn:
+    """The one reminder under a card nobody has decided on, naming the approvers."""
+    waiting = md("This draft has been waiting for approval since {time}.", time=slack_date(since))
+    if not approvers:
+        return md("{waiting} Anyone in this channel can approve it.", waiting=waiting)
+    names = join(" ", [User(approver).render() for approver in approvers])
+    return md("{names}: {waiting}", names=names, waiting=waiting)
 
 
 def rate_limited(seconds: float, scope: str) -> Mrkdwn:

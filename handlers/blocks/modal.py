@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handlers import ids
@@ -136,6 +137,11 @@ def new_post_modal(
                     "placeholder": plain("https://example.com/picture.jpg"),
                 },
             },
+            post_at_input(
+                optional=True,
+                hint="Leave empty to publish as soon as it is approved; an approver can "
+                "still schedule it.",
+            ),
         ],
     }
 
@@ -432,3 +438,70 @@ def origin_channel(view: dict[str, Any]) -> str | None:
         return None
     channel = metadata.get("channel") if isinstance(metadata, dict) else None
     return channel if isinstance(channel, str) else None
+
+
+def post_at_input(
+    *, optional: bool, initial: datetime | None = None, hint: str | None = None
+) -> Block:
+    """The "Post at" input: one datetimepicker (Slack shows it in the reader's time zone)."""
+    element: Block = {"type": "datetimepicker", "action_id": ids.POST_AT}
+    if initial is not None:
+        element["initial_date_time"] = int(initial.timestamp())
+    block: Block = {
+        "type": "input",
+        "block_id": ids.POST_AT,
+        "optional": optional,
+        "label": plain("Post at"),
+        "element": element,
+    }
+    if hint:
+        block["hint"] = plain(hint)
+    return block
+
+
+def suggested_time(now: datetime, requested_for: datetime | None = None) -> datetime:
+    """What the schedule form starts at: the requester's time while it is ahead, else the
+    first whole hour at least ten minutes from now."""
+    if requested_for is not None and requested_for > now:
+        return requested_for
+    soon = now.astimezone(UTC) + timedelta(minutes=10)
+    return soon.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+
+
+def schedule_modal(
+    post: Post,
+    *,
+    channel: str | None,
+    message_ts: str | None,
+    now: datetime,
+) -> View:
+    """Schedule… : one "Post at" picker (starting at the requester's time while it is
+    ahead); submitting approves the post for that time."""
+    name = spec_for(post.platform).name
+    return {
+        "type": "modal",
+        "callback_id": ids.SCHEDULE_VIEW,
+        "title": plain(f"Schedule {name} post"[:24]),
+        "submit": plain("Schedule"),
+        "close": plain("Cancel"),
+        "private_metadata": _card_metadata(post, channel, message_ts),
+        "blocks": [
+            post_at_input(
+                optional=False,
+                initial=suggested_time(now, post.requested_for),
+                hint="Approves this version of the draft for that time.",
+            )
+        ],
+    }
+
+
+def datetime_value(state: dict[str, Any], block_id: str) -> datetime | None:
+    """The moment chosen in the datetimepicker `block_id` (aware UTC; None when none)."""
+    for element in _element_values(state, block_id):
+        value = element.get("selected_date_time")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                return datetime.fromtimestamp(value, UTC)
+            except (OverflowError, OSError, ValueError):
+                return None
+    return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from handlers.blocks.card import SECTION_TEXT_MAX, context, mrkdwn
 from handlers.blocks.cost import budget_usd, usd
 from handlers.blocks.markup import Channel, Mrkdwn, User, clip, escape, join, lines_within, md
+from handlers.blocks.times import slack_date
 from services.models import Post, PostStatus, Spend
 from services.platforms import spec_for
 from storage.models import IdeaRun, IdeaRunStatus
@@ -21,6 +22,7 @@ _FAILURES = {
     PostStatus.FAILED_POST: "failed to post",
     PostStatus.FAILED_GENERATION: "no draft: generation failed",
     PostStatus.FAILED_APPROVAL_SEND: "approval card not delivered",
+    PostStatus.MISSED: "missed its scheduled time: not published",
 }
 
 
@@ -51,16 +53,27 @@ def post_line(post: Post) -> Mrkdwn:
     return join(" · ", parts)
 
 
+def scheduled_line(post: Post) -> Mrkdwn:
+    """A scheduled post in a list: when it goes out, then the post as any list shows it."""
+    when = slack_date(post.scheduled_for) if post.scheduled_for else md("(no time)")
+    return md("{when} · {line}", when=when, line=post_line(post))
+
+
 def more_in_app_home(count: int) -> Mrkdwn:
     """The closing line of a list cut short."""
     return md("_…and {count} more: see the whole queue in socialpost's App Home._", count=count)
 
 
-def _section(title: str, posts: Sequence[Post], total: int) -> list[dict[str, Any]]:
+def _section(
+    title: str,
+    posts: Sequence[Post],
+    total: int,
+    line: Callable[[Post], Mrkdwn] = post_line,
+) -> list[dict[str, Any]]:
     """A titled list of `posts`, of `total` in all; what doesn't fit says how many more."""
     if not total:
         return []
-    lines = [md("• {line}", line=post_line(post)) for post in posts]
+    lines = [md("• {line}", line=line(post)) for post in posts]
     head = md("*{title} ({total})*", title=title, total=total)
     unlisted = max(0, total - len(posts))
     text = lines_within(head, lines, SECTION_TEXT_MAX, more_in_app_home, unlisted=unlisted)
@@ -77,6 +90,8 @@ def status_blocks(
     idea_runs: Sequence[IdeaRun] = (),
     month_spend: Spend | None = None,
     budget: Decimal | None = None,
+    scheduled: Sequence[Post] = (),
+    scheduled_total: int | None = None,
 ) -> tuple[Mrkdwn, list[Any]]:
     """The status answer's text and blocks: the newest `pending` and `failed` posts, of
     `pending_total` and `failed_total` in all (default: the lists are all there is), and
@@ -86,6 +101,7 @@ def status_blocks(
     text = md(
         "{pending} pending approval, {failed} failed", pending=pending_count, failed=failed_count
     )
+    scheduled_count = len(scheduled) if scheduled_total is None else scheduled_total
     blocks = _section("Pending approval", pending, pending_count) + _section(
         "Failed", failed, failed_count
     )
@@ -93,6 +109,9 @@ def status_blocks(
         lines = [md("• {label}: {count}", label=label, count=n) for label, n in dead_jobs.items()]
         head = md("*Failed for good (retry them in App Home)*")
         blocks.append(mrkdwn(join("\n", [head, *lines])))
+    blocks += _section("Scheduled", scheduled, scheduled_count, scheduled_line)
+    if scheduled_count:
+        text = md("{text}, {count} scheduled", text=text, count=scheduled_count)
     if not blocks:
         blocks = [mrkdwn(md("Nothing is pending or failed. :tada:"))]
     if idea_runs:

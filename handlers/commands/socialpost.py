@@ -45,6 +45,8 @@ async def handle_socialpost(
             idea_runs=await services.ideas.history(),
             month_spend=status.month_spend,
             budget=status.budget,
+            scheduled=[listed.post for listed in status.scheduled],
+            scheduled_total=status.scheduled_total,
         )
         await ack(text=summary, blocks=blocks)
         return

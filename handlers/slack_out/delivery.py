@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Collection
+from datetime import datetime
 from decimal import Decimal
 
 import aiohttp
@@ -202,6 +203,9 @@ class SlackDelivery:
         """A direct message to `user_id`; with None, a message to the approvers in the
         approval channel."""
         self._check_pause(self._messages_paused_until)
+        if notice == Notice.APPROVAL_REMINDER:
+            await self._remind(post, detail or "")
+            return
         blocks: list[dict[str, object]] | None = None
         if notice == Notice.BUDGET_WARNING:
             figures = json.loads(detail or "{}")
@@ -214,6 +218,19 @@ class SlackDelivery:
         try:
             await self._client.chat_postMessage(
                 channel=user_id or self._channel, text=text, blocks=blocks
+            )
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failed(exc) from exc
+
+    async def _remind(self, post: Post | None, detail: str) -> None:
+        """The approval reminder: a reply in the card's thread naming the approvers."""
+        if post is None or not post.channel or not post.message_ts:
+            return  # no card to reply under (deleted, or never delivered): nothing to remind
+        since, *approvers = detail.split()
+        text = messages.approval_reminder(approvers, datetime.fromisoformat(since))
+        try:
+            await self._client.chat_postMessage(
+                channel=post.channel, thread_ts=post.message_ts, text=text
             )
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             raise self._failed(exc) from exc

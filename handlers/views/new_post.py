@@ -9,12 +9,13 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers import ids
-from handlers.blocks.messages import drafting_refused
-from handlers.blocks.modal import origin_channel, selected_values, text_value
+from handlers.blocks.messages import drafting_refused, post_at_problem
+from handlers.blocks.modal import datetime_value, origin_channel, selected_values, text_value
 from handlers.replies import tell_privately
 from services.container import Services
 from services.errors import BudgetExhausted, InvalidRequest, RateLimited
 from services.intake import DraftRequest
+from services.scheduling.rules import PostAtProblem
 
 # Service field -> the modal block that shows its error.
 FIELD_BLOCKS = {
@@ -22,6 +23,7 @@ FIELD_BLOCKS = {
     "platforms": ids.PLATFORM,
     "tone": ids.TONE,
     "image_url": ids.IMAGE_URL,
+    "post_at": ids.POST_AT,
 }
 
 
@@ -49,11 +51,14 @@ async def handle_new_post(
         tone=next(iter(selected_values(state, ids.TONE)), None),
         image_url=text_value(state, ids.IMAGE_URL) or None,
         thread=ids.THREAD in selected_values(state, ids.THREAD),
+        post_at=datetime_value(state, ids.POST_AT),
     )
     try:
         await services.intake.submit(request)
     except InvalidRequest as invalid:
         errors = {FIELD_BLOCKS.get(name, ids.BRIEF): text for name, text in invalid.errors.items()}
+        if "post_at" in invalid.errors:
+            errors[ids.POST_AT] = post_at_problem(PostAtProblem(invalid.errors["post_at"]))
         await ack(response_action="errors", errors=errors)
         return
     except (RateLimited, BudgetExhausted) as refused:

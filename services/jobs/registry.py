@@ -8,8 +8,9 @@ it). Nothing else keeps a list of kinds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from storage import Transaction
@@ -27,17 +28,24 @@ class JobHandler(Protocol):
         """Record, inside the dead-lettering transaction, that the job failed for good."""
 
 
+WaitListener = Callable[[Transaction, Job, datetime, str], Awaitable[None]]
+"""Hears, inside the rescheduling transaction, that a job waits until `run_at` for `reason`
+(a backoff after a transient failure, or `RetryLater`)."""
+
+
 @dataclass(frozen=True)
 class JobType:
     """One kind of job: `name` (stored as the job's `kind`), its handler, the dead-letter
-    queue it ends in, a label for people, and at most how many may run at once in one worker
-    (None: they share the worker's general room)."""
+    queue it ends in, a label for people, at most how many may run at once in one worker
+    (None: they share the worker's general room), and who hears when one waits to run again
+    (`on_wait`: the publish job shows "Retrying" on the card)."""
 
     name: str
     handler: JobHandler
     dead_letter: str
     label: str
     concurrency: int | None = None
+    on_wait: WaitListener | None = None
 
 
 class JobTypes:

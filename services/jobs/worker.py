@@ -239,13 +239,13 @@ class Worker:
         if job_type is None:
             bound.error("job_kind_unknown")
             wait = RetryLater(self._clock.now() + UNKNOWN_KIND_WAIT, f"no handler for {job.kind}")
-            await self._reschedule(job, wait, bound)
+            await self._reschedule(job, None, wait, bound)
             return
         try:
             await job_type.handler.run(job)
         except RetryLater as wait:
             bound.info("job_waiting", reason=wait.reason, run_at=wait.run_at.isoformat())
-            await self._reschedule(job, wait, bound)
+            await self._reschedule(job, job_type, wait, bound)
             return
         except JobFailed as failure:
             await self._failed(job, job_type, failure, bound)
@@ -260,16 +260,23 @@ class Worker:
             kept = await tx.jobs.complete(job.id, owner=self.owner)
         self._lost(kept, bound)
 
-    async def _reschedule(self, job: Job, wait: RetryLater, bound: structlog.BoundLogger) -> None:
+    async def _reschedule(
+        self,
+        job: Job,
+        job_type: JobType | None,
+        wait: RetryLater,
+        bound: structlog.BoundLogger,
+    ) -> None:
+        reason = self._scrub(wait.reason)
         async with self._store.transaction() as tx:
             kept = await tx.jobs.reschedule(
-                job.id,
-                owner=self.owner,
-                run_at=wait.run_at,
-                error=self._scrub(wait.reason),
-                count_attempt=False,
+                job.id, owner=self.owner, run_at=wait.run_at, error=reason, count_attempt=False
             )
+            if kept and job_type is not None and job_type.on_wait is not None:
+                await job_type.on_wait(tx, job, wait.run_at, reason)
         self._lost(kept, bound)
+        if kept and job_type is not None and job_type.on_wait is not None:
+            self.wake()  # `on_wait` may have queued jobs (a card update)
 
     @staticmethod
     def _lost(kept: bool, bound: structlog.BoundLogger) -> None:
@@ -286,14 +293,16 @@ class Worker:
         )
         if delay is not None:
             bound.warning("job_retry_scheduled", reason=reason, delay=round(delay, 3))
+            run_at = self._clock.now() + timedelta(seconds=delay)
             async with self._store.transaction() as tx:
                 kept = await tx.jobs.reschedule(
-                    job.id,
-                    owner=self.owner,
-                    run_at=self._clock.now() + timedelta(seconds=delay),
-                    error=reason,
+                    job.id, owner=self.owner, run_at=run_at, error=reason
                 )
+                if kept and job_type.on_wait is not None:
+                    await job_type.on_wait(tx, job, run_at, reason)
             self._lost(kept, bound)
+            if kept and job_type.on_wait is not None:
+                self.wake()  # `on_wait` may have queued jobs (a card update)
             return
         queue = job_type.dead_letter
         bound.error("job_dead", reason=reason, queue=queue)

@@ -12,7 +12,7 @@ with the reason, in the dead-lettering transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -28,22 +28,36 @@ from services.errors import (
 from services.jobs import JobQueue, JobType, Transaction
 from services.lifecycle import Action, Lifecycle
 from services.platforms import Publisher, thread_parts_async
+from services.scheduling.rules import Punctuality, punctuality
 from storage import Store
 from storage.models import Job, Post, PostStatus
 
 log = structlog.get_logger(__name__)
 
 PUBLISH = "publish"
+COOLDOWN = "cooldown"
 FAILURES_TO_OPEN = 3
 
 
+def publish_key(post_id: str) -> str:
+    """The key of a post's publish job: one queued and one running at a time."""
+    return f"{PUBLISH}:{post_id}"
+
+
 async def queue_publish(
-    queue: JobQueue, tx: Transaction, post_id: str, *, after: int | None
+    queue: JobQueue,
+    tx: Transaction,
+    post_id: str,
+    *,
+    after: int | None,
+    run_at: datetime | None = None,
 ) -> int:
-    """Publish the post, once the job `after` (its card update) has had its first try: the
-    card says "Publishing..." first, and its retries never hold the publish back."""
+    """Publish the post (at `run_at`, default now), once the job `after` (its card update) has
+    had its first try: the card says "Publishing..." first, and its retries never hold the
+    publish back. A publish already queued for the post absorbs this one and becomes due at
+    the earlier of the two times (Post now on a scheduled post)."""
     return await queue.enqueue(
-        tx, PUBLISH, post_id=post_id, key=f"{PUBLISH}:{post_id}", after=after
+        tx, PUBLISH, post_id=post_id, key=publish_key(post_id), after=after, run_at=run_at
     )
 
 
@@ -94,10 +108,12 @@ class Publishing:
         publishers: Mapping[str, Publisher],
         *,
         cooldown: float,
+        grace: timedelta = timedelta(hours=1),
     ) -> None:
         self._store = store
         self._lifecycle = lifecycle
         self._publishers = dict(publishers)
+        self._grace = grace
         self._circuits = Circuits(
             threshold=FAILURES_TO_OPEN,
             cooldown=cooldown,
@@ -107,12 +123,63 @@ class Publishing:
 
     def job_type(self) -> JobType:
         """The `publish` kind, for the worker's registry."""
-        return JobType(name=PUBLISH, handler=self, dead_letter="dlq_publish", label="Publish")
+        return JobType(
+            name=PUBLISH,
+            handler=self,
+            dead_letter="dlq_publish",
+            label="Publish",
+            on_wait=self.on_wait,
+        )
+
+    async def _start_scheduled(self, post: Post) -> Post | None:
+        """A scheduled post whose time has come: approved now (on time, or late within
+        SOCIALPOST_SCHEDULE_GRACE), or missed (later than that: not published). The post to
+        publish, or None."""
+        now = self._lifecycle.clock.now()
+        scheduled_for = post.scheduled_for or now
+        if scheduled_for > now:
+            # Early (another process's clock, or a time moved later): wait for it.
+            raise RetryLater(scheduled_for, "scheduled for later")
+        when = punctuality(scheduled_for, now, self._grace)
+        late_by = str(now - scheduled_for)
+        async with self._lifecycle.transaction() as tx:
+            if when == Punctuality.MISSED:
+                await self._lifecycle.move(tx, post, Action.MISS)
+                log.warning("scheduled_post_missed", post_id=post.id, late_by=late_by)
+                return None
+            moved = await self._lifecycle.move(tx, post, Action.DUE)
+        if when == Punctuality.LATE:
+            log.warning("scheduled_post_late", post_id=post.id, late_by=late_by)
+        return moved.post if moved else None
+
+    async def _trying_again(self, post: Post) -> None:
+        """A try begins: the card stops saying "Retrying" (it says "Publishing...")."""
+        async with self._lifecycle.transaction() as tx:
+            updated = await tx.posts.update(
+                post.id, only_if=[PostStatus.APPROVED], next_try_at=None, retry_reason=None
+            )
+            if updated is not None:
+                await self._lifecycle.changed(tx, post.id)
+
+    async def on_wait(self, tx: Transaction, job: Job, run_at: datetime, reason: str) -> None:
+        """The publish waits for its next automatic try: the card says why and until when."""
+        post = await tx.posts.get(job.post_id) if job.post_id else None
+        if post is None or post.status != PostStatus.APPROVED:
+            return  # a scheduled post waiting for its time is not retrying
+        await tx.posts.update(
+            post.id, only_if=[PostStatus.APPROVED], next_try_at=run_at, retry_reason=reason
+        )
+        await self._lifecycle.changed(tx, post.id)
 
     async def run(self, job: Job) -> None:
-        """Publish the job's post unless it was published, discarded or is gone."""
+        """Publish the job's post unless it was published, discarded or is gone; a scheduled
+        one once its time has come."""
         assert job.post_id is not None
         post = await self._store.posts.get(job.post_id)
+        if post is not None and post.status == PostStatus.SCHEDULED:
+            post = await self._start_scheduled(post)
+        if post is not None and post.next_try_at is not None:
+            await self._trying_again(post)
         if post is None or post.status != PostStatus.APPROVED:
             log.info("publish_skipped", post_id=job.post_id, status=post and post.status)
             return
@@ -127,9 +194,9 @@ class Publishing:
             async with self._circuits.guard(post.platform):
                 result = await publisher.publish(post, checkpoints)
         except CircuitOpen as cooling:
+            # "cooldown" is the reason the card puts in plain words (`Retrying: X ...`).
             raise RetryLater(
-                datetime.fromtimestamp(cooling.retry_at + 0.01, UTC),
-                f"{post.platform} is failing; waiting for its cool-down",
+                datetime.fromtimestamp(cooling.retry_at + 0.01, UTC), COOLDOWN
             ) from None
         except TransientPublishError as exc:
             raise JobFailed(
@@ -157,10 +224,20 @@ class Publishing:
                 external_url=url,
                 dry_run=dry_run,
                 failure_reason=None,
+                posted_at=self._lifecycle.clock.now(),
+                next_try_at=None,
+                retry_reason=None,
             )
 
     async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
         """The post failed for good: say why on its card (with Retry and Discard)."""
         post = await tx.posts.get(job.post_id) if job.post_id else None
         if post is not None and post.status == PostStatus.APPROVED:
-            await self._lifecycle.move(tx, post, Action.PUBLISH_FAILED, failure_reason=reason)
+            await self._lifecycle.move(
+                tx,
+                post,
+                Action.PUBLISH_FAILED,
+                failure_reason=reason,
+                next_try_at=None,
+                retry_reason=None,
+            )

@@ -60,6 +60,11 @@ _WITH_STATUS = _SELECT.where(posts.c.status.in_(bindparam("statuses", expanding=
 _BY_CHANGE = (posts.c.updated_at, posts.c.created_at, posts.c.id)
 _NEWEST = _WITH_STATUS.order_by(*(column.desc() for column in _BY_CHANGE)).limit(bindparam("limit"))
 _OLDEST = _WITH_STATUS.order_by(*_BY_CHANGE).limit(bindparam("limit"))
+_SCHEDULED = (
+    _SELECT.where(posts.c.status == PostStatus.SCHEDULED.value)
+    .order_by(posts.c.scheduled_for, posts.c.created_at, posts.c.id)
+    .limit(bindparam("limit"))
+)
 _VERSIONS = (
     select(post_versions)
     .where(post_versions.c.post_id == bindparam("post_id"))
@@ -189,6 +194,10 @@ class SqlPosts:
             statuses=[status.value for status in statuses],
             limit=limit,
         )
+
+    async def scheduled(self, *, limit: int = 50) -> list[Post]:
+        """Posts scheduled for a time, soonest first."""
+        return await self._posts(_SCHEDULED, limit=limit)
 
     async def versions(self, post_id: str) -> list[PostVersion]:
         """The post's history, oldest first."""

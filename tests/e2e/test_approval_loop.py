@@ -33,6 +33,7 @@ async def test_command_to_tweet(world: World) -> None:
     assert "/280" in text and "openai/gpt-4o-mini" in text
     assert set(card.buttons()) == {
         "socialpost_approve",
+        "socialpost_schedule",
         "socialpost_edit",
         "socialpost_regenerate",
         "socialpost_suggest_changes",

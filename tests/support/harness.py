@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Self
 
+from services.clock import Clock
 from tests.support.emulators.base import wait_until
 from tests.support.emulators.llm import FakeLLM
 from tests.support.emulators.platforms import FakeInstagram, FakeLinkedIn, FakeX
@@ -185,9 +186,9 @@ class World:
         self.processes.append(process)
         return await process.start(connect=connect)
 
-    async def start_bot(self, *, clock: Any = None, **overrides: str | None) -> Bot:
-        """Run the real bot in this event loop until the test ends (or `Bot.stop()`); with
-        `clock`, on that clock instead of the machine's."""
+    async def start_bot(self, *, clock: Clock | None = None, **overrides: str | None) -> Bot:
+        """Run the real bot in this event loop until the test ends (or `Bot.stop()`), going
+        by `clock` (default: the machine's)."""
         from bot.runner import serve
         from bot.settings import load_settings
 

@@ -18,6 +18,8 @@ HOSTILE = "<!channel> <!here> <@U1> <https://evil.example|bank login> <#C1> & mo
 
 _SEQUENCE = re.compile(r"<([^<>]*)>")
 _RAW_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt);)")
+# The bot's own date tokens (`handlers.blocks.times`): a moment, shown in the reader's zone.
+_DATE_TOKEN = re.compile(r"!date\^\d+\^\{date_short_pretty\} at \{time\}\|[0-9: -]+UTC")
 
 
 def mrkdwn_texts(node: Any) -> Iterator[str]:
@@ -49,6 +51,8 @@ def markup_problems(
     problems = []
     for found in _SEQUENCE.finditer(text):
         inner = found.group(1)
+        if _DATE_TOKEN.fullmatch(inner):
+            continue
         if inner[:1] == "@" and inner[1:] in users:
             continue
         if inner[:1] == "#" and inner[1:] in channels:

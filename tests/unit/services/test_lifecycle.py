@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,9 @@ async def domain(tmp_path: Path) -> AsyncIterator[Domain]:
 
 
 async def stored(store: Store, status: PostStatus) -> Post:
-    """An X post by REQUESTER in `status`, at version 1."""
+    """An X post by REQUESTER in `status`, at version 1 (an approved one waits for its
+    publish's next automatic try, so people's edges from there are open)."""
+    waiting = datetime(2026, 1, 1, tzinfo=UTC) if status == PostStatus.APPROVED else None
     async with store.transaction() as tx:
         post, _ = await tx.posts.create(
             NewPost(
@@ -41,6 +44,7 @@ async def stored(store: Store, status: PostStatus) -> Post:
                 message="Hello",
                 requester=REQUESTER,
                 brief="say hello",
+                next_try_at=waiting,
             )
         )
     return post

@@ -44,11 +44,12 @@ def seen(user: str, version: int = 1) -> Actor:
 
 
 def test_an_approver_may_take_every_decision_on_a_pending_post_of_someone_else() -> None:
-    """Approve, reject, edit, regenerate and thread: all allowed for an approver who didn't
-    write the draft."""
+    """Approve, schedule, reject, edit, regenerate and thread: all allowed for an approver
+    who didn't write the draft."""
     allowed = POLICY.allowed_actions(APPROVER, post())
     assert allowed == {
         Action.APPROVE,
+        Action.SCHEDULE,
         Action.REJECT,
         Action.EDIT,
         Action.REGENERATE,

@@ -58,6 +58,7 @@ def test_pending_card_shows_draft_verbatim_and_decision_buttons() -> None:
     assert "openai/gpt-4o-mini" in dumped
     assert buttons(blocks) == {
         ids.APPROVE: "post-1:v1",
+        ids.SCHEDULE: "post-1:v1",
         ids.EDIT: "post-1:v1",
         ids.REGENERATE: "post-1:v1",
         ids.SUGGEST_CHANGES: "post-1:v1",
