@@ -293,7 +293,7 @@ class Runtime:
                 count=ideas.count,
                 platforms=ideas.platforms,
                 topics=ideas.topics,
-                grace=ideas.grace,
+                grace=settings.schedule.grace,
             ),
             brand_voice=settings.llm.brand_voice,
             clock=self.clock,

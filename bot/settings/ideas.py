@@ -8,7 +8,6 @@ that file once, for `load_settings`, as the brand voice's file is read.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -25,7 +24,8 @@ IDEAS_COUNT_MAX = 10
 
 class IdeasSettings(AreaSettings):
     """SOCIALPOST_IDEAS_SCHEDULE, SOCIALPOST_TIMEZONE, SOCIALPOST_IDEAS_COUNT,
-    SOCIALPOST_IDEAS_PLATFORMS, SOCIALPOST_IDEAS_TOPICS (and SOCIALPOST_SCHEDULE_GRACE)."""
+    SOCIALPOST_IDEAS_PLATFORMS, SOCIALPOST_IDEAS_TOPICS (the grace for a missed time is the
+    schedule area's SOCIALPOST_SCHEDULE_GRACE)."""
 
     # The zone first: the schedule's validator reads it.
     timezone: str = Field("UTC", validation_alias="SOCIALPOST_TIMEZONE")
@@ -36,9 +36,6 @@ class IdeasSettings(AreaSettings):
     )
     topics: str | None = Field(None, validation_alias="SOCIALPOST_IDEAS_TOPICS")
     """The topics text (after `load_topics`: read from the file the setting names)."""
-    # SPEC 7.2's setting, which scheduled posts (issue 14's `schedule` area) read too: once
-    # both areas are on main, read it there and drop this field.
-    schedule_grace: float = Field(3600.0, ge=0, validation_alias="SOCIALPOST_SCHEDULE_GRACE")
 
     @field_validator("schedule_expression", "topics")
     @classmethod
@@ -81,11 +78,6 @@ class IdeasSettings(AreaSettings):
             # A malformed zone is reported on its own; the expression is still checked.
             IdeaSchedule.parse(value, parse_zone(info.data.get("timezone", "UTC")))
         return value
-
-    @property
-    def grace(self) -> timedelta:
-        """How late a missed scheduled time may still run at start-up."""
-        return timedelta(seconds=self.schedule_grace)
 
     @property
     def zone(self) -> ZoneInfo:
