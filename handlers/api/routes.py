@@ -35,7 +35,9 @@ from handlers.api.models import (
 )
 from handlers.api.openapi import Operation, Parameter, Reply, document
 from handlers.api.throttle import AddressLimiter
-from services.errors import InvalidRequest, RateLimited
+from handlers.blocks.cost import budget_usd
+from handlers.blocks.messages import BUDGET_EXHAUSTED
+from services.errors import BudgetExhausted, InvalidRequest, RateLimited
 from services.metrics import CONTENT_TYPE, Metrics
 
 log = structlog.get_logger(__name__)
@@ -194,6 +196,12 @@ class ApiHandlers:
             ) from None
         except RateLimited as limited:
             raise rate_limited(limited) from None
+        except BudgetExhausted as exhausted:
+            raise Refused(
+                402,
+                ErrorCode.BUDGET_EXHAUSTED,
+                BUDGET_EXHAUSTED.format(budget=budget_usd(exhausted.budget)),
+            ) from None
         log.info(
             "api_generate",
             caller=caller,

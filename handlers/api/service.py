@@ -7,20 +7,29 @@ and the intake's refusals are named back by the API's field names, so a client r
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from handlers.api.models import GenerateRequest, PostRef, PostView
 from handlers.api.routes import Submission
+from handlers.blocks.messages import post_at_problem
 from services.api_intake import ApiIntake
 from services.errors import InvalidRequest
 from services.intake import DraftRequest
+from services.scheduling.rules import PostAtProblem
 from services.webhooks.view import view_of
 from storage import Store
-
-SCHEDULING_UNAVAILABLE = "Scheduling isn't available yet: leave post_at out."
 
 
 def _field_names(request: GenerateRequest) -> dict[str, str]:
     platforms = "social_platform" if request.social_platforms is None else "social_platforms"
     return {"brief": "query", "platforms": platforms}
+
+
+def _words(field: str, message: str) -> str:
+    """The intake's refusal of a field in words; a "Post at" problem comes as its code."""
+    if field == "post_at" and message in set(PostAtProblem):
+        return post_at_problem(PostAtProblem(message))
+    return message
 
 
 class DomainPosts:
@@ -34,9 +43,6 @@ class DomainPosts:
         self, request: GenerateRequest, *, caller: str, idempotency_key: str | None
     ) -> Submission:
         """Draft the request's posts through the intake (or replay an earlier request)."""
-        if request.post_at is not None:
-            # The hook for scheduling (issue 14): pass post_at on to the DraftRequest.
-            raise InvalidRequest({"post_at": SCHEDULING_UNAVAILABLE})
         draft = DraftRequest(
             request_id="",
             requester="",
@@ -45,6 +51,7 @@ class DomainPosts:
             tone=request.tone,
             image_url=request.image_url,
             requested_by=(request.requested_by or "").strip() or None,
+            post_at=request.post_at.astimezone(UTC) if request.post_at is not None else None,
         )
         try:
             posts, replayed = await self._intake.submit(
@@ -53,7 +60,10 @@ class DomainPosts:
         except InvalidRequest as invalid:
             names = _field_names(request)
             raise InvalidRequest(
-                {names.get(field, field): message for field, message in invalid.errors.items()}
+                {
+                    names.get(field, field): _words(field, message)
+                    for field, message in invalid.errors.items()
+                }
             ) from None
         refs = [
             PostRef(id=post.id, platform=post.platform, status=post.status.value) for post in posts

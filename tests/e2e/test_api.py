@@ -9,6 +9,7 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -19,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from bot.http import web_app
 from handlers.api.routes import openapi_document
 from services.models import PostStatus
+from tests.e2e.test_guardrails import priced_config
 from tests.support.emulators.base import wait_until
 from tests.support.harness import APPROVER, World
 from tests.unit.handlers.api import schema_run
@@ -262,5 +264,61 @@ async def test_schemathesis_against_the_running_bot(world: World, receiver: Rece
         }
         paths = openapi_document()["paths"]
         assert served == {(m.upper(), p) for p, item in paths.items() for m in item}
+    finally:
+        await api.session.close()
+
+
+async def test_post_at_asks_for_a_time_and_a_past_one_is_refused(
+    world: World, receiver: Receiver
+) -> None:
+    """`post_at` ahead: the card says "Requested for <time>" and GET shows no schedule yet
+    (a human still approves); a time that has passed is a 422 on `post_at` in the modal's
+    words, and nothing is stored."""
+    bot, api = await start(world, receiver)
+    try:
+        past = {**BODY, "post_at": "2020-01-01T09:00:00+00:00"}
+        status, body, _ = await api.call("POST", "/posts/generate", json=past, headers=AUTH)
+        assert status == 422 and set(body["fields"]) == {"post_at"}
+        assert body["fields"]["post_at"] == "That time has passed. Pick a time in the future."
+        assert sum((await bot.runtime.store.posts.count_by_status()).values()) == 0
+
+        when = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+        ahead = {**BODY, "post_at": when.isoformat()}
+        status, body, _ = await api.call("POST", "/posts/generate", json=ahead, headers=AUTH)
+        assert status == 202
+        card = await bot.draft_card()
+        assert f"Requested for <!date^{int(when.timestamp())}^" in card.all_text()
+        status, view, _ = await api.call("GET", f"/posts/{body['posts'][0]['id']}", headers=AUTH)
+        assert view["status"] == "pending" and view["scheduled_for"] is None
+    finally:
+        await api.session.close()
+
+
+async def test_an_exhausted_budget_is_a_402_and_asks_no_llm(
+    world: World, receiver: Receiver
+) -> None:
+    """Once this month's LLM spend reaches SOCIALPOST_LLM_MONTHLY_BUDGET, POST /posts/generate
+    answers 402 budget_exhausted in SPEC's words, makes no LLM request and stores nothing."""
+    bot, api = await start(
+        world,
+        receiver,
+        SOCIALPOST_LLM_CONFIG=priced_config(world),
+        SOCIALPOST_LLM_MONTHLY_BUDGET="0.001",
+    )
+    try:
+        status, _, _ = await api.call("POST", "/posts/generate", json=BODY, headers=AUTH)
+        assert status == 202
+        await bot.draft_card()
+        requests = len(world.openai.requests)
+        again = {**BODY, "query": "Another post, over the budget"}
+        status, body, _ = await api.call("POST", "/posts/generate", json=again, headers=AUTH)
+        assert status == 402
+        assert body == {
+            "error": "budget_exhausted",
+            "message": "This month's LLM budget ($0.001) is used up.",
+        }
+        await bot.settle()
+        assert len(world.openai.requests) == requests
+        assert sum((await bot.runtime.store.posts.count_by_status()).values()) == 1
     finally:
         await api.session.close()
