@@ -37,8 +37,8 @@ def requested_by(post: Post) -> str | None:
     return post.requested_by or f"via API: {caller}"
 
 
-def view_of(post: Post, *, scheduled_for: AwareDatetime | None = None) -> PostView:
-    """`post` as programs see it (`scheduled_for`: the hook for scheduling, issue 14)."""
+def view_of(post: Post) -> PostView:
+    """`post` as programs see it."""
     posted = post.status == PostStatus.POSTED
     return PostView(
         id=post.id,
@@ -49,7 +49,7 @@ def view_of(post: Post, *, scheduled_for: AwareDatetime | None = None) -> PostVi
         external_id=post.external_id,
         requested_by=requested_by(post),
         approved_by=post.approved_by,
-        scheduled_for=scheduled_for,
+        scheduled_for=post.scheduled_for,
         created_at=post.created_at,
         updated_at=post.updated_at,
     )

@@ -271,9 +271,10 @@ async def test_schemathesis_against_the_running_bot(world: World, receiver: Rece
 async def test_post_at_asks_for_a_time_and_a_past_one_is_refused(
     world: World, receiver: Receiver
 ) -> None:
-    """`post_at` ahead: the card says "Requested for <time>" and GET shows no schedule yet
-    (a human still approves); a time that has passed is a 422 on `post_at` in the modal's
-    words, and nothing is stored."""
+    """`post_at` ahead: the card says "Requested for <time>" and nothing is scheduled until a
+    human approves; Approve & post then schedules it for that time (GET shows scheduled_for,
+    the receiver hears post.scheduled); a time that has passed is a 422 on `post_at` in the
+    modal's words, and nothing is stored."""
     bot, api = await start(world, receiver)
     try:
         past = {**BODY, "post_at": "2020-01-01T09:00:00+00:00"}
@@ -288,8 +289,15 @@ async def test_post_at_asks_for_a_time_and_a_past_one_is_refused(
         assert status == 202
         card = await bot.draft_card()
         assert f"Requested for <!date^{int(when.timestamp())}^" in card.all_text()
-        status, view, _ = await api.call("GET", f"/posts/{body['posts'][0]['id']}", headers=AUTH)
+        post_id = body["posts"][0]["id"]
+        status, view, _ = await api.call("GET", f"/posts/{post_id}", headers=AUTH)
         assert view["status"] == "pending" and view["scheduled_for"] is None
+        await bot.click(card, "approve", APPROVER)
+        await wait_until(lambda: "post.scheduled" in receiver.types(post_id), timeout=10)
+        status, view, _ = await api.call("GET", f"/posts/{post_id}", headers=AUTH)
+        assert view["status"] == "scheduled"
+        assert datetime.fromisoformat(view["scheduled_for"]) == when
+        assert world.x.tweets == []
     finally:
         await api.session.close()
 
