@@ -112,20 +112,11 @@ class Decisions:
         post = checked
         if refused := await self.unpublishable(action, post, actor):
             return refused
-        card = actor.card
-        source = json.dumps(
-            {
-                "user": actor.user_id,
-                "channel": card.place if card else None,
-                "message_ts": card.id if card else None,
-            }
-        )
         post_at = post_at or approval_time(post.requested_for, now)
-        if post_at is not None:
-            return await self._schedule(post, actor, post_at, source)
-        # At the version checked above: who wrote it, its length, what the card showed.
+        # At the version checked above: who wrote it, its length, what the card showed. A
+        # Schedule… counts as an approval too: only the last one needed schedules the post.
         async with self._lifecycle.transaction() as tx:
-            counted = await self._count_approval(tx, post, actor)
+            counted = await self._count_approval(tx, post, actor, post_at)
         if counted is None:
             return await self._lifecycle.lost_race(post_id, actor)
         step, tally, moved = counted
@@ -144,11 +135,11 @@ class Decisions:
         return Outcome(Verdict.DONE, moved.post)
 
     async def _count_approval(
-        self, tx: Transaction, post: Post, actor: Actor
+        self, tx: Transaction, post: Post, actor: Actor, post_at: datetime | None = None
     ) -> tuple[Step, Tally, Moved | None] | None:
         """Record the actor's approval of the post's version and, when it is the last one
-        needed, approve the post and queue its publish. None when another change got to the
-        post first."""
+        needed, approve the post and queue its publish (with `post_at`: schedule it, its
+        publish waiting for that time). None when another change got to the post first."""
         held = await self._lifecycle.hold(tx, post)
         if held is None:
             return None
@@ -166,39 +157,25 @@ class Decisions:
             )
             await self._lifecycle.announce(tx, post.id)
             return step, tally, None
-        moved = await self._lifecycle.move(
-            tx,
-            held,
-            Action.APPROVE,
-            actor,
-            approved_by=actor.user_id,
-            approved_at=self._lifecycle.clock.now(),
-            approval_source=_source(actor, tally.approvers),
-        )
+        approval = {
+            "approved_by": actor.user_id,
+            "approved_at": self._lifecycle.clock.now(),
+            "approval_source": _source(actor, tally.approvers),
+        }
+        if post_at is not None:
+            moved = await self._lifecycle.move(
+                tx, held, Action.SCHEDULE, actor, scheduled_for=post_at, **approval
+            )
+            if moved is None:
+                return None
+            await queue_publish(self._queue, tx, moved.post.id, after=None, run_at=post_at)
+            log.info("post_scheduled", post_id=post.id, user=actor.user_id, at=post_at.isoformat())
+            return step, tally, moved
+        moved = await self._lifecycle.move(tx, held, Action.APPROVE, actor, **approval)
         if moved is None:
             return None
         await self._publish_after(tx, moved)
         return step, tally, moved
-
-    async def _schedule(self, post: Post, actor: Actor, post_at: datetime, source: str) -> Outcome:
-        """Approve the post for `post_at`: its publish job waits for that time."""
-
-        async def publish_then(tx: Transaction, moved: Moved) -> None:
-            await queue_publish(self._queue, tx, moved.post.id, after=None, run_at=post_at)
-
-        outcome = await self._lifecycle.act(
-            post,
-            Action.SCHEDULE,
-            actor,
-            then=publish_then,
-            approved_by=actor.user_id,
-            approved_at=self._lifecycle.clock.now(),
-            approval_source=source,
-            scheduled_for=post_at,
-        )
-        if outcome.done:
-            log.info("post_scheduled", post_id=post.id, user=actor.user_id, at=post_at.isoformat())
-        return outcome
 
     async def reject(self, post_id: str, actor: Actor) -> Outcome:
         """Reject a pending post (`pending` -> `rejected`), as the clicker saw it."""

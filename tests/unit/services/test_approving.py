@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,26 @@ async def test_two_approvals_publish_on_the_second(store: Store) -> None:
     assert await publishes(store, post_id) == 1
     trail = [(e.actor, e.action, e.outcome) for e in await store.audit.for_post(post_id)]
     assert trail == [("U0ANN", "approve", "approval_recorded"), ("U0BOB", "approve", "approved")]
+
+
+async def test_a_schedule_counts_as_one_approval_and_only_the_last_schedules(
+    store: Store,
+) -> None:
+    """With two needed, Schedule… by one approver records an approval (the post stays
+    pending, nothing is queued to publish); the second approver's Approve & post then
+    schedules it for the time asked, its publish job due then."""
+    domain = domain_of(store, required_approvals=2)
+    post_id = await pending_post(store)
+    at = domain.lifecycle.clock.now().replace(microsecond=0) + timedelta(hours=3)
+    first = await domain.decisions.approve(post_id, seen("U0ANN"), post_at=at)
+    assert first.verdict == Verdict.DONE
+    assert await status_of(store, post_id) == PostStatus.PENDING
+    assert await publishes(store, post_id) == 0
+    second = await domain.decisions.approve(post_id, seen("U0BOB"), post_at=at)
+    assert second.post is not None and second.post.status == PostStatus.SCHEDULED
+    assert second.post.scheduled_for == at
+    (job,) = [j for j in await store.jobs.for_post(post_id) if j.kind == PUBLISH]
+    assert job.next_attempt_at == at
 
 
 async def test_one_approval_by_default_publishes_at_once(store: Store) -> None:
