@@ -181,7 +181,7 @@ class Runtime:
             dry_run_platforms=self.dry_run_platforms,
             scrub=scrub,
         )
-        self.home = AppHome(overview, slack)
+        self.home = AppHome(self.store, overview, slack)
         self._stack.push_async_callback(self.home.aclose)
         self.slack_out = SlackOut(
             slack, Cards(self.store, self.lifecycle, self.events), self.home, clock=self.clock

@@ -127,13 +127,24 @@ class Intake:
             return existing
         requester = Actor(user_id=request.requester)
         try:
-            self._limiter.acquire(request.requester, drafts=len(request.platforms))
+            posts, created = await self._store_posts(request)
         except RateLimited as limited:
             async with self._lifecycle.transaction() as tx:
                 outcome = f"refused:rate_limited:{limited.scope}"
                 await self._lifecycle.audit(tx, requester, "draft", None, outcome)
             raise
+        if not created:
+            # Delivered to another process at the same time, which stored it first.
+            log.info("duplicate_submission", request_id=request.request_id)
+        return posts
+
+    async def _store_posts(self, request: DraftRequest) -> tuple[list[Post], int]:
+        """The request's posts with their draft jobs, and how many this call created; the
+        drafting tokens are taken in the same transaction, for the posts it created only (a
+        request stored meanwhile by another process takes none). `RateLimited`: nothing
+        stored, nothing taken."""
         posts: list[Post] = []
+        created_count = 0
         async with self._lifecycle.transaction() as tx:
             for platform in request.platforms:
                 post, created = await self._lifecycle.begin(
@@ -153,5 +164,8 @@ class Intake:
                 )
                 posts.append(post)
                 if created:
+                    created_count += 1
                     await self._drafting.queue(tx, post.id)
-        return posts
+            if created_count:
+                await self._limiter.acquire(tx, request.requester, drafts=created_count)
+        return posts, created_count

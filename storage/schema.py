@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -195,4 +196,33 @@ audit_log = Table(
     Column("detail", Text),
     Index(None, "post_id", "at"),
     sqlite_autoincrement=True,
+)
+
+# Shared state of the processes on one database (SPEC 7.1): whatever one process must see of
+# another's doing. Times the database compares (bucket refills, circuit holds) are epoch
+# seconds on the lease clock (`storage.sql.dialect.clock_epoch`).
+
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    # "user:<id>", "workspace", ...: one row per bucket, created full on its first take.
+    Column("key", Text, primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+
+home_viewers = Table(
+    "home_viewers",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Index(None, "opened_at"),
+)
+
+circuit_holds = Table(
+    "circuit_holds",
+    metadata,
+    # A platform whose breaker opened in some process: every process waits until `until`.
+    Column("name", Text, primary_key=True),
+    Column("until", Float, nullable=False),
 )

@@ -103,6 +103,7 @@ class Publishing:
             cooldown=cooldown,
             kind="platform",
             ignore=[PermanentPublishError],
+            store=store,
         )
 
     def job_type(self) -> JobType:

@@ -28,6 +28,7 @@ from storage.sql.executor import (
 )
 from storage.sql.jobs import SqlJobs
 from storage.sql.posts import SqlPosts
+from storage.sql.shared import SqlCircuitHolds, SqlHomeViewers, SqlRateBuckets
 
 WriteConnections = Callable[[bool], AbstractAsyncContextManager[AsyncConnection]]
 """Lends the connection for one write transaction once it is its turn; the argument says
@@ -42,6 +43,9 @@ class SqlTransaction:
         self.posts = SqlPosts(self._run)
         self.jobs = SqlJobs(self._run)
         self.audit = SqlAudit(self._run)
+        self.buckets = SqlRateBuckets(self._run)
+        self.viewers = SqlHomeViewers(self._run)
+        self.holds = SqlCircuitHolds(self._run)
 
     @property
     def queued_jobs(self) -> bool:
@@ -71,6 +75,8 @@ class SqlStore:
         self.posts = SqlPosts(run)
         self.jobs = SqlJobs(run)
         self.audit = SqlAudit(run)
+        self.viewers = SqlHomeViewers(run)
+        self.holds = SqlCircuitHolds(run)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:
