@@ -37,7 +37,12 @@ async def shared(world: World, postgres_url: str) -> AsyncIterator[World]:
     world.openai.reply_with(draft_from_brief)
     yield world
     for process in world.processes:
-        print(f"--- {process.log_path.name}\n{process.log()[-4000:]}")
+        worth = [
+            line
+            for line in process.log().splitlines()
+            if any(word in line.lower() for word in ("warn", "error", "exception", "suggestion"))
+        ]
+        print(f"--- {process.log_path.name}", *worth[-40:], sep="\n")
 
 
 @pytest.fixture
@@ -54,7 +59,8 @@ async def spawn_bots(world: World, count: int, **settings: str) -> list[BotProce
     before = len(world.slack.connection_ids)
     # Pings far enough apart that a busy machine's late pong doesn't make a process replace
     # its connection: the tests route some envelopes to a process's connection by its id.
-    settings = {"SOCIALPOST_SOCKET_PING_INTERVAL": "5", **settings}
+    # Leases long enough that a busy machine's slow renewal doesn't hand a job over.
+    settings = {"SOCIALPOST_SOCKET_PING_INTERVAL": "5", "SOCIALPOST_JOB_LEASE": "10", **settings}
     bots = list(
         await asyncio.gather(*(world.spawn_bot(connect=False, **settings) for _ in range(count)))
     )
@@ -114,7 +120,7 @@ async def test_concurrent_approvals_on_many_posts_from_several_processes_publish
     ]
     acks = await asyncio.gather(*clicks)
     assert all(ack.received for ack in acks)
-    await shared.x.wait_for_tweets(posts, timeout=60)
+    await shared.x.wait_for_tweets(posts, timeout=120)
 
     async def all_posted() -> bool:
         return len(await store.posts.with_status([PostStatus.POSTED])) == posts
@@ -131,7 +137,7 @@ async def test_sigkill_of_the_process_holding_a_publish_another_finishes_it_once
 ) -> None:
     """Two processes; the one running a publish is killed (SIGKILL) while X holds the
     request: the other takes the job over once the lease ends, and there is one tweet."""
-    bots = await spawn_bots(shared, 2)
+    bots = await spawn_bots(shared, 2, SOCIALPOST_JOB_LEASE="3")
     await bots[0].submit("The one post that must survive a crash")
     card = await bots[0].draft_card(timeout=60)
     shared.x.hold(1)
@@ -156,7 +162,8 @@ async def test_sigkill_of_the_process_holding_a_publish_another_finishes_it_once
     assert len(shared.x.tweets) == 1
     taken = await store.jobs.get(held.id)
     assert taken is not None and taken.attempts == held.attempts + 1
-    assert survivor.process is not None and pid_of(taken.lease_owner) == survivor.process.pid
+    assert len(shared.x.requests) == 2, "the survivor sent the publish once more (found live)"
+    assert survivor.process is not None and survivor.process.returncode is None
 
 
 async def test_the_same_submission_delivered_to_two_processes_makes_one_post(
@@ -170,8 +177,8 @@ async def test_the_same_submission_delivered_to_two_processes_makes_one_post(
     stored = shared.slack.views[view["id"]]
     values = modal_values("Said once, delivered twice")
     acks = await asyncio.gather(
-        shared.slack.submit_view(stored, REQUESTER, values, connection_id=first),
-        shared.slack.submit_view(stored, REQUESTER, values, connection_id=second),
+        shared.slack.submit_view(stored, REQUESTER, values, connection_id=first, timeout=30),
+        shared.slack.submit_view(stored, REQUESTER, values, connection_id=second, timeout=30),
     )
     assert all(ack.received and not (ack.payload or {}).get("errors") for ack in acks)
     await bots[0].draft_card(timeout=60)
@@ -179,30 +186,29 @@ async def test_the_same_submission_delivered_to_two_processes_makes_one_post(
     assert sum((await store.posts.count_by_status()).values()) == 1
     assert len(shared.openai.requests) == 1
     view = await bots[0].open_modal()
-    ack = await shared.slack.submit_view(view, REQUESTER, modal_values("The second request"))
+    ack = await shared.slack.submit_view(
+        view, REQUESTER, modal_values("The second request"), timeout=30
+    )
     assert not (ack.payload or {}).get("errors"), "the duplicate spent no token"
 
 
 async def test_the_drafting_rate_limit_holds_for_the_team_across_processes(
     shared: World, store: Store
 ) -> None:
-    """Three processes, a limit of 3 drafts per user: 6 requests, two through each process,
-    make 3 posts; the other 3 are refused with the wait."""
+    """Three processes, a limit of 3 drafts per user: 9 requests spread over the processes at
+    random make 3 posts and 6 refusals (with buckets per process, each process would let
+    through 3 of its own)."""
     bots = await spawn_bots(shared, 3, SOCIALPOST_RATE_LIMIT="3/3600")
     refused = 0
-    for n in range(6):
+    for n in range(9):
         view = await bots[0].open_modal()
-        connections = shared.slack.connection_ids
         ack = await shared.slack.submit_view(
-            view,
-            REQUESTER,
-            modal_values(f"Request {n}"),
-            connection_id=connections[n % len(connections)],
+            view, REQUESTER, modal_values(f"Request {n}"), timeout=30
         )
         assert ack.received
         errors = (ack.payload or {}).get("errors") or {}
         if errors:
             assert "drafting too fast" in errors["brief"]
             refused += 1
-    assert refused == 3
+    assert refused == 6
     assert sum((await store.posts.count_by_status()).values()) == 3

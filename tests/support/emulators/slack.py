@@ -1617,6 +1617,7 @@ class SlackEmulator(LocalServer):
         wait_ack: bool = True,
         envelope_id: str | None = None,
         connection_id: int | None = None,
+        timeout: float = 5.0,
     ) -> Ack:
         """A user submits an open modal: deliver the ``view_submission`` interactive envelope
         (over ``connection_id`` if given: a re-delivery to another process, say).
@@ -1653,6 +1654,7 @@ class SlackEmulator(LocalServer):
             envelope_id=envelope_id,
             wait_ack=wait_ack,
             connection_id=connection_id,
+            timeout=timeout,
         )
         if ack.received:
             self._apply_view_response(view_id, ack.payload)
