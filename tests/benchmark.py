@@ -526,6 +526,7 @@ async def multi_process(report: Report) -> None:
     exactly once, failover, latency against SQLite, throughput with 1 and 3 processes."""
     from tests.support.postgres import PostgresServer, find_binaries
 
+    RESULTS.mkdir(exist_ok=True)
     bindir = find_binaries()
     if bindir is None:
         report.add("multi_process", skipped="no PostgreSQL server binaries")
