@@ -222,7 +222,7 @@ class Runtime:
             scrub=scrub,
             policy=content_policy,
         )
-        self.home = AppHome(overview, slack)
+        self.home = AppHome(self.store, overview, slack)
         self._stack.push_async_callback(self.home.aclose)
         self.slack_out = SlackOut(
             slack, Cards(self.store, self.lifecycle, self.events), self.home, clock=self.clock

@@ -3,6 +3,12 @@
 `threshold` failures in a row open a circuit for `cooldown` seconds; after that exactly one
 trial call goes through (purgatory's half-open state alone would let every concurrent call
 through) and its outcome closes or re-opens the circuit. Every state change is logged.
+
+Given a `store`, an opened circuit is also a hold in the database (`Store.holds`, on the
+database's clock) that every process sharing it honours: one process's breaker opening after
+a platform's 429s or 5xxs makes all of them wait out the cool-down, instead of each one
+learning it by failing three times. The failure counts and the one trial after a cool-down
+stay per process (at most one trial per process, then the circuit is settled again).
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
 from services.errors import CircuitOpen
+from storage import Store
 
 log = structlog.get_logger(__name__)
 
 HALF_OPEN = "half-opened"
+OPENED = "opened"
 # While a trial runs, others look again this much later.
 TRIAL_WAIT = 1.0
 
@@ -37,11 +45,14 @@ class Circuits:
         ignore: Sequence[
             type[BaseException] | tuple[type[BaseException], Callable[[BaseException], bool]]
         ] = (),
+        store: Store | None = None,
     ) -> None:
         """`ignore`: failures that don't count against a breaker, as exception types, or as
-        (type, predicate) for those of the type the predicate is true for."""
+        (type, predicate) for those of the type the predicate is true for. `store`: share
+        opened circuits with every process on its database."""
         self.cooldown = cooldown
         self._kind = kind
+        self._store = store
         self._factory = AsyncCircuitBreakerFactory(
             default_threshold=threshold, default_ttl=cooldown, exclude=list(ignore)
         )
@@ -61,6 +72,10 @@ class Circuits:
         """
         if name in self._trials:
             raise CircuitOpen(name, time.time() + TRIAL_WAIT)
+        if self._store is not None:
+            held_for = await self._store.holds.held_for(self._hold_name(name))
+            if held_for is not None:
+                raise CircuitOpen(name, time.time() + held_for)
         breaker = await self._factory.get_breaker(name)
         try:
             await breaker.__aenter__()
@@ -72,10 +87,23 @@ class Circuits:
         try:
             yield
         except BaseException as exc:
+            was = breaker.context.state
             await breaker.__aexit__(type(exc), exc, exc.__traceback__)
+            if breaker.context.state == OPENED and was != OPENED:
+                await self._hold(name)
             raise
         else:
             await breaker.__aexit__(None, None, None)
         finally:
             if trial:
                 self._trials.discard(name)
+
+    def _hold_name(self, name: str) -> str:
+        return f"{self._kind}:{name}"
+
+    async def _hold(self, name: str) -> None:
+        """Tell every process sharing the store that `name`'s circuit opened."""
+        if self._store is None:
+            return
+        async with self._store.transaction() as tx:
+            await tx.holds.hold(self._hold_name(name), self.cooldown)

@@ -132,18 +132,22 @@ class Editing:
         LLM budget is used up."""
         if self._budget is not None:
             await self._budget.admit(self._lifecycle, actor, action, post.id)
+
+        async def queue_draft(tx: Transaction, moved: Moved) -> None:
+            # The token is spent only by the click that moved the post (a lost race, or a
+            # re-delivery, takes none); refused, it rolls the move back.
+            await self._limiter.acquire(tx, actor.user_id)
+            await _clear_approvals(tx, moved)
+            await self._drafting.queue(tx, post.id, feedback=feedback)
+
         try:
-            self._limiter.acquire(actor.user_id)
+            return await self._lifecycle.act(
+                post, action, actor, then=queue_draft, failure_reason=None
+            )
         except RateLimited:
             async with self._lifecycle.transaction() as tx:
                 await self._lifecycle.audit(tx, actor, action, post.id, "refused:rate_limited")
             raise
-
-        async def queue_draft(tx: Transaction, moved: Moved) -> None:
-            await _clear_approvals(tx, moved)
-            await self._drafting.queue(tx, post.id, feedback=feedback)
-
-        return await self._lifecycle.act(post, action, actor, then=queue_draft, failure_reason=None)
 
     async def make_thread(self, post_id: str, actor: Actor) -> Outcome:
         """Publish a long pending X draft as a thread instead of one post."""

@@ -158,14 +158,28 @@ class Intake:
         if self._budget is not None:
             await self._budget.admit(self._lifecycle, requester, "draft", None)
         try:
-            user = request.requester if request.per_user_limit else None
-            self._limiter.acquire(user, drafts=len(request.platforms))
+            posts, created = await self._store_posts(request, also)
         except RateLimited as limited:
             async with self._lifecycle.transaction() as tx:
                 outcome = f"refused:rate_limited:{limited.scope}"
                 await self._lifecycle.audit(tx, requester, "draft", None, outcome)
             raise
+        if not created:
+            # Delivered to another process at the same time, which stored it first.
+            log.info("duplicate_submission", request_id=request.request_id)
+        return posts
+
+    async def _store_posts(
+        self,
+        request: DraftRequest,
+        also: Callable[[Transaction], Awaitable[None]] | None = None,
+    ) -> tuple[list[Post], int]:
+        """The request's posts with their draft jobs, and how many this call created; the
+        drafting tokens are taken in the same transaction, for the posts it created only (a
+        request stored meanwhile by another process takes none). `RateLimited`: nothing
+        stored, nothing taken."""
         posts: list[Post] = []
+        created_count = 0
         async with self._lifecycle.transaction() as tx:
             if also is not None:
                 await also(tx)
@@ -190,5 +204,9 @@ class Intake:
                 )
                 posts.append(post)
                 if created:
+                    created_count += 1
                     await self._drafting.queue(tx, post.id)
-        return posts
+            if created_count:
+                user = request.requester if request.per_user_limit else None
+                await self._limiter.acquire(tx, user, drafts=created_count)
+        return posts, created_count

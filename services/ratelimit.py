@@ -1,48 +1,38 @@
 """Token buckets for drafting: one per Slack user, and one for the whole workspace.
 
 A bucket holds up to `capacity` tokens and refills continuously, completely over `per_seconds`.
+The buckets live in the database (`Transaction.buckets`), not in process memory: every process
+on one database takes from the same buckets, so the team's limit holds however many processes
+serve it. A take is one conditional UPDATE on the database's clock inside the caller's
+transaction, so the tokens are spent only if the work they pay for is stored (the transaction
+commits), and a re-delivered request that finds its work already stored spends none.
+
 Hand-written on purpose: the maintained limiters on PyPI are windowed (limits, pyrate-limiter)
-or wait instead of refusing (aiolimiter), and none reports the real wait, which the refusal
-message states.
+or wait instead of refusing (aiolimiter), none keeps its state in a SQL database the way the
+rest of socialpost does, and none reports the real wait, which the refusal message states.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.errors import RateLimited
+from storage import Transaction
+
+WORKSPACE_BUCKET = "workspace"
 
 
-@dataclass
-class TokenBucket:
-    """`capacity` tokens, refilled at `capacity / per_seconds` tokens per second."""
+def user_bucket(user_id: str) -> str:
+    """The key of a Slack user's bucket."""
+    return f"user:{user_id}"
+
+
+@dataclass(frozen=True)
+class BucketShape:
+    """`capacity` tokens, refilled completely over `per_seconds`."""
 
     capacity: float
     per_seconds: float
-    tokens: float
-    updated: float
-
-    @property
-    def rate(self) -> float:
-        """Tokens added per second."""
-        return self.capacity / self.per_seconds
-
-    def refill(self, now: float) -> None:
-        """Add the tokens earned since the last look."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-
-    def wait_for(self, cost: float, now: float) -> float:
-        """Seconds until `cost` tokens are there (0 when they are now)."""
-        self.refill(now)
-        missing = min(cost, self.capacity) - self.tokens
-        return 0.0 if missing <= 1e-9 else missing / self.rate
-
-    def take(self, cost: float) -> None:
-        """Spend tokens checked with `wait_for`."""
-        self.tokens = max(0.0, self.tokens - cost)
 
 
 class RateLimiter:
@@ -55,46 +45,28 @@ class RateLimiter:
         user_per_seconds: float,
         workspace_capacity: int,
         workspace_per_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._user_shape = (float(user_capacity), user_per_seconds)
-        self._clock = clock
-        now = clock()
-        self._workspace = TokenBucket(
-            workspace_capacity, workspace_per_seconds, float(workspace_capacity), now
+        self.user = BucketShape(float(user_capacity), user_per_seconds)
+        self.workspace = BucketShape(float(workspace_capacity), workspace_per_seconds)
+
+    async def take(
+        self, tx: Transaction, key: str, cost: float, shape: BucketShape, *, scope: str
+    ) -> None:
+        """Take `cost` tokens from bucket `key` inside `tx`; `RateLimited(wait, scope)` when
+        it doesn't hold them (then this take took nothing)."""
+        wait = await tx.buckets.take(
+            key, cost, capacity=shape.capacity, per_seconds=shape.per_seconds
         )
-        self._users: dict[str, TokenBucket] = {}
+        if wait > 0:
+            raise RateLimited(wait, scope=scope)
 
-    def _bucket(self, user_id: str, now: float) -> TokenBucket:
-        bucket = self._users.get(user_id)
-        if bucket is None:
-            capacity, per_seconds = self._user_shape
-            bucket = self._users[user_id] = TokenBucket(capacity, per_seconds, capacity, now)
-            if len(self._users) > 10_000:
-                self._forget_full(now)
-        return bucket
+    async def acquire(self, tx: Transaction, user_id: str | None, *, drafts: int = 1) -> None:
+        """Take one token from the user's bucket (none without a user: an API client or the
+        ideas schedule) and `drafts` from the workspace's, inside `tx`.
 
-    def _forget_full(self, now: float) -> None:
-        # A full bucket is the same as no bucket: drop them to bound memory.
-        for user_id, bucket in list(self._users.items()):
-            if bucket.wait_for(bucket.capacity, now) == 0:
-                del self._users[user_id]
-
-    def acquire(self, user_id: str | None, *, drafts: int = 1) -> None:
-        """Take one token from the user's bucket (unless `user_id` is None) and `drafts`
-        from the workspace's.
-
-        Raises `RateLimited` with the real wait when either bucket is short; then nothing is
-        taken.
+        Raises `RateLimited` with the real wait when either bucket is short; the caller lets
+        the exception roll `tx` back, so nothing is taken (nor stored).
         """
-        now = self._clock()
-        user = self._bucket(user_id, now) if user_id is not None else None
-        user_wait = user.wait_for(1, now) if user is not None else 0.0
-        if user_wait > 0:
-            raise RateLimited(user_wait, scope="user")
-        workspace_wait = self._workspace.wait_for(drafts, now)
-        if workspace_wait > 0:
-            raise RateLimited(workspace_wait, scope="workspace")
-        if user is not None:
-            user.take(1)
-        self._workspace.take(drafts)
+        if user_id is not None:
+            await self.take(tx, user_bucket(user_id), 1, self.user, scope="user")
+        await self.take(tx, WORKSPACE_BUCKET, drafts, self.workspace, scope="workspace")

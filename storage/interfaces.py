@@ -354,6 +354,50 @@ class LLMCallLog(LLMCallReads, Protocol):
         ever, whatever the number of processes; False once claimed."""
 
 
+class RateBuckets(Protocol):
+    """Token buckets every process shares (inside a transaction): a bucket holds up to
+    `capacity` tokens and refills continuously, completely over `per_seconds`, on the
+    database's clock. Keyed by a string ("user:<id>", "workspace", ...), so a new kind of
+    limit is a new key."""
+
+    async def take(self, key: str, cost: float, *, capacity: float, per_seconds: float) -> float:
+        """Take `cost` tokens from bucket `key` if it holds them (a cost above `capacity`
+        takes a full bucket): 0.0 when taken, else the seconds until the tokens are there,
+        and nothing is taken. One conditional UPDATE: concurrent takes from any processes
+        never spend more than the bucket holds. A bucket's first take finds it full."""
+
+
+class HomeViewerReads(Protocol):
+    """Reading who keeps an App Home tab open."""
+
+    async def recent(self, limit: int) -> list[str]:
+        """The `limit` users who opened their tab most recently, most recent first."""
+
+
+class HomeViewers(HomeViewerReads, Protocol):
+    """Remembering App Home viewers (inside a transaction)."""
+
+    async def opened(self, user_id: str, *, keep: int) -> None:
+        """`user_id` opened their tab now; all but the `keep` most recent viewers are
+        forgotten."""
+
+
+class CircuitHoldReads(Protocol):
+    """Reading the circuit holds: names (platforms) every process leaves alone for a while."""
+
+    async def held_for(self, name: str) -> float | None:
+        """Seconds the hold on `name` lasts still, on the database's clock; None when there
+        is none."""
+
+
+class CircuitHolds(CircuitHoldReads, Protocol):
+    """Setting circuit holds (inside a transaction)."""
+
+    async def hold(self, name: str, seconds: float) -> None:
+        """Hold `name` for `seconds` from now, on the database's clock (a hold that lasts
+        longer already stays)."""
+
+
 class Transaction(Protocol):
     """The repositories of one write transaction, all on its connection."""
 
@@ -384,6 +428,18 @@ class Transaction(Protocol):
     @property
     def llm_calls(self) -> LLMCallLog:
         """The LLM call log, inside the transaction."""
+
+    @property
+    def buckets(self) -> RateBuckets:
+        """The shared rate-limit buckets, inside the transaction."""
+
+    @property
+    def viewers(self) -> HomeViewers:
+        """The App Home viewers, inside the transaction."""
+
+    @property
+    def holds(self) -> CircuitHolds:
+        """The circuit holds, inside the transaction."""
 
 
 class Store(Protocol):
@@ -416,6 +472,14 @@ class Store(Protocol):
     @property
     def llm_calls(self) -> LLMCallReads:
         """The LLM call log; each read sees the latest commit."""
+
+    @property
+    def viewers(self) -> HomeViewerReads:
+        """The App Home viewers; each read sees the latest commit."""
+
+    @property
+    def holds(self) -> CircuitHoldReads:
+        """The circuit holds; each read sees the latest commit."""
 
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """One write transaction: committed when the block ends normally, rolled back on any

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -322,4 +323,33 @@ budget_warnings = Table(
     # The UTC calendar month (YYYY-MM) whose 80% warning was sent: one row per month, ever.
     Column("month", Text, primary_key=True),
     Column("sent_at", UTCDateTime, nullable=False),
+)
+
+# Shared state of the processes on one database (SPEC 7.1): whatever one process must see of
+# another's doing. Times the database compares (bucket refills, circuit holds) are epoch
+# seconds on the lease clock (`storage.sql.dialect.clock_epoch`).
+
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    # "user:<id>", "workspace", ...: one row per bucket, created full on its first take.
+    Column("key", Text, primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+
+home_viewers = Table(
+    "home_viewers",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Index(None, "opened_at"),
+)
+
+circuit_holds = Table(
+    "circuit_holds",
+    metadata,
+    # A platform whose breaker opened in some process: every process waits until `until`.
+    Column("name", Text, primary_key=True),
+    Column("until", Float, nullable=False),
 )

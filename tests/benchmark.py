@@ -48,6 +48,11 @@ APPROVALS = 100
 EXACTLY_ONCE_POSTS = 100
 EXACTLY_ONCE_CLICKS = 50
 DRAFTS_FOR_MEMORY = 1000
+MULTI_PROCESSES = 3
+BACKEND_ACK_COMMANDS = 100
+BACKEND_APPROVALS = 30
+THROUGHPUT_POSTS = 60
+PLATFORM_LATENCY = 0.05
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -225,9 +230,9 @@ async def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
     return value
 
 
-async def approve_to_publish(world: World) -> list[float]:
+async def approve_to_publish(world: World, count: int = APPROVALS) -> list[float]:
     """Click Approve on cards one after another: click -> the publish request reaching X."""
-    cards = await pending_cards(world, "Approve latency", APPROVALS)
+    cards = await pending_cards(world, "Approve latency", count)
     quiet_measurer()
     latencies = []
     for card in cards:
@@ -387,6 +392,223 @@ async def run(report: Report) -> None:
             await bot.stop()
             await bare.stop()
             await bare_slack.stop()
+
+
+# --- several processes on PostgreSQL ---------------------------------------------------------
+
+
+async def spawn_bots(world: World, count: int, name: str, **env: str) -> list[Process]:
+    """`count` bot processes on the world's database, connected and warmed up (a first
+    request pays for lazy imports)."""
+    before = len(world.slack.connection_ids)
+    bots = [
+        Process("bot", {**environment(world), **env}, RESULTS / f"{name}-{n}.log")
+        for n in range(count)
+    ]
+    for bot in bots:
+        await bot.start()
+
+    def connected() -> bool | None:
+        for bot in bots:
+            assert bot.proc is not None and bot.proc.returncode is None, bot.log
+        return True if len(world.slack.connection_ids) >= before + count else None
+
+    await _wait(connected, 180, f"{count} bots to connect")
+    for connection_id in world.slack.connection_ids[before:]:
+        ack = await world.slack.slash_command(
+            REQUESTER, "help", connection_id=connection_id, timeout=60
+        )
+        assert ack.received
+    return bots
+
+
+async def stop_all(bots: list[Process]) -> None:
+    """SIGTERM every bot, then wait."""
+    await asyncio.gather(*(bot.stop() for bot in bots))
+
+
+async def backend_latency(database_url: str | None) -> dict[str, Any]:
+    """One bot on SQLite (None) or on the PostgreSQL database at `database_url`: ack latency
+    of 100 commands in bursts of 20, and approve click -> publish request."""
+    async with World() as world:
+        world.database_url = database_url
+        world.openai.reply_with(draft_from_brief)
+        [bot] = await spawn_bots(world, 1, "bot-latency")
+        try:
+            quiet_measurer()
+            acks: list[float] = []
+            for _ in range(BACKEND_ACK_COMMANDS // ACK_BURST):
+                burst = await asyncio.gather(
+                    *(world.slack.slash_command(REQUESTER, "") for _ in range(ACK_BURST))
+                )
+                acks += [ack.latency for ack in burst if ack.latency is not None]
+                await asyncio.sleep(0.2)
+            approvals = await approve_to_publish(world, BACKEND_APPROVALS)
+        finally:
+            await bot.stop()
+    return {"ack": summary(acks), "approve_to_publish": summary(approvals)}
+
+
+def pid_of(owner: str | None) -> int:
+    """The process id in a worker's lease owner name (host:pid:nonce)."""
+    return int((owner or "::").split(":")[1] or 0)
+
+
+async def failover(database_url: str) -> dict[str, Any]:
+    """Two processes; the one running a publish (X holds the request) is killed with
+    SIGKILL: seconds until the other one's publish request reaches X."""
+    from storage import open_store
+    from storage.models import JobStatus
+
+    async with World() as world:
+        world.database_url = database_url
+        world.slack.dispatch = "random"
+        bots = await spawn_bots(world, 2, "bot-failover")
+        store = await open_store(database_url)
+        try:
+            lease = float(environment(world)["SOCIALPOST_JOB_LEASE"])
+            card = await pending_cards(world, "Failover", 1)
+            world.x.hold(1)
+            await world.slack.click_button(APPROVER, "socialpost_approve", message=card[0])
+            await world.x.wait_for_held(1, timeout=30)
+            running = await store.jobs.with_status(JobStatus.RUNNING)
+            [held] = [job for job in running if job.kind == "publish"]
+            holder = next(b for b in bots if b.proc and b.proc.pid == pid_of(held.lease_owner))
+            seen = len(world.x.requests)
+            assert holder.proc is not None
+            holder.proc.kill()
+            killed = time.monotonic()
+            await holder.proc.wait()
+            world.x.release()
+            await _wait(lambda: True if len(world.x.requests) > seen else None, 120, "takeover")
+            took = world.x.requests[seen].at - killed
+        finally:
+            await store.close()
+            await stop_all(bots)
+    return {"lease_s": lease, "seconds_to_publish": round(took, 2), "target_s": lease + 1}
+
+
+async def throughput(database_url: str, processes: int) -> dict[str, Any]:
+    """`processes` bots, a platform answering in 50 ms: approved posts published per second
+    (60 posts approved at once, from the first click to the last tweet)."""
+    async with World() as world:
+        world.database_url = database_url
+        world.slack.dispatch = "random"
+        world.openai.reply_with(draft_from_brief)
+        bots = await spawn_bots(world, processes, f"bot-throughput-{processes}")
+        try:
+            cards = await pending_cards(world, "Throughput", THROUGHPUT_POSTS)
+            world.x.latency = PLATFORM_LATENCY
+            before = len(world.x.tweets)
+            started = time.monotonic()
+            await asyncio.gather(
+                *(
+                    world.slack.click_button(APPROVER, "socialpost_approve", message=card)
+                    for card in cards
+                )
+            )
+            await _wait(
+                lambda: True if len(world.x.tweets) - before >= len(cards) else None,
+                300,
+                "every post published",
+            )
+            took = time.monotonic() - started
+        finally:
+            await stop_all(bots)
+    return {
+        "posts": len(cards),
+        "seconds": round(took, 2),
+        "per_second": round(len(cards) / took, 1),
+    }
+
+
+async def multi_process(report: Report) -> None:
+    """Several processes on one PostgreSQL database (the test suite's throwaway server):
+    exactly once, failover, latency against SQLite, throughput with 1 and 3 processes."""
+    from tests.support.postgres import PostgresServer, find_binaries
+
+    RESULTS.mkdir(exist_ok=True)
+    bindir = find_binaries()
+    if bindir is None:
+        report.add("multi_process", skipped="no PostgreSQL server binaries")
+        return
+    server = PostgresServer.start(bindir)
+    try:
+        sqlite = await backend_latency(None)
+        postgres = await backend_latency(await server.create_database())
+        report.add(
+            "backend_latency",
+            sqlite=sqlite,
+            postgres=postgres,
+            ack_p99_ratio=round(postgres["ack"]["p99_ms"] / sqlite["ack"]["p99_ms"], 2),
+            approve_p50_ratio=round(
+                postgres["approve_to_publish"]["p50_ms"] / sqlite["approve_to_publish"]["p50_ms"],
+                2,
+            ),
+        )
+        async with World() as world:
+            world.database_url = await server.create_database()
+            world.slack.dispatch = "random"
+            world.openai.reply_with(draft_from_brief)
+            bots = await spawn_bots(world, MULTI_PROCESSES, "bot-exactly-once")
+            try:
+                once = await exactly_once(world)
+            finally:
+                await stop_all(bots)
+        report.add("exactly_once_3_processes", processes=MULTI_PROCESSES, **once)
+        report.add("failover", **await failover(await server.create_database()))
+        report.add(
+            "throughput",
+            one_process=await throughput(await server.create_database(), 1),
+            three_processes=await throughput(await server.create_database(), MULTI_PROCESSES),
+            platform_latency_ms=PLATFORM_LATENCY * 1000,
+        )
+    finally:
+        server.stop()
+
+
+def multi_process_markdown(report: Report) -> str:
+    """The several-processes figures as a Markdown table."""
+    f = report.figures
+    if "backend_latency" not in f:
+        return ""
+    latency, once, fail, rate = (
+        f["backend_latency"],
+        f["exactly_once_3_processes"],
+        f["failover"],
+        f["throughput"],
+    )
+    sqlite, postgres = latency["sqlite"], latency["postgres"]
+    rows = [
+        (
+            "Ack p99, one process (PostgreSQL / SQLite)",
+            f"{postgres['ack']['p99_ms']} ms / {sqlite['ack']['p99_ms']} ms"
+            f" ({latency['ack_p99_ratio']}x)",
+        ),
+        (
+            "Approve -> publish request p50 (PostgreSQL / SQLite)",
+            f"{postgres['approve_to_publish']['p50_ms']} ms"
+            f" / {sqlite['approve_to_publish']['p50_ms']} ms ({latency['approve_p50_ratio']}x)",
+        ),
+        (
+            f"Exactly once, {once['processes']} processes: tweets for {once['posts']} posts x"
+            f" {EXACTLY_ONCE_CLICKS} concurrent clicks",
+            f"{once['tweets']} tweets ({once['clicks']} clicks)",
+        ),
+        (
+            "Failover: SIGKILL of the process running a publish -> the other's publish request",
+            f"{fail['seconds_to_publish']} s (lease {fail['lease_s']} s, target"
+            f" {fail['target_s']} s)",
+        ),
+        (
+            f"Throughput, X answering in {rate['platform_latency_ms']:.0f} ms (1 / 3 processes)",
+            f"{rate['one_process']['per_second']} / {rate['three_processes']['per_second']}"
+            " posts per second",
+        ),
+    ]
+    lines = ["| several processes on PostgreSQL | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    return "\n".join(lines) + "\n"
 
 
 # --- text measurement -----------------------------------------------------------------------
@@ -717,7 +939,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["text-measurement", "api"],
+        choices=["text-measurement", "api", "multi-process"],
         help="run one section only (its figures alone are written)",
     )
     args = parser.parse_args()
@@ -727,18 +949,22 @@ def main() -> None:
     if args.only == "api":
         asyncio.run(api_intake(report))
         return
-    text_measurement(report)
+    if args.only != "multi-process":
+        text_measurement(report)
     if args.only is None:
         asyncio.run(api_intake(report))
         asyncio.run(run(report))
+    if args.only in (None, "multi-process"):
+        asyncio.run(multi_process(report))
     host = machine()
-    text_table = text_markdown(report)
+    text_table = text_markdown(report) if "text_measurement" in report.figures else ""
     table = "" if args.only else markdown(report, host)
+    table += multi_process_markdown(report)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps({"machine": host, **report.figures}, indent=2))
     (RESULTS / "latest.md").write_text(table + "\n" + text_table)
     print("\n" + table + "\n" + text_table)
-    if args.update_doc:
+    if args.update_doc and text_table:
         write_text_figures(text_table, host)
         if not args.only:
             doc = DOC.read_text(encoding="utf-8")

@@ -1,7 +1,8 @@
 """App Home: each viewer's tab, refreshed when it is opened and when the queue changes.
 
-The viewers are remembered in memory (the most recent `MAX_VIEWERS`); after a restart a tab
-refreshes again the next time its owner opens it. A change refreshes only the
+The viewers are remembered in the database (`Store.viewers`, the most recent `MAX_VIEWERS`),
+not in process memory: whichever process a change happens in refreshes the tabs of viewers who
+opened theirs through any process, and a restart forgets nobody. A change refreshes only the
 `REFRESH_PER_CHANGE` most recent viewers' tabs (everyone else's refreshes when they next open
 it), after `debounce` seconds in which further changes coalesce, from one read of the queue.
 Refreshes go one at a time and stop while Slack asks us to hold back, then pick up again: the
@@ -13,12 +14,12 @@ What a tab shows (and which buttons each viewer gets) comes from `services.overv
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 
 import structlog
 
 from handlers.slack_out.delivery import DeliveryError, SlackDelivery
 from services.overview import Overview
+from storage import Store
 
 log = structlog.get_logger(__name__)
 
@@ -29,20 +30,20 @@ REFRESH_PER_CHANGE = 20
 class AppHome:
     """Shows and refreshes App Home tabs."""
 
-    def __init__(self, overview: Overview, slack: SlackDelivery, *, debounce: float = 0.3) -> None:
+    def __init__(
+        self, store: Store, overview: Overview, slack: SlackDelivery, *, debounce: float = 0.3
+    ) -> None:
+        self._store = store
         self._overview = overview
         self._slack = slack
         self._debounce = debounce
-        self._viewers: OrderedDict[str, None] = OrderedDict()
         self._changed = False
         self._refresh: asyncio.Task[None] | None = None
 
     async def opened(self, user_id: str) -> None:
         """`user_id` opened the tab: show the queue and keep it fresh from now on."""
-        self._viewers.pop(user_id, None)
-        self._viewers[user_id] = None
-        while len(self._viewers) > MAX_VIEWERS:
-            self._viewers.popitem(last=False)
+        async with self._store.transaction() as tx:
+            await tx.viewers.opened(user_id, keep=MAX_VIEWERS)
         try:
             await self._slack.show_home(user_id, await self._overview.home(user_id))
         except DeliveryError as exc:
@@ -54,8 +55,6 @@ class AppHome:
     def changed(self) -> None:
         """Something in the queue changed: refresh the recent viewers' tabs soon (changes
         coalesce, also with one arriving while a refresh runs)."""
-        if not self._viewers:
-            return
         self._changed = True
         if self._refresh is None or self._refresh.done():
             self._refresh = asyncio.create_task(self._refresh_while_changed(), name="home-refresh")
@@ -72,8 +71,10 @@ class AppHome:
 
     async def _refresh_recent(self) -> float | None:
         """Refresh the most recent viewers' tabs; the wait Slack asked for if it stopped us."""
+        recent = await self._store.viewers.recent(REFRESH_PER_CHANGE)
+        if not recent:
+            return None
         snapshot = await self._overview.snapshot()
-        recent = list(reversed(self._viewers))[:REFRESH_PER_CHANGE]
         for user_id in recent:
             try:
                 await self._slack.show_home(user_id, self._overview.home_for(user_id, snapshot))

@@ -125,10 +125,10 @@ class IdeaRuns:
     async def run_now(self, requested_by: str, topic: str | None = None) -> str:
         """Start a run now for `requested_by` (their drafting rate limit applies: raises
         `RateLimited`); returns its key."""
-        self._limiter.acquire(requested_by, drafts=0)
         key = f"ideas:now:{uuid.uuid4()}"
         topic = " ".join((topic or "").split()) or None
         async with self._queue.transaction() as tx:
+            await self._limiter.acquire(tx, requested_by, drafts=0)
             await tx.ideas.claim(NewIdeaRun(key=key, requested_by=requested_by, topic=topic))
             await self._queue.enqueue(tx, IDEAS, payload={"run": key}, key=key)
         return key

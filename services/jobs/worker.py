@@ -2,10 +2,13 @@
 
 The worker leases due jobs, runs them concurrently (each kind with a `concurrency` of its own in
 its own room, every other kind in the shared room), renews the leases while they run, and on
-start-up makes every job an earlier process left running due again at once: this process holds
-the SQLite file's lock (`storage.sqlite.lock`), so the process that leased them is gone,
-whatever their leases say. It sleeps until the next job is due or a commit that queued one
-wakes it (`JobQueue`); while idle it only reads.
+start-up makes the jobs an earlier process left running due again (`requeue_running`: on
+SQLite all of them, since this process holds the file's lock; on PostgreSQL those whose lease
+has ended, since other processes may be running the rest). It sleeps until the next job is
+due or a commit that queued one wakes it: this process's (`JobQueue`), or any process's on
+the same database (`Store.wait_for_jobs`: NOTIFY on PostgreSQL). A wake-up is a hint; the
+table is the truth, read again every `IDLE_LOOK` seconds in case a wake-up was lost. While
+idle it only reads.
 
 A job handler signals how a run ended by returning (done) or raising:
 
@@ -47,8 +50,9 @@ from storage.models import Job
 
 log = structlog.get_logger(__name__)
 
-# Seconds between looks at the table while nothing wakes the worker (read-only looks).
-IDLE_LOOK = 1.0
+# Seconds between looks at the table while nothing wakes the worker (read-only looks): the
+# fallback for a lost wake-up (a PostgreSQL listener reconnecting, say).
+IDLE_LOOK = 5.0
 # A job of a kind no handler is registered for (a newer process's, say) waits this long.
 UNKNOWN_KIND_WAIT = timedelta(seconds=60)
 
@@ -102,6 +106,7 @@ class Worker:
         self._running: dict[int, tuple[asyncio.Task[None], str]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._lease_task: asyncio.Task[None] | None = None
+        self._listen_task: asyncio.Task[None] | None = None
         queue.on_queued(self.wake)
 
     def register(self, job_type: JobType) -> None:
@@ -133,18 +138,19 @@ class Worker:
             # The tasks (and the job tasks they start) inherit the background mark.
             self._loop_task = asyncio.create_task(self._work(), name="jobs-worker")
             self._lease_task = asyncio.create_task(self._renew_leases(), name="jobs-leases")
+            self._listen_task = asyncio.create_task(self._listen_for_jobs(), name="jobs-wake")
 
     async def stop(self, grace: float = 0.0) -> None:
         """Stop claiming jobs and give running ones `grace` seconds to finish (a publish cut
         off mid-request would run again after the restart and could only find its post as
         duplicate content); what is still running then is cancelled and runs again next start.
         """
-        await _cancel([self._loop_task])
+        await _cancel([self._loop_task, self._listen_task])
         running = [task for task, _ in self._running.values()]
         if running and grace > 0:
             await asyncio.wait(running, timeout=grace)
         await _cancel([self._lease_task, *(task for task, _ in self._running.values())])
-        self._loop_task = self._lease_task = None
+        self._loop_task = self._lease_task = self._listen_task = None
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until no job is due or running (tests and benchmarks)."""
@@ -204,9 +210,9 @@ class Worker:
 
         A job due at `claimed_at` that the claim left alone is held back by a running job of
         its key (or there was no room): only the end of a job releases it, and the end of a
-        job wakes the worker, as does every commit that queues a job. So the next job to look
-        for is one due (or a lease that ends) after `claimed_at`; the table is read again
-        every `IDLE_LOOK` seconds in case one was queued without a wake.
+        job wakes the worker, as does every commit that queues a job (in any process). So the
+        next job to look for is one due (or a lease that ends) after `claimed_at`; the table
+        is read again every `IDLE_LOOK` seconds in case a wake-up was lost.
         """
         while not self._wake.is_set():
             due = None
@@ -217,6 +223,19 @@ class Worker:
                 await asyncio.wait_for(self._wake.wait(), timeout=min(max(wait, 0.0), IDLE_LOOK))
             if due is not None and due <= self._clock.now():
                 return
+
+    async def _listen_for_jobs(self) -> None:
+        """Wake the worker whenever a transaction that queued work commits, in any process
+        sharing the database."""
+        while True:
+            try:
+                if await self._store.wait_for_jobs(IDLE_LOOK):
+                    self.wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("jobs_wake_up_failed")
+                await asyncio.sleep(1.0)
 
     async def _renew_leases(self) -> None:
         while True:

@@ -119,6 +119,7 @@ class Publishing:
             cooldown=cooldown,
             kind="platform",
             ignore=[PermanentPublishError],
+            store=store,
         )
 
     def job_type(self) -> JobType:

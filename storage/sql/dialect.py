@@ -6,6 +6,9 @@
   caller passes) is the only one. On PostgreSQL several processes on several machines share
   the leases, so leases are set and compared on the DATABASE's clock: `clock_timestamp()`,
   the time as the statement runs (`now()` is frozen at the start of the transaction).
+- Shared state (rate buckets, circuit holds) compares epoch seconds on the same lease clock:
+  `statement_timestamp()` on PostgreSQL (one reading per statement, so every use within a
+  statement agrees), the caller's `:now_epoch` on SQLite.
 - The wake-up: on PostgreSQL a transaction that queues work says NOTIFY, delivered to every
   process's listener when it commits; SQLite has one process and needs nothing in SQL.
 """
@@ -17,10 +20,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Float,
     Interval,
     Select,
     Table,
     bindparam,
+    cast,
     func,
     select,
     type_coerce,
@@ -69,6 +74,19 @@ def lease_parameters(dialect_name: str, now: datetime, lease: timedelta) -> dict
     if dialect_name == "postgresql":
         return {"lease": lease}
     return {"now": now, "lease_until": now + lease}
+
+
+def clock_epoch(dialect_name: str) -> ColumnElement[float]:
+    """The lease clock in epoch seconds: the database's as the statement started on
+    PostgreSQL, the caller's `:now_epoch` on SQLite (`epoch_parameters`)."""
+    if dialect_name == "postgresql":
+        return cast(func.extract("epoch", func.statement_timestamp()), Float)
+    return bindparam("now_epoch", type_=Float())
+
+
+def epoch_parameters(dialect_name: str, now: datetime) -> dict[str, object]:
+    """The parameters `clock_epoch` reads."""
+    return {} if dialect_name == "postgresql" else {"now_epoch": now.timestamp()}
 
 
 def notify_jobs(dialect_name: str) -> Select[tuple[object]] | None:

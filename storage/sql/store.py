@@ -32,6 +32,7 @@ from storage.sql.ideas import SqlIdeaRuns
 from storage.sql.jobs import SqlJobs
 from storage.sql.llm_calls import SqlLLMCalls
 from storage.sql.posts import SqlPosts
+from storage.sql.shared import SqlCircuitHolds, SqlHomeViewers, SqlRateBuckets
 
 WriteConnections = Callable[[bool], AbstractAsyncContextManager[AsyncConnection]]
 """Lends the connection for one write transaction once it is its turn; the argument says
@@ -50,6 +51,9 @@ class SqlTransaction:
         self.approvals = SqlApprovals(self._run)
         self.ideas = SqlIdeaRuns(self._run)
         self.llm_calls = SqlLLMCalls(self._run)
+        self.buckets = SqlRateBuckets(self._run)
+        self.viewers = SqlHomeViewers(self._run)
+        self.holds = SqlCircuitHolds(self._run)
 
     @property
     def queued_jobs(self) -> bool:
@@ -83,6 +87,8 @@ class SqlStore:
         self.approvals = SqlApprovals(run)
         self.ideas = SqlIdeaRuns(run)
         self.llm_calls = SqlLLMCalls(run)
+        self.viewers = SqlHomeViewers(run)
+        self.holds = SqlCircuitHolds(run)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlTransaction]:

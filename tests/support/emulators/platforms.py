@@ -94,6 +94,8 @@ class _PlatformServer(LocalServer):
         self.requests: list[RecordedRequest] = []
         self.all_requests: list[RecordedRequest] = []
         self.held = 0
+        #: Seconds every API call takes before it is answered (a platform's own latency).
+        self.latency = 0.0
         self._hold_remaining = 0
         self._released = asyncio.Event()
 
@@ -139,6 +141,8 @@ class _PlatformServer(LocalServer):
         self.all_requests.append(record)
         if route:
             self.requests.append(record)
+            if self.latency:
+                await asyncio.sleep(self.latency)
         try:
             response = await handler(request)
         except web.HTTPException as exc:

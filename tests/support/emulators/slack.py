@@ -9,7 +9,9 @@ What it mirrors, from the installed slack_sdk/slack_bolt sources and Slack's doc
 * Web API requests as slack_sdk sends them: ``POST``/``GET {api_url}{method}`` with the token in
   ``Authorization: Bearer ...`` (or a ``token`` argument), arguments in the query string, a JSON
   body, or an urlencoded/multipart form whose ``blocks``/``view``/``attachments`` are JSON strings.
-* Socket Mode: ``hello`` on connect, envelopes with per-type fields (only ``events_api`` carries
+* Socket Mode: ``hello`` on connect, each envelope to one open connection (the newest, or with
+  ``dispatch = "random"`` one at random, as Slack spreads events over an app's up to 10
+  connections), envelopes with per-type fields (only ``events_api`` carries
   ``retry_attempt``/``retry_reason``), acks ``{"envelope_id", "payload"?}``, ``disconnect``
   messages, pongs to the client's ``sdk-ping-pong:<time>`` pings (aiohttp autoping).
 * Slack's state for assertions: messages with edit history, ephemerals, modals and home tabs,
@@ -29,6 +31,7 @@ import contextlib
 import copy
 import itertools
 import json
+import random
 import secrets
 import string
 import time
@@ -560,6 +563,10 @@ class SlackEmulator(LocalServer):
         self.trigger_ttl: float = TRIGGER_TTL
         #: ``"block"`` (Slack's documented rule) or ``"surface"``: where action_ids must be unique.
         self.action_id_scope = "block"
+        #: Which open connection gets an envelope: ``"newest"``, or ``"random"`` (Slack's way
+        #: with several connections, one per bot process).
+        self.dispatch = "newest"
+        self.random = random.Random()
 
         # Web API records
         self.calls: list[ApiCall] = []
@@ -1464,6 +1471,25 @@ class SlackEmulator(LocalServer):
                 return conn
         return None
 
+    def _routable(self) -> list[_Connection]:
+        """The connections Slack would route an envelope to."""
+        return [conn for conn in self._connections if conn.open and not conn.draining]
+
+    @property
+    def connection_ids(self) -> list[int]:
+        """The ids of the connections envelopes may go to, oldest first."""
+        return [conn.id for conn in self._routable()]
+
+    def _pick_connection(self, connection_id: int | None) -> _Connection | None:
+        """The connection for the next envelope: the one asked for (while it is open), else
+        by `dispatch`."""
+        routable = self._routable()
+        if connection_id is not None:
+            return next((conn for conn in routable if conn.id == connection_id), None)
+        if self.dispatch == "random" and routable:
+            return self.random.choice(routable)
+        return routable[-1] if routable else None
+
     @property
     def connections(self) -> int:
         """How many websocket connections are open right now."""
@@ -1489,8 +1515,10 @@ class SlackEmulator(LocalServer):
         wait_ack: bool = True,
         timeout: float = 5.0,
         connect_timeout: float = 15.0,
+        connection_id: int | None = None,
     ) -> Ack:
-        """Deliver an envelope over the newest open connection and (by default) wait for its ack.
+        """Deliver an envelope over an open connection (the newest, one at random with
+        ``dispatch = "random"``, or ``connection_id``) and (by default) wait for its ack.
 
         Like Slack, never routes to a connection it has asked to disconnect; when no connection
         is open it waits up to ``connect_timeout`` for the app to reconnect. Raises
@@ -1505,18 +1533,22 @@ class SlackEmulator(LocalServer):
         if type_ == "events_api":
             envelope["retry_attempt"] = retry_attempt
             envelope["retry_reason"] = retry_reason
-        sent = await self._deliver(envelope, connect_timeout)
+        sent = await self._deliver(envelope, connect_timeout, connection_id)
         if not wait_ack:
             return Ack(envelope_id=sent.envelope_id, envelope=envelope)
         return await self.wait_ack(sent.envelope_id, timeout=timeout)
 
-    async def _deliver(self, envelope: JSON, connect_timeout: float) -> SentEnvelope:
+    async def _deliver(
+        self, envelope: JSON, connect_timeout: float, connection_id: int | None = None
+    ) -> SentEnvelope:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + connect_timeout
         data = json.dumps(envelope)
         while True:
             remaining = max(deadline - loop.time(), 0.0)
-            conn = await self._wait_for(self._newest_connection, remaining, "a connection")
+            conn = await self._wait_for(
+                lambda: self._pick_connection(connection_id), remaining, "a connection"
+            )
             sent = SentEnvelope(envelope, conn.id, time.monotonic(), future=loop.create_future())
             self._envelopes_by_id[sent.envelope_id] = sent
             try:
@@ -1582,8 +1614,11 @@ class SlackEmulator(LocalServer):
         channel_id: str = "C0GENERAL",
         user_name: str | None = None,
         wait_ack: bool = True,
+        connection_id: int | None = None,
+        timeout: float = 5.0,
     ) -> Ack:
-        """A user runs a slash command: deliver the ``slash_commands`` envelope."""
+        """A user runs a slash command: deliver the ``slash_commands`` envelope (over
+        ``connection_id`` if given)."""
         payload = {
             "token": self.verification_token,
             "team_id": self.team_id,
@@ -1600,7 +1635,12 @@ class SlackEmulator(LocalServer):
             "trigger_id": self.issue_trigger_id(user_id),
         }
         return await self.send_envelope(
-            "slash_commands", payload, accepts_response_payload=True, wait_ack=wait_ack
+            "slash_commands",
+            payload,
+            accepts_response_payload=True,
+            wait_ack=wait_ack,
+            connection_id=connection_id,
+            timeout=timeout,
         )
 
     def _submission_values(
@@ -1635,8 +1675,11 @@ class SlackEmulator(LocalServer):
         *,
         wait_ack: bool = True,
         envelope_id: str | None = None,
+        connection_id: int | None = None,
+        timeout: float = 5.0,
     ) -> Ack:
-        """A user submits an open modal: deliver the ``view_submission`` interactive envelope.
+        """A user submits an open modal: deliver the ``view_submission`` interactive envelope
+        (over ``connection_id`` if given: a re-delivery to another process, say).
 
         ``view`` is the view (or its id) as the emulator stored it. ``values`` is shaped like
         Slack's ``state.values``; inputs left out are reported at their initial values. Once
@@ -1669,6 +1712,8 @@ class SlackEmulator(LocalServer):
             accepts_response_payload=True,
             envelope_id=envelope_id,
             wait_ack=wait_ack,
+            connection_id=connection_id,
+            timeout=timeout,
         )
         if ack.received:
             self._apply_view_response(view_id, ack.payload)

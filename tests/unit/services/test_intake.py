@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from services.errors import InvalidRequest
+from services.errors import InvalidRequest, RateLimited
 from services.intake import BRIEF_MAX, DraftRequest, check_request
 from storage import Store, open_store, sqlite_url
 from storage.models import JobStatus, PostStatus
@@ -86,3 +87,17 @@ async def test_a_request_stores_one_post_per_platform_with_its_draft_job(store: 
     assert {p.id for p in again} == {p.id for p in posts}
     drafts = [j for j in await store.jobs.with_status(JobStatus.QUEUED) if j.kind == "draft"]
     assert sorted(j.post_id or "" for j in drafts) == sorted(p.id for p in posts)
+
+
+async def test_one_request_submitted_many_times_at_once_spends_one_token(store: Store) -> None:
+    """Ten concurrent submissions of one request (re-deliveries to busy handlers) make one
+    post and take one token of the requester's 5: four more requests fit, the fifth is
+    refused."""
+    intake = domain_of(store).intake
+    results = await asyncio.gather(*(intake.submit(request()) for _ in range(10)))
+    assert len({posts[0].id for posts in results}) == 1
+    for n in range(4):
+        await intake.submit(request(request_id=f"api:more:{n}"))
+    with pytest.raises(RateLimited):
+        await intake.submit(request(request_id="api:one-too-many"))
+    assert sum((await store.posts.count_by_status()).values()) == 5

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.support.emulators.base import Fault
+from tests.support.emulators.base import Fault, wait_until
 from tests.support.emulators.slack import SlackEmulator
 
 T = TypeVar("T")
@@ -385,3 +386,28 @@ async def test_changed_usergroup_members_send_the_event(slack: SlackEmulator, bo
     assert event["subteam_id"] == "S0LEGAL"
     assert (event["added_users"], event["removed_users"]) == (["U0CAT"], ["U0ANN"])
     assert slack.usergroups["S0LEGAL"]["users"] == ["U0BOB", "U0CAT"]
+
+
+async def test_random_dispatch_spreads_envelopes_over_every_open_connection(
+    slack: SlackEmulator,
+) -> None:
+    """With dispatch "random", 60 envelopes over three raw connections reach each of them;
+    `connection_id` sends one to the connection named."""
+    slack.dispatch = "random"
+    slack.random.seed(13)
+    web = AsyncWebClient(base_url=slack.api_url)
+    async with contextlib.AsyncExitStack() as stack:
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        sockets = []
+        for _ in range(3):
+            opened = await web.apps_connections_open(app_token=slack.app_token)
+            ws = await stack.enter_async_context(session.ws_connect(opened["url"]))
+            assert (await ws.receive_json(timeout=5))["type"] == "hello"
+            sockets.append(ws)
+        await wait_until(lambda: len(slack.connection_ids) == 3, timeout=5, message="3 links")
+        for n in range(60):
+            await slack.send_envelope("events_api", {"n": n}, wait_ack=False)
+        assert {sent.connection_id for sent in slack.envelopes} == set(slack.connection_ids)
+        chosen = slack.connection_ids[0]
+        await slack.send_envelope("events_api", {"n": 60}, wait_ack=False, connection_id=chosen)
+        assert slack.envelopes[-1].connection_id == chosen

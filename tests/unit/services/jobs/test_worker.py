@@ -459,6 +459,8 @@ async def test_a_kind_with_its_own_concurrency_never_exceeds_it_nor_blocks_other
         assert limited.most == 2
         limited.release.set()
         await wait_until(lambda: limited.done == 6)
+        # The last run has returned; its completion commits just after.
+        await worker.drain()
     finally:
         await worker.stop()
     assert limited.most == 2
