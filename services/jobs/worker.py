@@ -72,10 +72,13 @@ async def _cancel(tasks: list[asyncio.Task[None] | None]) -> None:
     """Cancel the tasks and wait until they are gone."""
     live = [task for task in tasks if task is not None]
     for task in live:
-        task.cancel()
-    for task in live:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Cancelled again until it is gone: a task may swallow one cancellation (a library's
+        # wait_for racing it on Python 3.11), and waiting for it then would never end.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait([task], timeout=1.0)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("task_failed_while_stopping", task=task.get_name())
 
 
 class Worker:
@@ -220,7 +223,10 @@ class Worker:
                 due = await self._store.jobs.next_due_at(after=claimed_at)
             wait = IDLE_LOOK if due is None else (due - self._clock.now()).total_seconds()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=min(max(wait, 0.0), IDLE_LOOK))
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that lands as the wait ends, and the worker would never stop.
+                async with asyncio.timeout(min(max(wait, 0.0), IDLE_LOOK)):
+                    await self._wake.wait()
             if due is not None and due <= self._clock.now():
                 return
 

@@ -118,7 +118,9 @@ class SqlStore:
         until it is back), the table stays the truth.
         """
         try:
-            await asyncio.wait_for(self._jobs_queued.wait(), timeout)
+            # asyncio.timeout, not wait_for (which can swallow a cancellation on 3.11).
+            async with asyncio.timeout(timeout):
+                await self._jobs_queued.wait()
         except TimeoutError:
             return False
         self._jobs_queued.clear()
