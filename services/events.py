@@ -28,8 +28,6 @@ class Notice(StrEnum):
 
     GENERATION_FAILED = "generation_failed"
     CARD_UNDELIVERABLE = "card_undeliverable"
-    BUDGET_WARNING = "budget_warning"
-    """This month's LLM spend reached 80% of the budget (detail: spent and budget, JSON)."""
     # Not private: a reply in the card's thread naming the approvers (`user` is the
     # requester; `detail` the approvers' ids, space-separated, and when the wait began).
     APPROVAL_REMINDER = "approval_reminder"
@@ -69,6 +67,8 @@ class ChannelNotice(StrEnum):
     """An ideas run drafted nothing: `detail` says why."""
     IDEAS_SKIPPED = "ideas_skipped"
     """An ideas run left some ideas undrafted: `detail` lists them with the reasons."""
+    BUDGET_WARNING = "budget_warning"
+    """This month's LLM spend reached 80% of the budget (detail: spent and budget, JSON)."""
 
 
 @dataclass(frozen=True)
@@ -79,16 +79,8 @@ class TellChannel:
     detail: str
 
 
-@dataclass(frozen=True)
-class TellApprovers:
-    """Tell the approvers, where they decide (the approval channel), about `notice`."""
-
-    notice: Notice
-    detail: str | None = None
-
-
-Event = PostChanged | TellUser | PostMoved | TellChannel | TellApprovers
-E = TypeVar("E", PostChanged, TellUser, PostMoved, TellChannel, TellApprovers)
+Event = PostChanged | TellUser | PostMoved | TellChannel
+E = TypeVar("E", PostChanged, TellUser, PostMoved, TellChannel)
 Listener = Callable[[Transaction, E], Awaitable[int | None]]
 
 

@@ -18,7 +18,6 @@ from handlers.slack_out.cards import (
     CardJobs,
     ChannelNoticeJobs,
     NoticeJobs,
-    queue_approvers_notice,
     queue_card,
     queue_channel_notice,
     queue_notice,
@@ -27,7 +26,7 @@ from handlers.slack_out.delivery import SlackDelivery
 from handlers.slack_out.home import AppHome
 from services.cards import Cards
 from services.clock import Clock
-from services.events import EventBus, PostChanged, TellApprovers, TellChannel, TellUser
+from services.events import EventBus, PostChanged, TellChannel, TellUser
 from services.jobs import JobQueue, Worker
 
 __all__ = ["AppHome", "SlackDelivery", "SlackOut"]
@@ -49,7 +48,6 @@ class SlackOut:
         events.subscribe(PostChanged, functools.partial(queue_card, queue))
         events.subscribe(TellUser, functools.partial(queue_notice, queue))
         events.subscribe(TellChannel, functools.partial(queue_channel_notice, queue))
-        events.subscribe(TellApprovers, functools.partial(queue_approvers_notice, queue))
         worker.register(self._cards.job_type())
         worker.register(self._notices.job_type())
         worker.register(self._channel_notices.job_type())

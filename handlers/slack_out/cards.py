@@ -1,9 +1,10 @@
-"""The `sync_card` and `notify_user` jobs: a post's card, and private notices, sent to Slack.
+"""The `sync_card`, `notify_user` and `notify_channel` jobs: a post's card, private notices,
+and messages to the approvers, sent to Slack.
 
 A changed post (`PostChanged`) queues one card job per post key: the job reads the post when it
 runs, so one job shows the latest state however many changes queued it, and at most one runs
-per post at a time. A `TellUser` queues a notice (a direct message), a `TellApprovers` one in
-the approval channel. A card that could not be
+per post at a time. A `TellUser` queues a notice (a direct message), a `TellChannel` a
+message in the approval channel (ideas runs, the budget warning). A card that could not be
 delivered for good is reported to the domain (`Cards.undeliverable`): the post can't be
 approved, and its requester is told.
 """
@@ -19,7 +20,7 @@ from handlers.blocks.markup import is_slack_user
 from handlers.slack_out.delivery import DeliveryError, SlackDelivery
 from services.cards import Cards
 from services.clock import Clock
-from services.events import ChannelNotice, Notice, PostChanged, TellApprovers, TellChannel, TellUser
+from services.events import ChannelNotice, Notice, PostChanged, TellChannel, TellUser
 from services.jobs import JobFailed, JobQueue, JobType, RetryLater, Transaction
 from services.models import Job
 
@@ -58,12 +59,6 @@ async def queue_channel_notice(queue: JobQueue, tx: Transaction, event: TellChan
     """Tell the approvers in the approval channel."""
     payload = {"notice": event.notice.value, "detail": event.detail}
     return await queue.enqueue(tx, NOTIFY_CHANNEL, payload=payload)
-
-
-async def queue_approvers_notice(queue: JobQueue, tx: Transaction, event: TellApprovers) -> int:
-    """Tell the approvers, in the approval channel."""
-    payload = {"user": None, "notice": event.notice.value, "detail": event.detail}
-    return await queue.enqueue(tx, NOTIFY_USER, payload=payload)
 
 
 class CardJobs:
@@ -125,9 +120,8 @@ class NoticeJobs:
         """Send the notice."""
         post = await self._cards.post(job.post_id) if job.post_id else None
         try:
-            user = job.payload.get("user")
             await self._slack.send_notice(
-                str(user) if user else None,
+                str(job.payload["user"]),
                 Notice(job.payload["notice"]),
                 post,
                 job.payload.get("detail"),

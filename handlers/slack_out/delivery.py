@@ -188,7 +188,10 @@ class SlackDelivery:
         """A message to the approvers, in the approval channel."""
         self._check_pause(self._messages_paused_until)
         detail = self._scrub(detail)
-        if notice == ChannelNotice.IDEAS_FAILED:
+        if notice == ChannelNotice.BUDGET_WARNING:
+            figures = json.loads(detail)
+            text = messages.budget_warning(Decimal(figures["spent"]), Decimal(figures["budget"]))
+        elif notice == ChannelNotice.IDEAS_FAILED:
             text = messages.ideas_failed(detail)
         else:
             text = messages.ideas_skipped(detail)
@@ -198,27 +201,21 @@ class SlackDelivery:
             raise self._failed(exc) from exc
 
     async def send_notice(
-        self, user_id: str | None, notice: Notice, post: Post | None, detail: str | None
+        self, user_id: str, notice: Notice, post: Post | None, detail: str | None
     ) -> None:
-        """A direct message to `user_id`; with None, a message to the approvers in the
-        approval channel."""
+        """A direct message to `user_id`."""
         self._check_pause(self._messages_paused_until)
         if notice == Notice.APPROVAL_REMINDER:
             await self._remind(post, detail or "")
             return
         blocks: list[dict[str, object]] | None = None
-        if notice == Notice.BUDGET_WARNING:
-            figures = json.loads(detail or "{}")
-            text = messages.budget_warning(Decimal(figures["spent"]), Decimal(figures["budget"]))
-        elif notice == Notice.GENERATION_FAILED:
+        if notice == Notice.GENERATION_FAILED:
             text, blocks = generation_failed_notice(post)
         else:
             reason = self._scrub(detail or "unknown error")
             text = messages.card_undeliverable(self._channel, reason)
         try:
-            await self._client.chat_postMessage(
-                channel=user_id or self._channel, text=text, blocks=blocks
-            )
+            await self._client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
         except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
             raise self._failed(exc) from exc
 

@@ -22,7 +22,7 @@ import structlog
 from services.drafting.budget import BudgetGuard
 from services.drafting.drafter import Drafter
 from services.errors import GenerationUnavailable
-from services.events import EventBus, Notice, TellApprovers, TellUser
+from services.events import ChannelNotice, EventBus, Notice, TellChannel, TellUser
 from services.jobs import JobQueue, JobType, Transaction
 from services.lifecycle import Action, Lifecycle
 from services.models import Draft
@@ -150,7 +150,7 @@ class Drafting:
                 {"spent": str(spent.known), "budget": str(self._budget.budget.limit)}
             )
             log.warning("llm_budget_warning", spent=str(spent.known))
-            await self._events.emit(tx, TellApprovers(Notice.BUDGET_WARNING, detail=detail))
+            await self._events.emit(tx, TellChannel(ChannelNotice.BUDGET_WARNING, detail))
 
     async def _save_draft(self, post: Post, draft: Draft) -> Post | None:
         """The draft becomes the post's new pending version (its card update follows); its
