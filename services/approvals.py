@@ -15,6 +15,11 @@ says they were cleared). The same person approving twice counts once. Whoever wr
 current version (the requester or its last editor) never counts unless self-approval is
 allowed.
 
+A Schedule… counts as an approval carrying its time: while more approvals are needed the time
+waits with it, and the last approval needed, even a plain Approve & post, schedules the post
+for the latest time the counted approvals chose (`carried_time`). An Edit or a Regenerate
+clears the time with the approvals.
+
 Everything here is pure: the storage of approvals and the race between two final clicks are
 the decisions service's and storage's business.
 """
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -212,12 +218,36 @@ class ApprovalRule:
 
 
 @dataclass(frozen=True)
+class CarriedTime:
+    """The time a Schedule… approval chose, and who chose it."""
+
+    at: datetime
+    by: str
+
+
+def carried_time(
+    approvals: Iterable[Approval], version: int, counted: Collection[str]
+) -> CarriedTime | None:
+    """The time the standing approvals of `version` carry: the one chosen by the latest
+    Schedule… among the approvals that count (`counted`, a tally's approvers); None when none
+    of them chose a time."""
+    found: CarriedTime | None = None
+    for approval in approvals:  # oldest first: a later Schedule… wins
+        standing = approval.version == version and approval.cleared_at is None
+        if standing and approval.post_at is not None and approval.approver in counted:
+            found = CarriedTime(approval.post_at, approval.approver)
+    return found
+
+
+@dataclass(frozen=True)
 class ApprovalState:
-    """What the card says about approvals: the tally of the current version, and who had
-    approved the version before it (cleared when the draft changed)."""
+    """What the card says about approvals: the tally of the current version, the time its
+    approvals carry (a Schedule… before the last approval), and who had approved the version
+    before it (cleared when the draft changed)."""
 
     tally: Tally
     cleared: tuple[str, ...] = ()
+    carried: CarriedTime | None = None
 
     @property
     def shown(self) -> bool:
@@ -247,4 +277,4 @@ def approval_state(
     if not tally.approvers and stamps:
         latest = max(stamps)
         cleared = tuple(dict.fromkeys(a.approver for a in records if a.cleared_at == latest))
-    return ApprovalState(tally, cleared)
+    return ApprovalState(tally, cleared, carried_time(records, version, tally.approvers))

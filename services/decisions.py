@@ -22,7 +22,7 @@ from datetime import datetime
 
 import structlog
 
-from services.approvals import Step, Tally
+from services.approvals import Step, Tally, carried_time
 from services.checks import ContentPolicy, check_async
 from services.editing import Editing
 from services.errors import InvalidRequest
@@ -112,7 +112,6 @@ class Decisions:
         post = checked
         if refused := await self.unpublishable(action, post, actor):
             return refused
-        post_at = post_at or approval_time(post.requested_for, now)
         # At the version checked above: who wrote it, its length, what the card showed. A
         # Schedule… counts as an approval too: only the last one needed schedules the post.
         async with self._lifecycle.transaction() as tx:
@@ -137,9 +136,11 @@ class Decisions:
     async def _count_approval(
         self, tx: Transaction, post: Post, actor: Actor, post_at: datetime | None = None
     ) -> tuple[Step, Tally, Moved | None] | None:
-        """Record the actor's approval of the post's version and, when it is the last one
-        needed, approve the post and queue its publish (with `post_at`: schedule it, its
-        publish waiting for that time). None when another change got to the post first."""
+        """Record the actor's approval of the post's version (with `post_at`, the time their
+        Schedule… chose) and, when it is the last one needed, approve the post and queue its
+        publish. It is scheduled, its publish waiting for the time, when a time is still
+        ahead: the actor's, else the one the other approvals carry, else the requester's.
+        None when another change got to the post first."""
         held = await self._lifecycle.hold(tx, post)
         if held is None:
             return None
@@ -150,18 +151,21 @@ class Decisions:
         )
         if step not in (Step.RECORDED, Step.COMPLETE):
             return step, tally, None
-        await tx.approvals.add(post.id, post.version, actor.user_id)
+        await tx.approvals.add(post.id, post.version, actor.user_id, post_at)
         if step == Step.RECORDED:
             await self._lifecycle.audit(
                 tx, actor, Action.APPROVE, post.id, "approval_recorded", tally.progress
             )
             await self._lifecycle.announce(tx, post.id)
             return step, tally, None
+        now = self._lifecycle.clock.now()
         approval = {
             "approved_by": actor.user_id,
-            "approved_at": self._lifecycle.clock.now(),
+            "approved_at": now,
             "approval_source": _source(actor, tally.approvers),
         }
+        if post_at is None:
+            post_at = await self._carried_time(tx, post, tally, now)
         if post_at is not None:
             moved = await self._lifecycle.move(
                 tx, held, Action.SCHEDULE, actor, scheduled_for=post_at, **approval
@@ -176,6 +180,21 @@ class Decisions:
             return None
         await self._publish_after(tx, moved)
         return step, tally, moved
+
+    async def _carried_time(
+        self, tx: Transaction, post: Post, tally: Tally, now: datetime
+    ) -> datetime | None:
+        """When a plain Approve & post that completes the approvals publishes the post: at
+        the time an earlier approver's Schedule… chose, else the requester's, while ahead
+        (None: at once)."""
+        carried = None
+        if tally.required > 1:
+            carried = carried_time(
+                await tx.approvals.for_post(post.id), post.version, tally.approvers
+            )
+        if carried is not None and (at := approval_time(carried.at, now)) is not None:
+            return at
+        return approval_time(post.requested_for, now)
 
     async def reject(self, post_id: str, actor: Actor) -> Outcome:
         """Reject a pending post (`pending` -> `rejected`), as the clicker saw it."""

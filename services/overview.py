@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from services.approvals import ApprovalState, approval_state
 from services.drafting.budget import BudgetGuard
 from services.jobs import JobTypes
 from services.lifecycle import Action
@@ -31,6 +32,8 @@ class Listed:
 
     post: Post
     actions: frozenset[Action]
+    approvals: ApprovalState | None = None
+    """For a pending post when several approvals are needed: who approved it so far."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class Snapshot:
     scheduled: list[Post] = field(default_factory=list)
     """Scheduled posts, soonest first."""
     scheduled_total: int = 0
+    approvals: dict[str, ApprovalState] = field(default_factory=dict)
+    """The approvals collected by each pending post, when several are needed."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,7 @@ class Overview:
         failed = self._shown(await posts.with_status(LISTED_AS_FAILED, limit=LIST_LENGTH))
         posted = await posts.with_status([PostStatus.POSTED], limit=LIST_LENGTH)
         scheduled = await posts.scheduled(limit=LIST_LENGTH)
+        approvals = await self._approvals(pending)
         counts = await posts.count_by_status()
         failed_total = sum(counts.get(status, 0) for status in LISTED_AS_FAILED)
         dead: list[Job] = []
@@ -157,17 +163,42 @@ class Overview:
             dead_jobs_total=dead_total,
             scheduled=scheduled,
             scheduled_total=counts.get(PostStatus.SCHEDULED, 0),
+            approvals=approvals,
         )
 
-    def _listed(self, viewer: str, posts: list[Post]) -> list[Listed]:
-        return [Listed(post, self._policy.allowed_actions(viewer, post)) for post in posts]
+    async def _approvals(self, pending: list[Post]) -> dict[str, ApprovalState]:
+        """Who approved each pending post so far; nothing to say with one approval needed
+        (the first one moves the post on)."""
+        rule = self._policy.rule
+        if rule.required <= 1 or not pending:
+            return {}
+        found = await self._store.approvals.for_posts([post.id for post in pending])
+        return {
+            post.id: approval_state(
+                rule,
+                found.get(post.id, []),
+                post.version,
+                self._policy.writers(post),
+                eligible=self._policy.is_approver,
+            )
+            for post in pending
+        }
+
+    def _listed(
+        self, viewer: str, posts: list[Post], approvals: dict[str, ApprovalState] | None = None
+    ) -> list[Listed]:
+        shown = approvals or {}
+        return [
+            Listed(post, self._policy.allowed_actions(viewer, post), shown.get(post.id))
+            for post in posts
+        ]
 
     def home_for(self, viewer: str, snapshot: Snapshot) -> HomeData:
         """The snapshot as `viewer`'s App Home shows it."""
         may_retry = self._policy.may_retry_jobs(viewer)
         return HomeData(
             viewer=viewer,
-            pending=self._listed(viewer, snapshot.pending),
+            pending=self._listed(viewer, snapshot.pending, snapshot.approvals),
             failed=self._listed(viewer, snapshot.failed),
             dead_jobs=[
                 DeadJob(job, self._job_types.label(job.kind), may_retry)

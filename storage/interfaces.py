@@ -283,6 +283,9 @@ class ApprovalReads(Protocol):
     async def for_post(self, post_id: str) -> list[Approval]:
         """Every approval of the post, standing or cleared, oldest first."""
 
+    async def for_posts(self, post_ids: Collection[str]) -> dict[str, list[Approval]]:
+        """Every approval of each of the posts, oldest first (posts without any left out)."""
+
     async def standing(self, post_id: str, version: int) -> list[str]:
         """Who approved `version` of the post (and wasn't cleared since), first one first."""
 
@@ -290,8 +293,11 @@ class ApprovalReads(Protocol):
 class ApprovalRepository(ApprovalReads, Protocol):
     """Recording and clearing approvals (inside a transaction)."""
 
-    async def add(self, post_id: str, version: int, approver: str) -> bool:
-        """Record `approver`'s approval of `version`; False when it already stands."""
+    async def add(
+        self, post_id: str, version: int, approver: str, post_at: datetime | None = None
+    ) -> bool:
+        """Record `approver`'s approval of `version` (with `post_at`, a Schedule… for that
+        time); False when it already stands."""
 
     async def clear(self, post_id: str) -> list[str]:
         """Clear every standing approval of the post (they stay, stamped); who they were

@@ -200,6 +200,8 @@ class Approval(Row):
     approver: str
     approved_at: UTCTime
     cleared_at: UTCTime | None = None
+    post_at: UTCTime | None = None
+    """The time a Schedule… approval chose (None for Approve & post)."""
 
 
 class NewJob(Row):

@@ -183,6 +183,8 @@ post_approvals = Table(
     Column("approved_at", UTCDateTime, nullable=False),
     # Set when an edit or a regeneration cleared the approval (it stays, as history).
     Column("cleared_at", UTCDateTime),
+    # The time a Schedule… approval chose: the last approval needed schedules the post then.
+    Column("post_at", UTCDateTime),
     # One standing approval per person and version: the same approver twice counts once.
     Index(
         "uq_post_approvals_standing",

@@ -396,6 +396,12 @@ def _approvals(post: Post, approvals: ApprovalState | None) -> list[Block]:
         PostStatus.FAILED_APPROVAL_SEND,
     ):
         return []
+    return approvals_context(approvals)
+
+
+def approvals_context(approvals: ApprovalState) -> list[Block]:
+    """The approvals collected so far as one context line (none when there is nothing to
+    say): on a pending card, and beside the post in App Home."""
     lines = approval_lines(approvals)
     return (
         [context(*(md(":ballot_box_with_check: {line}", line=line) for line in lines))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import ids
-from handlers.blocks.card import SECTION_TEXT_MAX, button, context, mrkdwn
+from handlers.blocks.card import SECTION_TEXT_MAX, approvals_context, button, context, mrkdwn
 from handlers.blocks.markup import Channel, Link, Mrkdwn, User, clip, lines_within, md
 from handlers.blocks.status import REASON_PREVIEW, post_line, scheduled_line
 from services.lifecycle import Action
@@ -35,7 +35,8 @@ def _pending(listed: Listed) -> list[Block]:
     if Action.REJECT in listed.actions:
         elements.append(button("Reject", ids.REJECT, value, "danger"))
     line = {**mrkdwn(post_line(post)), "block_id": f"pending_{post.id}"}
-    return [line, *_actions(f"pending_actions_{post.id}", elements)]
+    said = approvals_context(listed.approvals) if listed.approvals else []
+    return [line, *said, *_actions(f"pending_actions_{post.id}", elements)]
 
 
 def _failed(listed: Listed) -> list[Block]:

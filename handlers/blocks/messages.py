@@ -43,6 +43,7 @@ CARD_UNDELIVERABLE = (
 RETRY_QUEUED = "Trying again."
 APPROVED_BY_YOU = "You have already approved this post."
 APPROVED_SO_FAR = "Approved by {approvers} ({count} of {required})"
+APPROVED_FOR = "{approver} approved it for {time}: the last approval schedules it then."
 APPROVALS_CLEARED = (
     "Approvals cleared: the draft changed after {approvers} approved it, "
     "so this version starts again (0 of {required})."

@@ -8,6 +8,8 @@ processes at once, is counted once. Clearing keeps the rows, stamped, as history
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
+from datetime import datetime
 
 from sqlalchemy import Insert, bindparam, select, text, update
 
@@ -22,10 +24,16 @@ _COLUMNS = (
     post_approvals.c.approver,
     post_approvals.c.approved_at,
     post_approvals.c.cleared_at,
+    post_approvals.c.post_at,
 )
 _FOR_POST = (
     select(*_COLUMNS)
     .where(post_approvals.c.post_id == bindparam("post_id"))
+    .order_by(post_approvals.c.id)
+)
+_FOR_POSTS = (
+    select(*_COLUMNS)
+    .where(post_approvals.c.post_id.in_(bindparam("post_ids", expanding=True)))
     .order_by(post_approvals.c.id)
 )
 _STANDING = (
@@ -75,13 +83,26 @@ class SqlApprovals:
         rows = await self._run.all(_FOR_POST, {"post_id": post_id})
         return [Approval.model_validate(dict(row)) for row in rows]
 
+    async def for_posts(self, post_ids: Collection[str]) -> dict[str, list[Approval]]:
+        """Every approval of each of the posts, oldest first (posts without any left out)."""
+        if not post_ids:
+            return {}
+        found: dict[str, list[Approval]] = {}
+        for row in await self._run.all(_FOR_POSTS, {"post_ids": list(post_ids)}):
+            approval = Approval.model_validate(dict(row))
+            found.setdefault(approval.post_id, []).append(approval)
+        return found
+
     async def standing(self, post_id: str, version: int) -> list[str]:
         """Who approved `version` of the post (and wasn't cleared since), first one first."""
         rows = await self._run.all(_STANDING, {"post_id": post_id, "version": version})
         return [row["approver"] for row in rows]
 
-    async def add(self, post_id: str, version: int, approver: str) -> bool:
-        """Record `approver`'s approval of `version`; False when it already stands."""
+    async def add(
+        self, post_id: str, version: int, approver: str, post_at: datetime | None = None
+    ) -> bool:
+        """Record `approver`'s approval of `version` (with `post_at`, a Schedule… for that
+        time); False when it already stands."""
         rows = await self._run.all(
             _add(self._run.dialect_name),
             {
@@ -89,6 +110,7 @@ class SqlApprovals:
                 "version": version,
                 "approver": approver,
                 "approved_at": self._run.now(),
+                "post_at": post_at,
             },
         )
         return bool(rows)

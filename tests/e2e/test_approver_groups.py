@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import timedelta
 
 from services.models import PostStatus
 from tests.e2e.test_editors_desk import edit
+from tests.e2e.test_time_on_the_card import HOUR, schedule, scheduled, tick
+from tests.support.clock import MovableClock
 from tests.support.emulators.base import wait_until
 from tests.support.emulators.slack import Message
 from tests.support.harness import (
@@ -56,6 +60,42 @@ async def test_two_of_a_group_publish_after_the_second(world: World) -> None:
     assert len(world.x.tweets) == 1 and tweets[0].text
     post = (await bot.runtime.store.posts.with_status([PostStatus.POSTED]))[0]
     assert [a.approver for a in await bot.runtime.store.approvals.for_post(post.id)] == [ANN, BOB]
+
+
+async def test_a_schedule_before_the_last_approval_carries_its_time_and_home_shows_it(
+    world: World,
+) -> None:
+    """With two approvals needed: Schedule… by the first approver records "(1 of 2)" and the
+    chosen time on the card and beside the post in App Home; the second approver's plain
+    Approve & post schedules the post for that time, and X gets it then, once."""
+    clock = MovableClock()
+    bot = await world.start_bot(
+        clock=clock,
+        SOCIALPOST_APPROVERS=f"{ANN},{BOB}",
+        SOCIALPOST_REQUIRED_APPROVALS="2",
+    )
+    await bot.submit()
+    card = await bot.draft_card()
+    when = (clock.now() + timedelta(seconds=2 * HOUR)).replace(microsecond=0)
+    ack = await schedule(bot, card, when, ANN)
+    assert not ack.payload
+    half = await bot.wait_card(lambda c: "(1 of 2)" in c.all_text())
+    stamp = f"<!date^{int(when.timestamp())}^"
+    assert f"<@{ANN}> approved it for {stamp}" in half.all_text()
+    assert "socialpost_approve" in half.buttons()
+    await world.slack.open_app_home(BOB)
+    home = await wait_until(lambda: world.slack.home_views.get(BOB))
+    shown = json.dumps(home["blocks"])
+    assert f"Approved by <@{ANN}> (1 of 2)" in shown and stamp in shown
+    await bot.click(half, "approve", BOB)
+    done = await bot.wait_card(scheduled)
+    assert stamp in done.all_text()
+    await tick(bot, clock, HOUR)
+    assert world.x.tweets == []
+    await tick(bot, clock, HOUR + 1)
+    await world.x.wait_for_tweets(1)
+    await tick(bot, clock, HOUR)
+    assert len(world.x.tweets) == 1
 
 
 async def test_a_member_added_in_slack_can_approve_at_once(world: World) -> None:

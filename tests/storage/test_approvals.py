@@ -4,6 +4,7 @@ and counted under concurrent clicks."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from storage import Store
 from storage.models import PostStatus
@@ -110,3 +111,21 @@ async def test_concurrent_approvals_held_on_the_post_complete_it_once(store: Sto
         stored = await store.posts.get(post.id)
         assert stored is not None and stored.status == PostStatus.APPROVED
         assert len(await store.approvals.standing(post.id, 1)) == 2
+
+
+async def test_a_schedule_approval_keeps_its_time_and_many_posts_read_at_once(
+    store: Store,
+) -> None:
+    """An approval may carry the time its Schedule… chose (stored aware); approvals of
+    several posts are read in one go, each post's oldest first, posts without any absent."""
+    first, second, none = [await new_post(store, version=1) for _ in range(3)]
+    at = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+    async with store.transaction() as tx:
+        await tx.approvals.add(first.id, 1, "U0ANN", at)
+        await tx.approvals.add(first.id, 1, "U0BOB")
+        await tx.approvals.add(second.id, 1, "U0CAT")
+    found = await store.approvals.for_posts([first.id, second.id, none.id])
+    assert set(found) == {first.id, second.id}
+    assert [(a.approver, a.post_at) for a in found[first.id]] == [("U0ANN", at), ("U0BOB", None)]
+    assert [a.approver for a in found[second.id]] == ["U0CAT"]
+    assert await store.approvals.for_posts([]) == {}

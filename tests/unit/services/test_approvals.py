@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 from services.approvals import (
     ApprovalRule,
     ApprovalState,
+    CarriedTime,
     ApproverEntries,
     Approvers,
     Step,
     Tally,
     approval_state,
+    carried_time,
     is_group,
 )
 from storage.models import Approval
@@ -241,3 +243,22 @@ def test_only_standing_approvals_of_the_version_count(
     assert len(state.tally.approvers) == len(standing)
     assert set(state.cleared) <= {who for _, who, cleared in approvals if cleared is not None}
     assert not (state.cleared and state.tally.approvers)
+
+
+def test_the_time_carried_is_the_latest_schedule_among_the_approvals_that_count() -> None:
+    """Only standing approvals of the version that count carry a time; a later Schedule…
+    wins over an earlier one; none carries nothing."""
+    at1, at2 = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    history = [
+        _approval(1, "U1").model_copy(update={"post_at": at2}),  # an older version
+        _approval(2, "U2").model_copy(update={"post_at": at1}),
+        _approval(2, "U3"),
+        _approval(2, "U4").model_copy(update={"post_at": at2}),
+        _approval(2, "U5", cleared=1).model_copy(update={"post_at": at1}),
+    ]
+    assert carried_time(history, 2, {"U2", "U3", "U4"}) == CarriedTime(at2, "U4")
+    assert carried_time(history, 2, {"U2", "U3"}) == CarriedTime(at1, "U2")
+    assert carried_time(history, 2, {"U3"}) is None
+    assert carried_time(history, 3, {"U1", "U2", "U3", "U4"}) is None
+    state = approval_state(ApprovalRule(required=3), history, 2)
+    assert state.carried == CarriedTime(at2, "U4")

@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from services.approvals import ApprovalState, approval_state
+from services.jobs.registry import JobTypes
 from services.models import Actor, Verdict
+from services.overview import Overview
 from services.platforms.publish import PUBLISH
 from storage import Store, open_store, sqlite_url
 from storage.models import PostStatus
+from tests.support.clock import MovableClock
 from tests.support.domain import Domain, domain_of
 from tests.unit.services.test_decisions import pending_post
 
@@ -52,6 +56,20 @@ async def status_of(store: Store, post_id: str) -> PostStatus:
     post = await store.posts.get(post_id)
     assert post is not None
     return post.status
+
+
+async def domain_cards_state(domain: Domain, post_id: str) -> ApprovalState:
+    """What the post's card says about its approvals now."""
+    post = await domain.store.posts.get(post_id)
+    assert post is not None
+    policy = domain.policy
+    return approval_state(
+        policy.rule,
+        await domain.store.approvals.for_post(post_id),
+        post.version,
+        policy.writers(post),
+        eligible=policy.is_approver,
+    )
 
 
 async def publishes(store: Store, post_id: str) -> int:
@@ -97,6 +115,85 @@ async def test_a_schedule_counts_as_one_approval_and_only_the_last_schedules(
     assert second.post.scheduled_for == at
     (job,) = [j for j in await store.jobs.for_post(post_id) if j.kind == PUBLISH]
     assert job.next_attempt_at == at
+
+
+async def test_a_plain_approve_completing_the_count_schedules_for_the_time_carried(
+    store: Store,
+) -> None:
+    """Schedule… by the first approver carries its time: the second approver's plain
+    Approve & post schedules the post then (it doesn't publish at once)."""
+    domain = domain_of(store, required_approvals=2)
+    post_id = await pending_post(store)
+    at = domain.lifecycle.clock.now().replace(microsecond=0) + timedelta(hours=3)
+    assert (await domain.decisions.approve(post_id, seen("U0ANN"), post_at=at)).done
+    (recorded,) = await store.approvals.for_post(post_id)
+    assert recorded.post_at == at
+    second = await domain.decisions.approve(post_id, seen("U0BOB"))
+    assert second.post is not None and second.post.status == PostStatus.SCHEDULED
+    assert second.post.scheduled_for == at
+    (job,) = [j for j in await store.jobs.for_post(post_id) if j.kind == PUBLISH]
+    assert job.next_attempt_at == at
+
+
+async def test_the_latest_schedule_among_the_approvals_wins(store: Store) -> None:
+    """With three needed, two Schedule… times: the later click's time is the one kept, and
+    the last approver's own Schedule… time beats both."""
+    domain = domain_of(store, required_approvals=3)
+    now = domain.lifecycle.clock.now().replace(microsecond=0)
+    first, second, own = (now + timedelta(hours=h) for h in (5, 2, 7))
+    post_id = await pending_post(store)
+    await domain.decisions.approve(post_id, seen("U0ANN"), post_at=first)
+    await domain.decisions.approve(post_id, seen("U0BOB"), post_at=second)
+    state = await domain_cards_state(domain, post_id)
+    assert state.carried is not None and (state.carried.at, state.carried.by) == (second, "U0BOB")
+    last = await domain.decisions.approve(post_id, seen("U0CAT"), post_at=own)
+    assert last.post is not None and last.post.scheduled_for == own
+
+
+async def test_a_carried_time_that_has_passed_publishes_at_once(store: Store) -> None:
+    """When the last approval comes after the time an earlier Schedule… chose, the post is
+    published at once (as a requester's passed time is)."""
+    clock = MovableClock()
+    domain = domain_of(store, required_approvals=2, clock=clock)
+    post_id = await pending_post(store)
+    at = clock.now().replace(microsecond=0) + timedelta(minutes=30)
+    await domain.decisions.approve(post_id, seen("U0ANN"), post_at=at)
+    clock.advance(timedelta(hours=1))
+    second = await domain.decisions.approve(post_id, seen("U0BOB"))
+    assert second.post is not None and second.post.status == PostStatus.APPROVED
+    assert second.post.scheduled_for is None
+    assert await publishes(store, post_id) == 1
+
+
+async def test_an_edit_clears_a_carried_time_with_the_approvals(store: Store) -> None:
+    """A Schedule… is an approval of one version: after an edit the new version's approvals
+    carry no time, and the last Approve & post publishes at once."""
+    domain = domain_of(store, required_approvals=2)
+    post_id = await pending_post(store)
+    at = domain.lifecycle.clock.now().replace(microsecond=0) + timedelta(hours=3)
+    await domain.decisions.approve(post_id, seen("U0ANN"), post_at=at)
+    assert (await domain.editing.edit(post_id, seen(REQUESTER), "Hello, world!")).done
+    assert (await domain_cards_state(domain, post_id)).carried is None
+    await domain.decisions.approve(post_id, seen("U0ANN", version=2))
+    final = await domain.decisions.approve(post_id, seen("U0BOB", version=2))
+    assert final.post is not None and final.post.status == PostStatus.APPROVED
+
+
+async def test_the_overview_lists_pending_posts_with_their_approvals(store: Store) -> None:
+    """App Home's data: each pending post comes with who approved it so far and the time a
+    Schedule… carries; with one approval needed, nothing is read or said."""
+    domain = domain_of(store, required_approvals=2)
+    waiting, untouched = await pending_post(store), await pending_post(store)
+    at = domain.lifecycle.clock.now().replace(microsecond=0) + timedelta(hours=3)
+    await domain.decisions.approve(waiting, seen("U0ANN"), post_at=at)
+    home = await Overview(store, domain.policy, JobTypes()).home("U0BOB")
+    shown = {listed.post.id: listed.approvals for listed in home.pending}
+    state = shown[waiting]
+    assert state is not None and state.tally.progress == "1 of 2"
+    assert state.carried is not None and state.carried.at == at
+    assert shown[untouched] is not None and not shown[untouched].shown
+    single = await Overview(store, domain_of(store).policy, JobTypes()).home("U0BOB")
+    assert all(listed.approvals is None for listed in single.pending)
 
 
 async def test_one_approval_by_default_publishes_at_once(store: Store) -> None:

@@ -1,4 +1,5 @@
-"""The card's approval lines: "Approved by @a (1 of 2)" and approvals cleared by a change."""
+"""The card's approval lines: "Approved by @a (1 of 2)", the time a Schedule… approval chose,
+and approvals cleared by a change; and the same lines beside a pending post in App Home."""
 
 from __future__ import annotations
 
@@ -9,10 +10,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers import ids
-from handlers.blocks.approvals import approval_lines, approvals_cleared, approved_so_far
+from datetime import UTC, datetime
+
+from handlers.blocks.approvals import (
+    approval_lines,
+    approvals_cleared,
+    approved_for,
+    approved_so_far,
+)
 from handlers.blocks.card import approval_card
-from services.approvals import ApprovalState, Tally
+from handlers.blocks.home import home_view
+from services.approvals import ApprovalState, CarriedTime, Tally
+from services.lifecycle import Action
 from services.models import PostStatus
+from services.overview import HomeData, Listed
 from tests.unit.handlers.blocks.test_blocks import post
 
 USER_IDS = st.lists(st.from_regex(r"U[A-Z0-9]{2,10}", fullmatch=True), unique=True, max_size=6)
@@ -91,3 +102,49 @@ def test_a_decided_card_shows_no_approval_count() -> None:
             approvals=state,
         )
         assert "(2 of 2)" not in _card_text(blocks)
+
+
+AT = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
+
+
+def test_a_schedule_before_the_last_approval_says_its_time() -> None:
+    """A Schedule… that wasn't the last approval needed: the card says who chose which time
+    and that the last approval schedules the post then."""
+    line = approved_for(CarriedTime(AT, "U0ANN"))
+    assert line is not None
+    assert line.startswith("<@U0ANN> approved it for <!date^")
+    assert line.endswith(": the last approval schedules it then.")
+    assert approved_for(None) is None
+    state = ApprovalState(Tally(("U0ANN",), 2), carried=CarriedTime(AT, "U0ANN"))
+    _text, blocks = approval_card(post(), dry_run=False, approvals=state)
+    shown = _card_text(blocks)
+    assert "Approved by <@U0ANN> (1 of 2)" in shown
+    assert f"<!date^{int(AT.timestamp())}^" in shown
+
+
+def _home(listed: Listed) -> str:
+    data = HomeData(
+        viewer="U0BOB",
+        pending=[listed],
+        failed=[],
+        dead_jobs=[],
+        posted=[],
+        pending_total=1,
+        failed_total=0,
+        dead_jobs_total=0,
+    )
+    return json.dumps(home_view(data)["blocks"])
+
+
+def test_app_home_shows_the_approvals_collected_beside_a_pending_post() -> None:
+    """App Home lists a pending post with "Approved by @a (1 of 2)" (and a Schedule…'s
+    time), keeping its buttons; without approvals to tell, the post's line stands alone."""
+    actions = frozenset({Action.APPROVE, Action.REJECT})
+    state = ApprovalState(Tally(("U0ANN",), 2), carried=CarriedTime(AT, "U0ANN"))
+    shown = _home(Listed(post(), actions, state))
+    assert "Approved by <@U0ANN> (1 of 2)" in shown
+    assert "the last approval schedules it then" in shown
+    assert "Approve & post" in shown and "Reject" in shown
+    plain = _home(Listed(post(), actions))
+    assert "Approved by" not in plain
+    assert "Approved by" not in _home(Listed(post(), actions, ApprovalState(Tally((), 2))))
