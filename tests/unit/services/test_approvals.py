@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from services.approvals import (
     ApprovalRule,
     ApprovalState,
-    CarriedTime,
     ApproverEntries,
     Approvers,
+    CarriedTime,
     Step,
     Tally,
     approval_state,

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from handlers import ids
-from datetime import UTC, datetime
-
 from handlers.blocks.approvals import (
     approval_lines,
     approvals_cleared,
