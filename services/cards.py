@@ -9,9 +9,9 @@ told; a later delivery (Retry) makes it pending again.
 
 from __future__ import annotations
 
-from services.approvals import ApprovalState, approval_state
+from services.approvals import ApprovalState, Tally, approval_state
 from services.events import EventBus, Notice, TellUser
-from services.jobs import Transaction
+from services.jobs import Transaction, finish_job
 from services.lifecycle import Action, Lifecycle
 from services.models import CardRef
 from storage import Store
@@ -34,6 +34,9 @@ class Cards:
         """Who approved the post's current version so far, and whose approvals the latest
         change cleared (what a pending card says about approvals)."""
         policy = self._lifecycle.policy
+        if policy.rule.required <= 1:
+            # The one approval needed moves the post on: there is never anything to say.
+            return ApprovalState(Tally((), 1))
         return approval_state(
             policy.rule,
             await self._store.approvals.for_post(post.id),
@@ -47,6 +50,7 @@ class Cards:
         if (card.place, card.id) == (post.channel, post.message_ts):
             return
         async with self._lifecycle.transaction() as tx:
+            await finish_job(tx)  # a card job is done once its card is recorded
             await tx.posts.update(post.id, channel=card.place, message_ts=card.id)
             current = await tx.posts.get(post.id)
             if current is not None and current.status == PostStatus.FAILED_APPROVAL_SEND:

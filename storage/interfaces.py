@@ -447,6 +447,10 @@ class Transaction(Protocol):
     def holds(self) -> CircuitHolds:
         """The circuit holds, inside the transaction."""
 
+    @property
+    def committed(self) -> bool:
+        """Whether the transaction has committed (False inside it, and after a rollback)."""
+
 
 class Store(Protocol):
     """One database, open for the life of the process."""

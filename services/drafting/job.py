@@ -23,7 +23,7 @@ from services.drafting.budget import BudgetGuard
 from services.drafting.drafter import Drafter
 from services.errors import GenerationUnavailable
 from services.events import ChannelNotice, EventBus, Notice, TellChannel, TellUser
-from services.jobs import JobQueue, JobType, Transaction
+from services.jobs import JobQueue, JobType, Transaction, finish_job
 from services.lifecycle import Action, Lifecycle
 from services.models import Draft
 from storage import Store
@@ -156,6 +156,7 @@ class Drafting:
         """The draft becomes the post's new pending version (its card update follows); its
         calls' cost is logged in the same transaction, whatever became of the post."""
         async with self._lifecycle.transaction() as tx:
+            await finish_job(tx)  # the draft job is done when its draft is stored
             await self._log_calls(tx, post, draft)
             moved = await self._lifecycle.move(
                 tx,
@@ -181,6 +182,7 @@ class Drafting:
 
     async def _record_failure(self, post: Post, reason: str) -> Post | None:
         async with self._lifecycle.transaction() as tx:
+            await finish_job(tx)
             return await self._fail(tx, post, reason)
 
     async def _fail(self, tx: Transaction, post: Post, reason: str) -> Post | None:

@@ -18,6 +18,10 @@ A job handler signals how a run ended by returning (done) or raising:
 - `JobFailed(transient=False)`: dead at once (retrying can't help);
 - anything else: a bug, logged with its traceback and retried like a transient failure.
 
+A handler whose work ends in a transaction of its own may finish its job in it
+(`finish_job(tx)`): the job is then done when that work commits, and the worker saves a write
+transaction per job (on SQLite's one writer, each transaction is a turn everyone waits for).
+
 A dead job moves to its type's dead-letter queue and its handler's `on_dead` records what it
 means for the post, in the same transaction. Reasons quote third parties (a platform's error
 text), so they are scrubbed of secrets before they are stored. Jobs are leased to `owner`
@@ -35,6 +39,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -45,7 +50,7 @@ from services.errors import JobFailed, RetryLater
 from services.jobs.queue import JobQueue
 from services.jobs.registry import JobType, JobTypes
 from services.jobs.retry import RetryPolicy
-from storage import Store, background_work
+from storage import Store, Transaction, background_work
 from storage.models import Job
 
 log = structlog.get_logger(__name__)
@@ -55,6 +60,31 @@ log = structlog.get_logger(__name__)
 IDLE_LOOK = 5.0
 # A job of a kind no handler is registered for (a newer process's, say) waits this long.
 UNKNOWN_KIND_WAIT = timedelta(seconds=60)
+
+
+@dataclass
+class _Running:
+    """The job this task runs for the worker, and the transaction that finished it, if the
+    handler finished it in its own (`finish_job`)."""
+
+    job: Job
+    owner: str
+    finished_in: Transaction | None = None
+    kept: bool = True
+
+
+_running_job: ContextVar[_Running | None] = ContextVar("socialpost_running_job", default=None)
+
+
+async def finish_job(tx: Transaction) -> None:
+    """Mark the job this task runs as done inside `tx`, with the work it commits (nothing
+    outside a job run by the worker). If `tx` rolls back, the worker finishes the job as usual
+    when its handler returns."""
+    running = _running_job.get()
+    if running is None or running.finished_in is not None:
+        return
+    running.kept = await tx.jobs.complete(running.job.id, owner=running.owner)
+    running.finished_in = tx
 
 
 @dataclass(frozen=True)
@@ -266,6 +296,8 @@ class Worker:
             wait = RetryLater(self._clock.now() + UNKNOWN_KIND_WAIT, f"no handler for {job.kind}")
             await self._reschedule(job, None, wait, bound)
             return
+        running = _Running(job, self.owner)
+        _running_job.set(running)
         try:
             await job_type.handler.run(job)
         except RetryLater as wait:
@@ -280,6 +312,9 @@ class Worker:
         except Exception as exc:
             bound.exception("job_crashed")
             await self._failed(job, job_type, JobFailed(repr(exc), transient=True), bound)
+            return
+        if running.finished_in is not None and running.finished_in.committed:
+            self._lost(running.kept, bound)
             return
         async with self._store.transaction() as tx:
             kept = await tx.jobs.complete(job.id, owner=self.owner)

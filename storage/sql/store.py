@@ -54,6 +54,8 @@ class SqlTransaction:
         self.buckets = SqlRateBuckets(self._run)
         self.viewers = SqlHomeViewers(self._run)
         self.holds = SqlCircuitHolds(self._run)
+        self.committed = False
+        """Whether the transaction has committed (set once it has)."""
 
     @property
     def queued_jobs(self) -> bool:
@@ -101,6 +103,7 @@ class SqlStore:
         async with self.raw_transaction() as connection:
             transaction = SqlTransaction(connection, self._clock)
             yield transaction
+        transaction.committed = True
         if transaction.queued_jobs:
             self.jobs_queued()
 

@@ -14,6 +14,9 @@ What was measured and is kept here:
   WAL snapshot alive (which made reads stale under load when many tasks shared one
   connection).
 
+Each statement makes one trip to its connection's thread (`storage.sqlite.driver`), not the
+four of SQLAlchemy's aiosqlite adapter.
+
 The connections stay open for the store's life (`HeldConnections`): checking one out of
 SQLAlchemy's pool for every statement, and resetting it on the way back, cost more than the
 statement itself.
@@ -34,6 +37,7 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import await_
 
 from storage.sql.executor import to_completion
+from storage.sqlite.driver import connect as connect_one_trip
 
 BUSY_TIMEOUT_MS = 5000
 READERS = 4
@@ -135,7 +139,7 @@ def _engine(target: str, *, uri: bool, pool_size: int, pragmas: list[str]) -> As
     async def connect() -> aiosqlite.Connection:
         # isolation_level=None: the driver never BEGINs by itself; the writer's transactions
         # say BEGIN IMMEDIATE (below), and reads run in autocommit mode.
-        connection = await _daemon(aiosqlite.connect(target, uri=uri, isolation_level=None))
+        connection = await _daemon(connect_one_trip(target, uri=uri, isolation_level=None))
         try:
             for pragma in pragmas:
                 async with connection.execute(pragma) as cursor:

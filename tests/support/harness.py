@@ -183,6 +183,9 @@ class World:
         """Run `python -m bot` as a subprocess with the same configuration; with `connect`,
         wait until its Socket Mode connection is up."""
         process = BotProcess(self, self.process_environment(**overrides))
+        # A fresh process's first interactions can take seconds on a loaded 2-core machine
+        # (first-use imports, the litellm router warming up): wait longer for their acks.
+        self.slack.ack_timeout = max(self.slack.ack_timeout, SUBPROCESS_ACK_TIMEOUT)
         self.processes.append(process)
         return await process.start(connect=connect)
 
@@ -333,6 +336,10 @@ class SlackUser:
     def dms_to(self, user: str) -> list[Message]:
         """The bot's direct messages to `user`."""
         return self.slack.channel_messages(self.slack.dm_channel(user))
+
+
+SUBPROCESS_ACK_TIMEOUT = 15.0
+"""Seconds the emulator waits for a subprocess bot's ack (an in-process bot's is 5)."""
 
 
 class BotProcess(SlackUser):

@@ -566,10 +566,16 @@ class SlackEmulator(LocalServer):
         #: Which open connection gets an envelope: ``"newest"``, or ``"random"`` (Slack's way
         #: with several connections, one per bot process).
         self.dispatch = "newest"
+        #: Seconds to wait for an ack unless a call says otherwise. Slack's own limit is 3 s;
+        #: a test may give a bot more (a freshly spawned process on a loaded machine).
+        self.ack_timeout = 5.0
         self.random = random.Random()
 
         # Web API records
         self.calls: list[ApiCall] = []
+        #: Called with every Web API call as it arrives (before it is answered): a benchmark
+        #: with many waiters notes arrivals once instead of each waiter scanning every call.
+        self.call_observers: list[Callable[[ApiCall], None]] = []
         self.messages: dict[tuple[str, str], Message] = {}
         self.deleted_messages: list[Message] = []
         self.ephemerals: list[JSON] = []
@@ -914,6 +920,8 @@ class SlackEmulator(LocalServer):
             headers={k: v for k, v in request.headers.items() if k.lower() != "authorization"},
         )
         self.calls.append(call)
+        for observer in self.call_observers:
+            observer(call)
         self._changed()
 
         fault_response, dropped = await self._play_fault(method, request)
@@ -1513,7 +1521,7 @@ class SlackEmulator(LocalServer):
         retry_reason: str = "",
         envelope_id: str | None = None,
         wait_ack: bool = True,
-        timeout: float = 5.0,
+        timeout: float | None = None,
         connect_timeout: float = 15.0,
         connection_id: int | None = None,
     ) -> Ack:
@@ -1561,11 +1569,13 @@ class SlackEmulator(LocalServer):
             self._changed()
             return sent
 
-    async def wait_ack(self, envelope_id: str, timeout: float = 5.0) -> Ack:
-        """The ack for a sent envelope, waiting up to ``timeout`` seconds for it."""
+    async def wait_ack(self, envelope_id: str, timeout: float | None = None) -> Ack:
+        """The ack for a sent envelope, waiting up to ``timeout`` seconds for it (default:
+        ``ack_timeout``)."""
         sent = self._envelopes_by_id.get(envelope_id)
         if sent is None or sent.future is None:
             raise KeyError(f"no envelope {envelope_id} was sent")
+        timeout = self.ack_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(timeout):
                 return await asyncio.shield(sent.future)
@@ -1615,7 +1625,7 @@ class SlackEmulator(LocalServer):
         user_name: str | None = None,
         wait_ack: bool = True,
         connection_id: int | None = None,
-        timeout: float = 5.0,
+        timeout: float | None = None,
     ) -> Ack:
         """A user runs a slash command: deliver the ``slash_commands`` envelope (over
         ``connection_id`` if given)."""
@@ -1676,7 +1686,7 @@ class SlackEmulator(LocalServer):
         wait_ack: bool = True,
         envelope_id: str | None = None,
         connection_id: int | None = None,
-        timeout: float = 5.0,
+        timeout: float | None = None,
     ) -> Ack:
         """A user submits an open modal: deliver the ``view_submission`` interactive envelope
         (over ``connection_id`` if given: a re-delivery to another process, say).
@@ -1866,7 +1876,7 @@ class SlackEmulator(LocalServer):
         retry_attempt: int = 0,
         retry_reason: str = "",
         wait_ack: bool = True,
-        timeout: float = 5.0,
+        timeout: float | None = None,
     ) -> Ack:
         """Deliver an Events API ``event_callback`` wrapping ``event``."""
         now = time.time()

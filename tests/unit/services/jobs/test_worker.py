@@ -27,11 +27,13 @@ from services.jobs import (
     RetryPolicy,
     Worker,
     backoff_delay,
+    finish_job,
 )
 from services.platforms.base import Checkpoints, PublishResult
 from services.platforms.publish import PUBLISH, Publishing
 from storage import Store, Transaction, open_store, sqlite_url
 from storage.interfaces import AuditReads, JobReads, PostReads
+from storage.sql.jobs import SqlJobs
 from storage.models import Job, JobStatus, NewJob, NewPost, Post, PostStatus
 from tests.support.domain import domain_of
 from tests.support.emulators.base import wait_until
@@ -501,3 +503,71 @@ async def test_a_job_due_later_runs_when_the_injected_clock_gets_there(db: Store
     finally:
         await worker.stop()
     assert [job.id for job in handler.runs] == [job_id]
+
+
+class FinishingHandler:
+    """Does its work in a transaction and finishes its job there; with `fail_after`, the
+    transaction then rolls back."""
+
+    def __init__(self, db: Store, *, fail_after: bool = False) -> None:
+        self.db = db
+        self.fail_after = fail_after
+        self.runs = 0
+
+    async def run(self, job: Job) -> None:
+        self.runs += 1
+        with contextlib.suppress(RuntimeError):
+            async with self.db.transaction() as tx:
+                await tx.audit.record(
+                    actor="U1", action="work", post_id=None, outcome=f"run {self.runs}"
+                )
+                await finish_job(tx)
+                if self.fail_after:
+                    raise RuntimeError("rolled back after finishing")
+
+    async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
+        """Never dead here."""
+
+
+async def test_a_job_finished_in_its_handlers_transaction_costs_no_extra_write(
+    db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`finish_job(tx)` makes the job done with the work the handler commits: the job is
+    completed once, there, and the worker writes no completion of its own."""
+    completions: list[int] = []
+    complete = SqlJobs.complete
+
+    async def counted(self: SqlJobs, job_id: int, *, owner: str) -> bool:
+        completions.append(job_id)
+        return await complete(self, job_id, owner=owner)
+
+    monkeypatch.setattr(SqlJobs, "complete", counted)
+    worker = worker_for(db)
+    handler = FinishingHandler(db)
+    register(worker, NOTIFY_USER, handler)
+    job_id = await enqueue(db)
+    await run_until(worker, db, job_id, JobStatus.DONE)
+    await asyncio.sleep(0.05)
+    assert handler.runs == 1 and completions == [job_id]
+    assert [entry.outcome for entry in await db.audit.recent(10)] == ["run 1"]
+
+
+async def test_a_finish_rolled_back_with_its_work_is_finished_by_the_worker(db: Store) -> None:
+    """If the handler's transaction rolls back after `finish_job`, nothing of it stands and
+    the worker still marks the job done when the handler returns (never left running)."""
+    worker = worker_for(db)
+    handler = FinishingHandler(db, fail_after=True)
+    register(worker, NOTIFY_USER, handler)
+    job_id = await enqueue(db)
+    job = await run_until(worker, db, job_id, JobStatus.DONE)
+    assert job.status == JobStatus.DONE and handler.runs == 1
+    assert [entry.outcome for entry in await db.audit.recent(10)] == []
+
+
+async def test_finish_job_outside_a_worker_does_nothing(db: Store) -> None:
+    """Work done outside a job run (a test, a handler called directly) finishes nothing."""
+    job_id = await enqueue(db)
+    async with db.transaction() as tx:
+        await finish_job(tx)
+    job = await db.jobs.get(job_id)
+    assert job is not None and job.status == JobStatus.QUEUED
