@@ -33,8 +33,8 @@ from services.platforms.base import Checkpoints, PublishResult
 from services.platforms.publish import PUBLISH, Publishing
 from storage import Store, Transaction, open_store, sqlite_url
 from storage.interfaces import AuditReads, JobReads, PostReads
-from storage.sql.jobs import SqlJobs
 from storage.models import Job, JobStatus, NewJob, NewPost, Post, PostStatus
+from storage.sql.jobs import SqlJobs
 from tests.support.domain import domain_of
 from tests.support.emulators.base import wait_until
 
