@@ -951,8 +951,8 @@ async def api_intake(
                             json={"query": brief, "social_platform": "x"},
                             headers=headers,
                         ) as response:
-                            await response.read()
-                            assert response.status == 202, response.status
+                            body = await response.read()
+                            assert response.status == 202, (response.status, body[:300])
                         answers.append(time.monotonic() - sent)
                         async with asyncio.timeout(30):
                             cards.append(await arrivals[brief] - sent)

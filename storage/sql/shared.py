@@ -92,14 +92,20 @@ class SqlRateBuckets:
             "need": need - _EPSILON,
             **epoch_parameters(self._run.dialect_name, self._run.now()),
         }
-        for _first_take in (False, True):
+        for _try in range(3):
             if await self._run.all(take, parameters):
                 return 0.0
             rows = await self._run.all(peek, parameters)
-            if rows:
-                return max((need - float(rows[0]["tokens"])) / rate, _EPSILON)
-            await self._run.all(create, parameters)
-        raise AssertionError("a bucket created full refused a take it can hold")
+            if not rows:
+                await self._run.all(create, parameters)
+                continue
+            tokens = float(rows[0]["tokens"])
+            if tokens < need - _EPSILON:
+                return max((need - tokens) / rate, _EPSILON)
+            # The take found no row, and the peek a bucket that holds the tokens: a
+            # concurrent first take created it in between (PostgreSQL, READ COMMITTED, where
+            # each statement sees the latest commit). Take again, now that it is there.
+        raise AssertionError("a bucket that holds the tokens kept refusing a take")
 
 
 @functools.cache

@@ -102,3 +102,24 @@ async def test_a_circuit_hold_lasts_its_seconds_and_only_grows(store: Store) -> 
         await tx.holds.hold("platform:linkedin", 0.2)
     await asyncio.sleep(0.3)
     assert await store.holds.held_for("platform:linkedin") is None
+
+
+async def test_concurrent_first_takes_of_a_new_bucket_are_all_served(backend: Backend) -> None:
+    """Many takes at once from a bucket nobody has used yet, with room for them all: every
+    one is served. (On PostgreSQL a take could find no row, then see the row a concurrent
+    first take had just created, full, and refuse anyway: spurious 429s under a burst.)"""
+    first, second = await backend.open(), await backend.open() if backend.name != "sqlite" else None
+    try:
+        stores = [first, second or first]
+        for round_ in range(5):
+            waits = await asyncio.gather(
+                *(
+                    take(stores[n % 2], f"fresh-{round_}", capacity=1_000_000, per_seconds=1)
+                    for n in range(30)
+                )
+            )
+            assert waits == [0.0] * 30
+    finally:
+        await first.close()
+        if second is not None:
+            await second.close()
