@@ -1005,7 +1005,8 @@ def main() -> None:
     host = machine()
     text_table = text_markdown(report) if "text_measurement" in report.figures else ""
     table = "" if args.only else markdown(report, host)
-    table += multi_process_markdown(report)
+    several = multi_process_markdown(report)
+    table += ("\n" if table and several else "") + several
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps({"machine": host, **report.figures}, indent=2))
     (RESULTS / "latest.md").write_text(table + "\n" + text_table)
