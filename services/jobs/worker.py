@@ -216,6 +216,7 @@ class Worker:
             return False
         filled = False
         lease = timedelta(seconds=self._lease)
+        claimed: list[tuple[Job, str]] = []
         async with self._store.transaction() as tx:
             for room, free in rooms:
                 jobs = await tx.jobs.claim_due(
@@ -223,15 +224,20 @@ class Worker:
                     limit=free,
                     lease=lease,
                     owner=self.owner,
-                    exclude=self._running.keys(),
+                    exclude=[*self._running, *(job.id for job, _ in claimed)],
                     kinds=room.kinds,
                     except_kinds=room.except_kinds,
                 )
-                for job in jobs:
-                    task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
-                    self._running[job.id] = (task, room.name)
-                    task.add_done_callback(functools.partial(self._finished, job.id))
+                claimed += [(job, room.name) for job in jobs]
                 filled = filled or len(jobs) == free
+        # Only once the claims have committed: a job started inside the transaction could
+        # run (and try to finish) before its lease exists, or without one at all if the
+        # transaction then rolled back (a cancellation at shutdown, a failed statement), and
+        # another worker could claim and run it at the same time.
+        for job, room_name in claimed:
+            task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+            self._running[job.id] = (task, room_name)
+            task.add_done_callback(functools.partial(self._finished, job.id))
         return filled
 
     def _finished(self, job_id: int, _task: asyncio.Task[None]) -> None:

@@ -571,3 +571,59 @@ async def test_finish_job_outside_a_worker_does_nothing(db: Store) -> None:
         await finish_job(tx)
     job = await db.jobs.get(job_id)
     assert job is not None and job.status == JobStatus.QUEUED
+
+
+class ClaimRollsBackOnce(CountingStore):
+    """A store whose first transaction that claims jobs rolls back at its end (a commit that
+    fails, a cancellation as it ends)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.rolled_back = False
+
+    async def wait_for_jobs(self, timeout: float) -> bool:
+        """The real store's wake-ups."""
+        return await self._store.wait_for_jobs(timeout)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """The real transaction; the first one that claimed something raises before it
+        commits."""
+        async with self._store.transaction() as tx:
+            claim = tx.jobs.claim_due
+            claimed: list[Job] = []
+
+            async def claiming(**arguments: object) -> list[Job]:
+                jobs = await claim(**arguments)  # type: ignore[arg-type]
+                claimed.extend(jobs)
+                return jobs
+
+            tx.jobs.claim_due = claiming  # type: ignore[method-assign]
+            yield tx
+            if claimed and not self.rolled_back:
+                self.rolled_back = True
+                raise RuntimeError("the claim did not commit")
+
+
+async def test_jobs_start_only_once_their_claim_has_committed(db: Store) -> None:
+    """A claim that rolls back starts nothing: its jobs run once, from a claim that held, and
+    never as well from the one that was undone (which would be two runs of one job)."""
+    store = ClaimRollsBackOnce(db)
+    worker = Worker(store, JobQueue(db), retry=RetryPolicy(3, 0.01, 0.05), lease=5)  # type: ignore[arg-type]
+    handler = ScriptedHandler()
+    register(worker, NOTIFY_USER, handler)
+    job_id = await enqueue(db)
+    await worker.start()
+    try:
+        await wait_until(lambda: store.rolled_back, timeout=5)
+
+        async def done() -> Job | None:
+            job = await db.jobs.get(job_id)
+            return job if job is not None and job.status == JobStatus.DONE else None
+
+        job = await wait_until(done, timeout=10)
+        await asyncio.sleep(0.1)
+    finally:
+        await worker.stop()
+    assert job.attempts == 1
+    assert [run.id for run in handler.runs] == [job_id]
