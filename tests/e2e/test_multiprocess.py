@@ -103,7 +103,8 @@ async def test_concurrent_approvals_on_many_posts_from_several_processes_publish
     shared: World, store: Store
 ) -> None:
     """Three processes; 8 posts, each clicked Approve 6 times at once (clicks spread over
-    the processes at random): exactly one tweet per post, every card says posted."""
+    the processes at random, reaching more than one): exactly one tweet per post, every
+    card says posted."""
     bots = await spawn_bots(shared, 3)
     posts = 8
     for n in range(posts):
@@ -129,7 +130,10 @@ async def test_concurrent_approvals_on_many_posts_from_several_processes_publish
     await asyncio.sleep(1.0)
     assert len(shared.x.tweets) == posts
     assert len(shared.x.requests) == posts
-    assert all("action=approve" in bot.log() for bot in bots), "clicks reached every process"
+    # Spread over the processes (a process whose connection was being renewed during the
+    # burst on a loaded machine may get none: Slack only routes to open connections).
+    handled = [n for n, bot in enumerate(bots) if "action=approve" in bot.log()]
+    assert len(handled) >= 2, f"clicks reached only processes {handled}"
 
 
 async def test_sigkill_of_the_process_holding_a_publish_another_finishes_it_once(
