@@ -9,7 +9,7 @@ told; a later delivery (Retry) makes it pending again.
 
 from __future__ import annotations
 
-from services.approvals import ApprovalState, Tally, approval_state
+from services.approvals import ApprovalState, Tally
 from services.events import EventBus, Notice, TellUser
 from services.jobs import Transaction, finish_job
 from services.lifecycle import Action, Lifecycle
@@ -37,13 +37,7 @@ class Cards:
         if policy.rule.required <= 1:
             # The one approval needed moves the post on: there is never anything to say.
             return ApprovalState(Tally((), 1))
-        return approval_state(
-            policy.rule,
-            await self._store.approvals.for_post(post.id),
-            post.version,
-            policy.writers(post),
-            eligible=policy.is_approver,
-        )
+        return policy.approvals_of(post, await self._store.approvals.for_post(post.id))
 
     async def shown(self, post: Post, card: CardRef) -> None:
         """The post's card is at `card` now; a post whose card had failed is pending again."""

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from services.approvals import ApprovalState, approval_state
+from services.approvals import ApprovalState
 from services.drafting.budget import BudgetGuard
 from services.jobs import JobTypes
 from services.lifecycle import Action
@@ -169,19 +169,11 @@ class Overview:
     async def _approvals(self, pending: list[Post]) -> dict[str, ApprovalState]:
         """Who approved each pending post so far; nothing to say with one approval needed
         (the first one moves the post on)."""
-        rule = self._policy.rule
-        if rule.required <= 1 or not pending:
+        if self._policy.rule.required <= 1 or not pending:
             return {}
         found = await self._store.approvals.for_posts([post.id for post in pending])
         return {
-            post.id: approval_state(
-                rule,
-                found.get(post.id, []),
-                post.version,
-                self._policy.writers(post),
-                eligible=self._policy.is_approver,
-            )
-            for post in pending
+            post.id: self._policy.approvals_of(post, found.get(post.id, [])) for post in pending
         }
 
     def _listed(

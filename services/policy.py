@@ -17,13 +17,20 @@ rules again.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from services.approvals import ApprovalRule, Approvers, GroupMembers, NoGroups
+from services.approvals import (
+    ApprovalRule,
+    ApprovalState,
+    Approvers,
+    GroupMembers,
+    NoGroups,
+    approval_state,
+)
 from services.lifecycle import PEOPLES_ACTIONS, Action, Role, decided_verdict, edge_for, edges_of
 from services.models import Actor, Verdict
-from storage.models import Post, PostStatus
+from storage.models import Approval, Post, PostStatus
 
 # The answer when a post is in no status the action starts from (and isn't decided).
 NOT_NOW = {
@@ -85,6 +92,14 @@ class Policy:
     def is_approver(self, user_id: str) -> bool:
         """Whether the user approves, rejects, retries and discards."""
         return self.roster.is_approver(user_id)
+
+    def approvals_of(self, post: Post, approvals: Iterable[Approval]) -> ApprovalState:
+        """What the post's card (and App Home) say about its approvals, from every approval
+        recorded for it: the current version's that count now, and whose the latest change
+        cleared."""
+        return approval_state(
+            self.rule, approvals, post.version, self.writers(post), eligible=self.is_approver
+        )
 
     def writers(self, post: Post) -> tuple[str | None, ...]:
         """Who wrote the version the post is at (they don't count as its approvers)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -28,13 +29,14 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tests.support.emulators.slack import SlackEmulator
 from tests.support.harness import APPROVER, REPO, REQUESTER, World, draft_from_brief
+from tests.support.postgres import PostgresServer, find_binaries
 
 RESULTS = REPO / "bench-results"
 DOC = REPO / "BENCHMARKS.md"
@@ -523,18 +525,29 @@ async def throughput(database_url: str, processes: int) -> dict[str, Any]:
     }
 
 
-async def multi_process(report: Report) -> None:
-    """Several processes on one PostgreSQL database (the test suite's throwaway server):
-    exactly once, failover, latency against SQLite, throughput with 1 and 3 processes."""
-    from tests.support.postgres import PostgresServer, find_binaries
-
-    RESULTS.mkdir(exist_ok=True)
+@contextlib.contextmanager
+def throwaway_postgres(report: Report, figure: str) -> Iterator[PostgresServer | None]:
+    """The test suite's throwaway PostgreSQL server for the block, stopped after it; None
+    (and `figure` recorded as skipped) when this machine has no server binaries."""
     bindir = find_binaries()
     if bindir is None:
-        report.add("multi_process", skipped="no PostgreSQL server binaries")
+        report.add(figure, skipped="no PostgreSQL server binaries")
+        yield None
         return
     server = PostgresServer.start(bindir)
     try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def multi_process(report: Report) -> None:
+    """Several processes on one PostgreSQL database (the test suite's throwaway server):
+    exactly once, failover, latency against SQLite, throughput with 1 and 3 processes."""
+    RESULTS.mkdir(exist_ok=True)
+    with throwaway_postgres(report, "multi_process") as server:
+        if server is None:
+            return
         sqlite = await backend_latency(None)
         postgres = await backend_latency(await server.create_database())
         report.add(
@@ -564,8 +577,6 @@ async def multi_process(report: Report) -> None:
             three_processes=await throughput(await server.create_database(), MULTI_PROCESSES),
             platform_latency_ms=PLATFORM_LATENCY * 1000,
         )
-    finally:
-        server.stop()
 
 
 def multi_process_markdown(report: Report) -> str:
@@ -882,18 +893,10 @@ API_BRIEF = re.compile(r"API brief \d+-\d+\.")
 async def api_intake_on_both(report: Report) -> None:
     """The intake API on SQLite, then on PostgreSQL (the test suite's throwaway server) when
     its binaries are here."""
-    from tests.support.postgres import PostgresServer, find_binaries
-
     await api_intake(report)
-    bindir = find_binaries()
-    if bindir is None:
-        report.add("api_generate_postgres", skipped="no PostgreSQL server binaries")
-        return
-    server = PostgresServer.start(bindir)
-    try:
-        await api_intake(report, await server.create_database(), name="api_generate_postgres")
-    finally:
-        server.stop()
+    with throwaway_postgres(report, "api_generate_postgres") as server:
+        if server is not None:
+            await api_intake(report, await server.create_database(), name="api_generate_postgres")
 
 
 async def api_intake(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from services.approvals import ApprovalState, approval_state
+from services.approvals import ApprovalState
 from services.jobs.registry import JobTypes
 from services.models import Actor, Verdict
 from services.overview import Overview
@@ -62,14 +62,7 @@ async def domain_cards_state(domain: Domain, post_id: str) -> ApprovalState:
     """What the post's card says about its approvals now."""
     post = await domain.store.posts.get(post_id)
     assert post is not None
-    policy = domain.policy
-    return approval_state(
-        policy.rule,
-        await domain.store.approvals.for_post(post_id),
-        post.version,
-        policy.writers(post),
-        eligible=policy.is_approver,
-    )
+    return domain.policy.approvals_of(post, await domain.store.approvals.for_post(post_id))
 
 
 async def publishes(store: Store, post_id: str) -> int:
