@@ -344,9 +344,11 @@ class Runtime:
         await self.approver_groups.start(first_answer=GROUPS_FIRST_ANSWER)
         # The next ideas time, and one missed within the grace (it runs once the worker is up).
         await self.ideas.start_up()
+        # Before any work: a request arriving while litellm still loads what it imports lazily
+        # (and while the collector scans the start-up heap) waited most of a second for it.
+        await self._warm_up()
         self._stack.push_async_callback(self.worker.stop, grace=self.settings.jobs.shutdown_grace)
         await self.worker.start()
-        self.tasks.spawn(self._warm_up(), name="warm-up")
 
     async def _warm_up(self) -> None:
         """Load lazy imports now, then take the start-up heap out of the garbage collector's

@@ -85,7 +85,7 @@ class ApiIntake:
         )
         if idempotency_key is None:
             fresh = request.model_copy(update={"request_id": f"api:{uuid.uuid4()}"})
-            return await self._intake.submit(fresh), False
+            return await self._intake.submit(fresh, new_id=True), False
         digest = fingerprint(request)
         for _ in range(3):
             replayed = await self._replay(caller, idempotency_key, digest)
@@ -108,7 +108,7 @@ class ApiIntake:
                     raise _KeyTaken
 
             try:
-                return await self._intake.submit(fresh, also=record), False
+                return await self._intake.submit(fresh, also=record, new_id=True), False
             except _KeyTaken:
                 log.info("idempotency_key_race", caller=caller)
         raise RuntimeError("an Idempotency-Key kept changing hands")  # pragma: no cover

@@ -38,6 +38,8 @@ class PostChanged:
     """The post's state changed (or it is new): whatever shows it must show it again."""
 
     post_id: str
+    new: bool = False
+    """The post was just created (it is `generating`, and nothing was ever shown of it)."""
 
 
 @dataclass(frozen=True)

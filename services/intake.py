@@ -140,6 +140,7 @@ class Intake:
         request: DraftRequest,
         *,
         also: Callable[[Transaction], Awaitable[None]] | None = None,
+        new_id: bool = False,
     ) -> list[Post]:
         """Store one post per platform (status `generating`) with its draft job.
 
@@ -147,10 +148,11 @@ class Intake:
         `RateLimited`, with nothing stored. A request already submitted returns its posts
         without drafting them again or taking a token. `also(tx)` runs first in the
         transaction that stores the posts (an API request records its Idempotency-Key there);
-        whatever it raises rolls the posts back too.
+        whatever it raises rolls the posts back too. `new_id`: the caller has just made the
+        request's id up (nothing can have been stored under it: no need to look).
         """
         request = check_request(request, self.offered_platforms, self._lifecycle.clock.now())
-        existing = await self._store.posts.for_request(request.request_id)
+        existing = [] if new_id else await self._store.posts.for_request(request.request_id)
         if existing:
             log.info("duplicate_submission", request_id=request.request_id)
             return existing

@@ -262,7 +262,7 @@ class Lifecycle:
             raise IllegalTransition(f"a post starts generating, not {new.status}")
         post, created = await tx.posts.create(new)
         if created:
-            await self._events.emit(tx, PostChanged(post.id))
+            await self._events.emit(tx, PostChanged(post.id, new=True))
         return post, created
 
     async def move(

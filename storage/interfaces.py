@@ -175,6 +175,12 @@ class JobRepository(JobReads, Protocol):
         """Queue a job; returns its id. With a `key` already queued, that job absorbs this one
         (it becomes due at the earlier of the two times) and its id is returned."""
 
+    async def enqueue_leased(self, job: NewJob, *, owner: str, lease: timedelta) -> Job | None:
+        """Queue a job that is due now as already running, leased to `owner` for `lease` (as
+        if `owner` had claimed it: its first attempt), so its worker can start it as soon as
+        the transaction commits. None, with nothing written, when a job of its `key` is
+        queued or running (`enqueue` it then)."""
+
     async def cancel(self, key: str) -> bool:
         """Cancel the queued job with this key (it is deleted); whether there was one."""
 

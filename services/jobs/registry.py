@@ -37,8 +37,10 @@ WaitListener = Callable[[Transaction, Job, datetime, str], Awaitable[None]]
 class JobType:
     """One kind of job: `name` (stored as the job's `kind`), its handler, the dead-letter
     queue it ends in, a label for people, at most how many may run at once in one worker
-    (None: they share the worker's general room), and who hears when one waits to run again
-    (`on_wait`: the publish job shows "Retrying" on the card)."""
+    (None: they share the worker's general room), who hears when one waits to run again
+    (`on_wait`: the publish job shows "Retrying" on the card), and whether a job due at once
+    starts as soon as the transaction that queued it commits (`starts_at_once`: someone
+    watches for it, such as a card or a publish) rather than at the worker's next claim."""
 
     name: str
     handler: JobHandler
@@ -46,6 +48,7 @@ class JobType:
     label: str
     concurrency: int | None = None
     on_wait: WaitListener | None = None
+    starts_at_once: bool = False
 
 
 class JobTypes:

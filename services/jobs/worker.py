@@ -18,6 +18,10 @@ A job handler signals how a run ended by returning (done) or raising:
 - `JobFailed(transient=False)`: dead at once (retrying can't help);
 - anything else: a bug, logged with its traceback and retried like a transient failure.
 
+A kind that `starts_at_once` (a card, a publish: someone watches for it) skips the claim: a
+job of it due now is written already leased to this worker (`JobQueue`, when its room has
+space: `reserve`), and starts as soon as the transaction that queued it commits (`adopt`).
+
 A handler whose work ends in a transaction of its own may finish its job in it
 (`finish_job(tx)`): the job is then done when that work commits, and the worker saves a write
 transaction per job (on SQLite's one writer, each transaction is a turn everyone waits for).
@@ -38,6 +42,7 @@ import os
 import secrets
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -137,10 +142,19 @@ class Worker:
         self._scrub = scrub
         self._wake = asyncio.Event()
         self._running: dict[int, tuple[asyncio.Task[None], str]] = {}
+        # Rooms kept for jobs being leased to this worker by transactions not yet committed.
+        self._reserved: Counter[str] = Counter()
+        self._accepting = False
         self._loop_task: asyncio.Task[None] | None = None
         self._lease_task: asyncio.Task[None] | None = None
         self._listen_task: asyncio.Task[None] | None = None
         queue.on_queued(self.wake)
+        queue.run_here(self)
+
+    @property
+    def lease_length(self) -> timedelta:
+        """How long a lease lasts (renewed every third of it while its job runs)."""
+        return timedelta(seconds=self._lease)
 
     def register(self, job_type: JobType) -> None:
         """Run jobs of `job_type` (before `start()`)."""
@@ -158,7 +172,35 @@ class Worker:
 
     def _free(self, room: _Room) -> int:
         busy = sum(1 for _, name in self._running.values() if name == room.name)
-        return room.limit - busy
+        return room.limit - busy - self._reserved[room.name]
+
+    def _room_for(self, kind: str) -> _Room:
+        rooms = self._rooms()
+        return next((room for room in rooms if room.kinds and kind in room.kinds), rooms[0])
+
+    def reserve(self, kind: str) -> str | None:
+        """Keep room for a job of `kind` that a transaction is leasing to this worker (the
+        room's name), or None: the worker isn't running, the kind isn't one that starts at
+        once (`JobType.starts_at_once`), or its room is full."""
+        job_type = self.types.get(kind)
+        if not self._accepting or job_type is None or not job_type.starts_at_once:
+            return None
+        room = self._room_for(kind)
+        if self._free(room) <= 0:
+            return None
+        self._reserved[room.name] += 1
+        return room.name
+
+    def release(self, room: str) -> None:
+        """Give back a reservation whose job was not written after all."""
+        self._reserved[room] -= 1
+
+    def adopt(self, job: Job, room: str) -> None:
+        """Run `job`, leased to this worker by a transaction that committed. Stopped
+        meanwhile, it is left to run again after its lease (or at the next start)."""
+        self._reserved[room] -= 1
+        if self._accepting:
+            self._start(job, room)
 
     async def start(self) -> None:
         """Recover jobs an earlier (dead: we hold the database) process left running, then
@@ -169,6 +211,7 @@ class Worker:
             if recovered:
                 log.warning("jobs_recovered", count=recovered)
             # The tasks (and the job tasks they start) inherit the background mark.
+            self._accepting = True
             self._loop_task = asyncio.create_task(self._work(), name="jobs-worker")
             self._lease_task = asyncio.create_task(self._renew_leases(), name="jobs-leases")
             self._listen_task = asyncio.create_task(self._listen_for_jobs(), name="jobs-wake")
@@ -178,6 +221,7 @@ class Worker:
         off mid-request would run again after the restart and could only find its post as
         duplicate content); what is still running then is cancelled and runs again next start.
         """
+        self._accepting = False
         await _cancel([self._loop_task, self._listen_task])
         running = [task for task, _ in self._running.values()]
         if running and grace > 0:
@@ -235,10 +279,16 @@ class Worker:
         # transaction then rolled back (a cancellation at shutdown, a failed statement), and
         # another worker could claim and run it at the same time.
         for job, room_name in claimed:
-            task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
-            self._running[job.id] = (task, room_name)
-            task.add_done_callback(functools.partial(self._finished, job.id))
+            self._start(job, room_name)
         return filled
+
+    def _start(self, job: Job, room_name: str) -> None:
+        # Started from a claim or an adoption: background work either way (a job started
+        # from an interactive request's commit must not take its turns ahead of requests).
+        with background_work():
+            task = asyncio.create_task(self._run(job), name=f"job-{job.id}")
+        self._running[job.id] = (task, room_name)
+        task.add_done_callback(functools.partial(self._finished, job.id))
 
     def _finished(self, job_id: int, _task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)

@@ -130,6 +130,7 @@ class Publishing:
             dead_letter="dlq_publish",
             label="Publish",
             on_wait=self.on_wait,
+            starts_at_once=True,
         )
 
     async def _start_scheduled(self, post: Post) -> Post | None:

@@ -83,6 +83,8 @@ class Deadlines:
 
     async def on_post_changed(self, tx: Transaction, event: PostChanged) -> None:
         """Start the post's wait when it becomes pending; end it when it stops being so."""
+        if event.new:
+            return  # a new post drafts first: it has no wait yet
         post = await tx.posts.get(event.post_id)
         if post is None:
             return

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+import types
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -22,6 +23,27 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
+@types.coroutine
+def _go_on(operation: Coroutine[Any, Any, T], waiting_for: Any) -> Generator[Any, Any, T]:
+    """Drive `operation`, already started and now waiting for `waiting_for`, to its end (what
+    a task would have done from its first step on)."""
+    while True:
+        try:
+            sent = yield waiting_for
+        except BaseException as error:  # thrown in by the task (a cancellation)
+            try:
+                waiting_for = operation.throw(error)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+        else:
+            try:
+                waiting_for = operation.send(sent)
+            except StopIteration as done:
+                result = done.value
+                return result
+
+
 async def to_completion(
     operation: Coroutine[Any, Any, T],
     *,
@@ -35,8 +57,17 @@ async def to_completion(
     connection can then neither be reused nor really closed (SQLite keeps it, and its write
     lock, until the statement is finalised). So cancellation takes effect between statements,
     never inside one.
+
+    The operation's first step runs at once: one that finishes without waiting (SQLite's
+    writer, inside its transaction) costs no task and no turns of the event loop, which a
+    busy loop would make long while the one writer's turn is held.
     """
-    task = asyncio.ensure_future(operation)
+    try:
+        waiting_for = operation.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    task = asyncio.ensure_future(_go_on(operation, waiting_for))
     cancelled: asyncio.CancelledError | None = None
     while True:
         try:

@@ -40,6 +40,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    type_coerce,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -207,6 +208,59 @@ def _enqueue(dialect_name: str, keyed: bool) -> Insert:
     return statement.returning(_ID)
 
 
+_LEASED_COLUMNS = (
+    "kind",
+    "post_id",
+    "payload",
+    "attempts",
+    "next_attempt_at",
+    "lease",
+    "lease_owner",
+    "status",
+    "key",
+    "created_at",
+    "updated_at",
+)
+
+
+@functools.cache
+def _enqueue_leased(dialect_name: str, keyed: bool) -> Insert:
+    """Insert a job due now that is already running, leased to :owner until the lease clock
+    plus the lease; keyed, only while no job of :key is queued or running (else nothing)."""
+    values = {
+        "kind": bindparam("kind"),
+        "post_id": bindparam("post_id"),
+        "payload": bindparam("payload", type_=retry_jobs.c.payload.type),
+        "attempts": 1,
+        "next_attempt_at": _time("now"),
+        "lease": lease_until(dialect_name),
+        "lease_owner": bindparam("owner"),
+        "status": _RUNNING,
+        "key": bindparam("key"),
+        "created_at": _time("now"),
+        "updated_at": _time("now"),
+    }
+    statement = upsert(dialect_name, retry_jobs)
+    if not keyed:
+        return statement.values(values).returning(*retry_jobs.c)
+    other = retry_jobs.alias("other")
+    rows = select(*[type_coerce(values[name], retry_jobs.c[name].type) for name in _LEASED_COLUMNS])
+    rows = rows.where(
+        not_(
+            exists().where(other.c.key == bindparam("key"), other.c.status.in_([_QUEUED, _RUNNING]))
+        )
+    )
+    # PostgreSQL: a concurrent transaction may be inserting a running job of the key too;
+    # the unique index on running keys then makes this insert nothing.
+    return (
+        statement.from_select(list(_LEASED_COLUMNS), rows)
+        .on_conflict_do_nothing(
+            index_elements=[retry_jobs.c.key], index_where=text(f"status = '{_RUNNING}'")
+        )
+        .returning(*retry_jobs.c)
+    )
+
+
 @functools.cache
 def _claim(dialect_name: str, excluding: bool, kinds: str | None) -> Update:
     """Lease up to :limit due jobs to :owner, in one statement; with `kinds` "only" or
@@ -327,7 +381,7 @@ class SqlJobs:
     def __init__(self, run: Executor) -> None:
         self._run = run
 
-    async def _jobs(self, statement: Select[Any] | Update, **parameters: Any) -> list[Job]:
+    async def _jobs(self, statement: Select[Any] | Update | Insert, **parameters: Any) -> list[Job]:
         return [_job(row) for row in await self._run.all(statement, parameters)]
 
     async def get(self, job_id: int) -> Job | None:
@@ -384,6 +438,23 @@ class SqlJobs:
         )
         await self._queued()
         return int(row["id"])
+
+    async def enqueue_leased(self, job: NewJob, *, owner: str, lease: timedelta) -> Job | None:
+        """Queue a job due now as already running, leased to `owner` (whose worker starts it
+        once this transaction commits, without claiming it); None, writing nothing, when a job
+        of its key is queued or running (it is then queued as usual)."""
+        dialect_name = self._run.dialect_name
+        now = self._run.now()
+        rows = await self._jobs(
+            _enqueue_leased(dialect_name, job.key is not None),
+            **{**lease_parameters(dialect_name, now, lease), "now": now},
+            kind=job.kind,
+            post_id=job.post_id,
+            payload=job.payload,
+            owner=owner,
+            key=job.key,
+        )
+        return rows[0] if rows else None
 
     async def _queued(self) -> None:
         """This transaction queued work: wake the workers once it commits (every process's

@@ -170,8 +170,21 @@ def _post(rows: list[RowMapping]) -> Post | None:
 class SqlPosts:
     """SQL for `posts`, `post_versions`, `publish_steps` and `social_platforms`."""
 
-    def __init__(self, run: Executor) -> None:
+    def __init__(self, run: Executor, platform_ids: dict[str, str] | None = None) -> None:
         self._run = run
+        # The store's slug -> id of the platforms seen so far: a platform's row, once there,
+        # keeps its id (rows are only ever upserted by slug), so a new post needs no lookup.
+        self._platform_ids = {} if platform_ids is None else platform_ids
+
+    async def _platform_id(self, slug: str) -> str:
+        known = self._platform_ids.get(slug)
+        if known is not None:
+            return known
+        rows = await self._run.all(_PLATFORM_ID, {"slug": slug})
+        if not rows:
+            raise ValueError(f"unknown platform {slug!r}")
+        self._platform_ids[slug] = rows[0]["id"]
+        return str(rows[0]["id"])
 
     async def _posts(self, statement: Select[Any], **parameters: Any) -> list[Post]:
         rows = await self._run.all(statement, parameters)
@@ -219,15 +232,13 @@ class SqlPosts:
 
     async def create(self, post: NewPost) -> tuple[Post, bool]:
         """Insert a post; a request that already has its post for this platform gets that one."""
-        platform_ids = await self._run.all(_PLATFORM_ID, {"slug": post.platform})
-        if not platform_ids:
-            raise ValueError(f"unknown platform {post.platform!r}")
+        platform_id = await self._platform_id(post.platform)
         now = self._run.now()
         key = None if post.request_id is None else request_key(post.request_id, post.platform)
         values = post.model_dump(exclude={"platform"})
         values.update(
             status=post.status.value,
-            social_platform_id=platform_ids[0]["id"],
+            social_platform_id=platform_id,
             request_key=key,
             created_at=now,
             updated_at=now,

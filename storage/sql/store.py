@@ -42,9 +42,11 @@ whether the transaction is background work."""
 class SqlTransaction:
     """The repositories of one write transaction, on its connection."""
 
-    def __init__(self, connection: AsyncConnection, clock: Clock) -> None:
+    def __init__(
+        self, connection: AsyncConnection, clock: Clock, platform_ids: dict[str, str]
+    ) -> None:
         self._run = ConnectionExecutor(connection, clock)
-        self.posts = SqlPosts(self._run)
+        self.posts = SqlPosts(self._run, platform_ids)
         self.jobs = SqlJobs(self._run)
         self.audit = SqlAudit(self._run)
         self.api_requests = SqlApiRequests(self._run)
@@ -81,8 +83,9 @@ class SqlStore:
         self._clock = clock
         self._on_close = on_close
         self._jobs_queued = asyncio.Event()
+        self._platform_ids: dict[str, str] = {}
         run = ReadExecutor(reads, dialect_name, clock)
-        self.posts = SqlPosts(run)
+        self.posts = SqlPosts(run, self._platform_ids)
         self.jobs = SqlJobs(run)
         self.audit = SqlAudit(run)
         self.api_requests = SqlApiRequests(run)
@@ -101,7 +104,7 @@ class SqlStore:
         through a statement or outside the transaction the code believes it is in.
         """
         async with self.raw_transaction() as connection:
-            transaction = SqlTransaction(connection, self._clock)
+            transaction = SqlTransaction(connection, self._clock, self._platform_ids)
             yield transaction
         transaction.committed = True
         if transaction.queued_jobs:

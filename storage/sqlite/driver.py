@@ -7,12 +7,18 @@ statement cost ~0.8 ms, and a write transaction held the one writer lock for tha
 statement. `OneTripConnection` gives SQLAlchemy cursors that execute, fetch every row and close
 the sqlite3 cursor in ONE call on the thread; creating and closing them costs no trip at all.
 
-The sqlite3 objects are only ever used on the connection's thread (what sqlite3 checks); the
-loop reads only what a finished cursor keeps (`description`, `rowcount`, `lastrowid`).
-Running the statements on the event loop itself measured ~15% faster still, but a statement
-that waits (busy_timeout, when a backup holds the file) would then stop every ack: not done. It uses
-aiosqlite's `_execute` (run a function on the connection's thread) and `_conn`, hence the
-pinned aiosqlite range in pyproject.toml.
+The writer goes further (`inline_transactions`): once its BEGIN IMMEDIATE has returned (on
+the thread: that is where SQLite may wait, busy_timeout, for anything else holding the file),
+the transaction's statements run on the event loop itself, and COMMIT or ROLLBACK go back to
+the thread (a commit may checkpoint, which syncs the disk). Inside a write transaction that
+holds SQLite's write lock no statement waits for a lock (WAL: readers never block the writer),
+so a statement costs only its own few microseconds of SQLite. On the thread it also cost a
+wake-up of the busy loop; the writer's turn (`PriorityLock`, which every write waits for) was
+held for all of them: under a burst of API requests, three quarters of each turn.
+
+The loop reads only what a finished cursor keeps (`description`, `rowcount`, `lastrowid`).
+It uses aiosqlite's `_execute` (run a function on the connection's thread) and `_conn`,
+hence the pinned aiosqlite range in pyproject.toml.
 """
 
 from __future__ import annotations
@@ -52,15 +58,16 @@ class OneTripCursor:
             cursor.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Self:
-        """Run one statement (and fetch its rows) on the connection's thread."""
+        """Run one statement (and fetch its rows): on the connection's thread, or at once
+        inside the writer's transaction."""
         given = () if parameters is None else parameters
-        await self._connection.on_thread(self._run, lambda cursor: cursor.execute(sql, given))
+        await self._connection.run(self._run, lambda cursor: cursor.execute(sql, given))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Self:
         """Run one statement for each set of parameters, in one trip."""
         rows = list(parameters)
-        await self._connection.on_thread(self._run, lambda cursor: cursor.executemany(sql, rows))
+        await self._connection.run(self._run, lambda cursor: cursor.executemany(sql, rows))
         return self
 
     async def fetchall(self) -> list[Row]:
@@ -106,7 +113,39 @@ class _NewCursor:
 
 
 class OneTripConnection(aiosqlite.Connection):
-    """An aiosqlite connection whose cursors make one trip to its thread per statement."""
+    """An aiosqlite connection whose cursors make one trip to its thread per statement (none
+    inside a write transaction, with `inline_transactions`)."""
+
+    def __init__(self, *args: Any, inline_transactions: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._inline_transactions = inline_transactions
+        self._inline = False
+
+    async def begin_immediate(self) -> None:
+        """BEGIN IMMEDIATE on the thread (it may wait for the file's lock); then, with
+        `inline_transactions`, the transaction's statements run on the caller's thread."""
+        await self.on_thread(self._begin)
+        self._inline = self._inline_transactions
+
+    def _begin(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE").close()
+
+    async def commit(self) -> None:
+        """COMMIT, on the thread."""
+        self._inline = False
+        await super().commit()
+
+    async def rollback(self) -> None:
+        """ROLLBACK, on the thread."""
+        self._inline = False
+        await super().rollback()
+
+    async def run(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run `function(*args)`: at once inside an inline transaction, else on the
+        connection's thread."""
+        if self._inline:
+            return function(*args)
+        return await self.on_thread(function, *args)
 
     def cursor(self) -> Any:  # SQLAlchemy awaits it or enters it
         """A cursor, made without a trip to the thread."""
@@ -121,6 +160,17 @@ class OneTripConnection(aiosqlite.Connection):
         return await self._execute(function, *args)  # type: ignore[no-untyped-call]
 
 
-def connect(database: str, **kwargs: Any) -> OneTripConnection:
-    """Like `aiosqlite.connect`, with one trip per statement."""
-    return OneTripConnection(lambda: sqlite3.connect(database, **kwargs), iter_chunk_size=64)
+def connect(
+    database: str, *, inline_transactions: bool = False, **kwargs: Any
+) -> OneTripConnection:
+    """Like `aiosqlite.connect`, with one trip per statement (and none inside a write
+    transaction, with `inline_transactions`)."""
+    if inline_transactions:
+        # Its statements run on the event loop's thread too (never at the same time as on
+        # its own: the thread only BEGINs, COMMITs and ROLLs BACK, and each is awaited).
+        kwargs["check_same_thread"] = False
+    return OneTripConnection(
+        lambda: sqlite3.connect(database, **kwargs),
+        iter_chunk_size=64,
+        inline_transactions=inline_transactions,
+    )

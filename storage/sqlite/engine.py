@@ -7,8 +7,13 @@ What was measured and is kept here:
 - busy_timeout, in case anything else touches the file (a backup, the sqlite3 shell);
 - every write transaction is `BEGIN IMMEDIATE` (it takes the write lock at once, so a
   read-then-write can't fail half-way), on ONE writer connection. Writers take turns on a
-  `PriorityLock`: interactive transactions (someone waits in Slack) go before background work
-  (`storage.background_work()`: the jobs worker, drafting), so a backlog never delays an answer;
+  `PriorityLock`: an interactive transaction (someone waits in Slack or on the API) goes
+  before background work (`storage.background_work()`: the jobs worker, drafting), but the
+  two alternate while both wait, so a backlog delays an answer by one turn at most and a
+  stream of requests can't starve the worker;
+- the writer's statements run on the event loop inside its transactions (see
+  `storage.sqlite.driver`): a turn lasts as long as the transaction's own work, not its
+  work plus a wake-up of a busy loop per statement;
 - reads use a few read-only connections in autocommit mode; each read borrows one and runs
   alone on it, and every statement runs to its end, so no statement left open can keep an old
   WAL snapshot alive (which made reads stale under load when many tasks shared one
@@ -37,14 +42,22 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import await_
 
 from storage.sql.executor import to_completion
+from storage.sqlite.driver import OneTripConnection
 from storage.sqlite.driver import connect as connect_one_trip
 
 BUSY_TIMEOUT_MS = 5000
 READERS = 4
 
 
+# While a background writer waits, at most this many interactive ones go first: they take
+# turns. Strict priority let a steady stream of API requests starve the jobs worker (the
+# cards of those very requests waited ~1 s to record where they were posted).
+PATIENCE = 1
+
+
 class PriorityLock:
-    """An asyncio lock that hands itself to interactive waiters before background ones.
+    """An asyncio lock that hands itself to interactive waiters before background ones, but
+    never to more than `PATIENCE` interactive ones in a row while a background one waits.
 
     Within each class, first come, first served; a waiter cancelled as it is handed the lock
     passes it on.
@@ -54,6 +67,8 @@ class PriorityLock:
         self._locked = False
         self._interactive: deque[asyncio.Future[None]] = deque()
         self._background: deque[asyncio.Future[None]] = deque()
+        # Interactive turns given since a background waiter was last served.
+        self._passed_over = 0
 
     async def acquire(self, *, background: bool) -> None:
         """Wait for the lock."""
@@ -71,14 +86,21 @@ class PriorityLock:
             raise
 
     def release(self) -> None:
-        """Hand the lock to the next waiter, interactive ones first."""
-        for queue in (self._interactive, self._background):
-            while queue:
-                waiter = queue.popleft()
-                if not waiter.done():
-                    waiter.set_result(None)
-                    return
-        self._locked = False
+        """Hand the lock to the next waiter: interactive ones first, unless a background one
+        has let `PATIENCE` of them go first already."""
+        while self._interactive and self._interactive[0].done():
+            self._interactive.popleft()  # cancelled
+        while self._background and self._background[0].done():
+            self._background.popleft()
+        if self._background and (not self._interactive or self._passed_over >= PATIENCE):
+            self._passed_over = 0
+            self._background.popleft().set_result(None)
+        elif self._interactive:
+            if self._background:
+                self._passed_over += 1
+            self._interactive.popleft().set_result(None)
+        else:
+            self._locked = False
 
     @asynccontextmanager
     async def turn(self, background: bool) -> AsyncIterator[None]:
@@ -135,11 +157,15 @@ def _daemon(connection: aiosqlite.Connection) -> aiosqlite.Connection:
     return connection
 
 
-def _engine(target: str, *, uri: bool, pool_size: int, pragmas: list[str]) -> AsyncEngine:
+def _engine(
+    target: str, *, uri: bool, pool_size: int, pragmas: list[str], writer: bool = False
+) -> AsyncEngine:
     async def connect() -> aiosqlite.Connection:
         # isolation_level=None: the driver never BEGINs by itself; the writer's transactions
         # say BEGIN IMMEDIATE (below), and reads run in autocommit mode.
-        connection = await _daemon(connect_one_trip(target, uri=uri, isolation_level=None))
+        connection = await _daemon(
+            connect_one_trip(target, uri=uri, isolation_level=None, inline_transactions=writer)
+        )
         try:
             for pragma in pragmas:
                 async with connection.execute(pragma) as cursor:
@@ -172,6 +198,7 @@ def writer_engine(path: Path) -> AsyncEngine:
             f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
             "PRAGMA foreign_keys = ON",
         ],
+        writer=True,
     )
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -179,8 +206,8 @@ def writer_engine(path: Path) -> AsyncEngine:
         # Straight to the driver (one trip to its thread instead of a statement's four); the
         # transaction code runs it to completion, and a failure drops the connection.
         driver = connection.connection.driver_connection
-        assert isinstance(driver, aiosqlite.Connection)
-        await_(driver.execute("BEGIN IMMEDIATE"))
+        assert isinstance(driver, OneTripConnection)
+        await_(driver.begin_immediate())
 
     return engine
 

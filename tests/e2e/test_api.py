@@ -170,7 +170,10 @@ async def test_idempotency_key_replays_and_refuses_another_body(
             *[api.call("POST", "/posts/generate", json=BODY, headers=race) for _ in range(8)]
         )
         assert sorted(a[0] for a in answers).count(202) == 1
-        assert len({json.dumps(a[1]) for a in answers}) == 1
+        # The same posts in every answer (a replay shows them as they are by then: a draft
+        # may have been written meanwhile).
+        named = {json.dumps([(p["id"], p["platform"]) for p in a[1]["posts"]]) for a in answers}
+        assert len(named) == 1
         await bot.settle()
         counts = await bot.runtime.store.posts.count_by_status()
         assert sum(counts.values()) == 2

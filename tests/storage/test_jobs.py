@@ -441,3 +441,86 @@ async def test_a_commit_that_queued_work_wakes_the_waiter(store: Store) -> None:
     waiting = asyncio.create_task(store.wait_for_jobs(timeout=60))
     await enqueue(store)
     assert await waiting
+
+
+async def test_a_job_queued_leased_runs_for_its_owner_until_its_lease_ends(
+    store: Store, timeline: Timeline
+) -> None:
+    """`enqueue_leased` writes the job already running for its owner, as its first attempt:
+    no claim takes it while the lease lasts, a job of its key queued meanwhile waits for it,
+    and once the lease has ended another worker takes it over."""
+    post = await new_post(store)
+    async with store.transaction() as tx:
+        leased = await tx.jobs.enqueue_leased(
+            NewJob(kind="sync_card", post_id=post.id, run_at=T0, payload={"n": 1}, key="card:1"),
+            owner="A",
+            lease=LEASE,
+        )
+    assert leased is not None
+    stored = await job(store, leased.id)
+    assert stored == leased
+    assert (stored.status, stored.lease_owner, stored.attempts) == (JobStatus.RUNNING, "A", 1)
+    assert (stored.kind, stored.post_id, stored.payload, stored.key) == (
+        "sync_card",
+        post.id,
+        {"n": 1},
+        "card:1",
+    )
+    waiting = await enqueue(store, "sync_card", key="card:1")
+    assert await ids(timeline, owner="B") == []
+    # The lease runs on the store's clock from the moment it was written (the machine's).
+    ended = (stored.next_attempt_at - T0 + LEASE).total_seconds() + 1
+    taken = await claim(timeline, now=ended, owner="B")
+    assert [(j.id, j.lease_owner, j.attempts) for j in taken] == [(leased.id, "B", 2)]
+    assert (await job(store, waiting)).status == JobStatus.QUEUED
+
+
+async def test_a_job_is_not_queued_leased_while_a_job_of_its_key_is_queued_or_running(
+    store: Store, timeline: Timeline
+) -> None:
+    """With a job of its key queued, or running, `enqueue_leased` writes nothing and says so
+    (the caller queues the job as usual); a job without a key, or of another key, is leased."""
+    queued = await enqueue(store, key="k")
+
+    async def lease(key: str | None) -> Job | None:
+        async with store.transaction() as tx:
+            new = NewJob(kind="notify_user", run_at=T0, key=key)
+            return await tx.jobs.enqueue_leased(new, owner="A", lease=LEASE)
+
+    assert await lease("k") is None
+    assert await ids(timeline) == [queued]
+    assert await lease("k") is None
+    other = await lease("other")
+    unkeyed = await lease(None)
+    assert other is not None and unkeyed is not None
+    running = await store.jobs.with_status(JobStatus.RUNNING)
+    assert sorted(j.id for j in running) == sorted([queued, other.id, unkeyed.id])
+
+
+async def test_of_two_transactions_leasing_a_job_of_one_key_at_once_one_gets_it(
+    store: Store,
+) -> None:
+    """Two transactions lease a job of the same key at the same time (on PostgreSQL the
+    second can't see the first's uncommitted row): once the first commits, the second gets
+    nothing, so never do two jobs of a key run at once."""
+    first_in = asyncio.Event()
+    first_may_commit = asyncio.Event()
+
+    async def lease(owner: str, hold: bool) -> Job | None:
+        async with store.transaction() as tx:
+            new = NewJob(kind="notify_user", run_at=T0, key="race")
+            leased = await tx.jobs.enqueue_leased(new, owner=owner, lease=LEASE)
+            if hold:
+                first_in.set()
+                await first_may_commit.wait()
+            return leased
+
+    first = asyncio.create_task(lease("A", hold=True))
+    await first_in.wait()
+    second = asyncio.create_task(lease("B", hold=False))
+    await asyncio.sleep(0.2)  # the second is under way (waiting for the first, either way)
+    first_may_commit.set()
+    won, lost = await first, await second
+    assert won is not None and won.lease_owner == "A"
+    assert lost is None
+    assert [j.id for j in await store.jobs.with_status(JobStatus.RUNNING)] == [won.id]

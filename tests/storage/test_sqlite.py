@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
@@ -31,6 +30,7 @@ from storage import (
 from storage.models import JobStatus, NewJob, PostStatus
 from storage.schema import metadata
 from storage.sqlite import ALEMBIC_USER_VERSION, legacy
+from storage.sqlite.driver import OneTripConnection
 from storage.sqlite.engine import PriorityLock
 from tests.storage.support import new_post
 
@@ -314,9 +314,12 @@ async def test_a_failed_upgrade_leaves_the_legacy_database_as_it_was(path: Path)
     path.with_name(path.name + ".lock").unlink()
 
 
-async def test_interactive_writers_go_before_background_ones(path: Path) -> None:
-    """While the writer is busy, waiting interactive transactions get it before waiting
-    background ones (`background_work()`), first come first served within each."""
+async def test_interactive_and_background_writers_take_turns_interactive_first(
+    path: Path,
+) -> None:
+    """While the writer is busy, a waiting interactive transaction gets it before a waiting
+    background one (`background_work()`), but then a background one has its turn: a stream
+    of requests can't starve the jobs worker. First come first served within each class."""
     store = await open_store(sqlite_url(path))
     order: list[str] = []
     try:
@@ -344,12 +347,12 @@ async def test_interactive_writers_go_before_background_ones(path: Path) -> None
         await asyncio.gather(holder, *writers)
     finally:
         await store.close()
-    assert order == ["fg-1", "fg-2", "bg-1", "bg-2"]
+    assert order == ["fg-1", "bg-1", "fg-2", "bg-2"]
 
 
 async def test_the_priority_lock_passes_itself_on_when_a_waiter_is_cancelled() -> None:
-    """The write lock hands itself to interactive waiters first, FIFO within each class, and
-    passes it on when a waiter is cancelled."""
+    """The write lock hands itself to an interactive waiter first, then to a background one
+    in turn, FIFO within each class, and passes it on when a waiter is cancelled."""
     lock = PriorityLock()
     order: list[str] = []
 
@@ -372,7 +375,7 @@ async def test_the_priority_lock_passes_itself_on_when_a_waiter_is_cancelled() -
     await asyncio.sleep(0)
     lock.release()
     await asyncio.gather(*tasks, return_exceptions=True)
-    assert order == ["interactive-1", "interactive-2", "background-1", "background-2"]
+    assert order == ["interactive-1", "background-1", "interactive-2", "background-2"]
     await lock.acquire(background=True)
     lock.release()
 
@@ -386,14 +389,13 @@ async def test_a_cancellation_during_begin_immediate_leaves_the_writer_usable(
     try:
         post = await new_post(store)
         begun = asyncio.Event()
-        execute = aiosqlite.Connection.execute
+        begin = OneTripConnection.begin_immediate
 
-        def watched(self: aiosqlite.Connection, sql: str, *args: Any) -> Any:
-            if sql == "BEGIN IMMEDIATE":
-                begun.set()
-            return execute(self, sql, *args)
+        async def watched(self: OneTripConnection) -> None:
+            begun.set()
+            await begin(self)
 
-        monkeypatch.setattr(aiosqlite.Connection, "execute", watched)
+        monkeypatch.setattr(OneTripConnection, "begin_immediate", watched)
         with raw(path) as blocker:
             blocker.execute("BEGIN IMMEDIATE")
 
@@ -417,3 +419,25 @@ async def test_a_cancellation_during_begin_immediate_leaves_the_writer_usable(
         assert stored is not None and stored.tone == "after-2"
     finally:
         await store.close()
+
+
+async def test_a_background_writer_waits_behind_at_most_one_interactive_one() -> None:
+    """However many interactive writers queue up, a waiting background one is served after
+    the first of them; with no background one waiting, interactive ones follow each other."""
+    lock = PriorityLock()
+    order: list[str] = []
+
+    async def take(name: str, background: bool) -> None:
+        await lock.acquire(background=background)
+        order.append(name)
+        await asyncio.sleep(0)
+        lock.release()
+
+    await lock.acquire(background=False)
+    names = [f"interactive-{n}" for n in range(1, 5)]
+    tasks = [asyncio.create_task(take(name, False)) for name in names]
+    tasks.append(asyncio.create_task(take("background", True)))
+    await asyncio.sleep(0)
+    lock.release()
+    await asyncio.gather(*tasks)
+    assert order == ["interactive-1", "background", *names[1:]]

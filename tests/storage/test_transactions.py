@@ -9,6 +9,7 @@ import pytest
 
 from storage import Store
 from storage.models import JobStatus, PostStatus
+from storage.sql.executor import to_completion
 from tests.storage.support import T0, enqueue, new_post
 
 
@@ -144,3 +145,37 @@ async def _read(store: Store, post_id: str) -> None:
     await store.posts.get(post_id)
     await store.posts.versions(post_id)
     await store.jobs.next_due_at()
+
+
+async def test_an_operation_that_needs_no_wait_runs_at_once_and_one_that_waits_finishes() -> None:
+    """`to_completion` runs an operation's first step at once: one that never waits is done
+    without a task or a turn of the event loop; one that waits still runs to its end when
+    its caller is cancelled meanwhile, and the cancellation comes after."""
+    steps: list[str] = []
+
+    async def at_once() -> str:
+        steps.append("at once")
+        return "done"
+
+    tasks_before = len(asyncio.all_tasks())
+    result = await to_completion(at_once())
+    assert (result, steps, len(asyncio.all_tasks())) == ("done", ["at once"], tasks_before)
+
+    release = asyncio.Event()
+
+    async def waits() -> str:
+        steps.append("started")
+        await release.wait()
+        await asyncio.sleep(0)
+        steps.append("finished")
+        return "late"
+
+    caller = asyncio.create_task(to_completion(waits()))
+    await asyncio.sleep(0)
+    caller.cancel()
+    await asyncio.sleep(0)
+    assert steps[-1] == "started" and not caller.done()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert steps[-1] == "finished"

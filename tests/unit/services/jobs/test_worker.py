@@ -627,3 +627,137 @@ async def test_jobs_start_only_once_their_claim_has_committed(db: Store) -> None
         await worker.stop()
     assert job.attempts == 1
     assert [run.id for run in handler.runs] == [job_id]
+
+
+async def job_of(db: Store, job_id: int) -> Job:
+    """The stored job."""
+    found = await db.jobs.get(job_id)
+    assert found is not None
+    return found
+
+
+class Gate:
+    """A job handler that notes each job it runs and holds it until `open`."""
+
+    def __init__(self) -> None:
+        self.runs: list[Job] = []
+        self.started = asyncio.Event()
+        self.open = asyncio.Event()
+
+    async def run(self, job: Job) -> None:
+        self.runs.append(job)
+        self.started.set()
+        await self.open.wait()
+
+    async def on_dead(self, tx: Transaction, job: Job, reason: str) -> None:
+        raise AssertionError("no job of this test dies")
+
+
+def counting_claims(worker: Worker, monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
+    """The times `worker` claims jobs from now on."""
+    claims: list[datetime] = []
+    claim = worker._claim
+
+    async def counted(now: datetime) -> bool:
+        claims.append(now)
+        return await claim(now)
+
+    monkeypatch.setattr(worker, "_claim", counted)
+    return claims
+
+
+async def test_a_job_that_starts_at_once_runs_when_its_transaction_commits_unclaimed(
+    db: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job of a kind that `starts_at_once`, queued due now in the queue's transaction, is
+    written leased to this worker and runs as soon as the transaction commits, without a
+    claim; it is done once it returns. A kind that doesn't, or a job due later, is queued."""
+    queue = JobQueue(db)
+    worker = Worker(
+        db, queue, retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05), lease=30
+    )
+    gate = Gate()
+    worker.register(JobType("card", gate, "dlq_slack", "card", starts_at_once=True))
+    register(worker, "other", ScriptedHandler())
+    await worker.start()
+    try:
+        await asyncio.sleep(0.05)  # the first look at the table is over
+        claims = counting_claims(worker, monkeypatch)
+        async with queue.transaction() as tx:
+            job_id = await queue.enqueue(tx, "card", key="card:1")
+            later = await queue.enqueue(tx, "card", run_at=datetime.now(UTC) + timedelta(hours=1))
+            assert not gate.runs, "nothing starts before the commit"
+        async with asyncio.timeout(5):
+            await gate.started.wait()
+        (run,) = gate.runs
+        assert (run.id, run.status, run.lease_owner, run.attempts) == (
+            job_id,
+            JobStatus.RUNNING,
+            worker.owner,
+            1,
+        )
+        assert (await job_of(db, later)).status == JobStatus.QUEUED
+        gate.open.set()
+        await wait_until(lambda: not worker._running)
+        assert (await job_of(db, job_id)).status == JobStatus.DONE
+        assert claims, "the job due later still wakes the worker, which looks"
+        async with queue.transaction() as tx:
+            other = await queue.enqueue(tx, "other")
+        await wait_until(lambda: len(claims) >= 2)
+        await worker.drain()
+        assert (await job_of(db, other)).status == JobStatus.DONE
+    finally:
+        gate.open.set()
+        await worker.stop()
+
+
+async def test_a_rolled_back_lease_gives_its_room_back_and_a_full_room_means_a_claim(
+    db: Store,
+) -> None:
+    """A job leased in a transaction that rolls back leaves nothing behind, not even its
+    room; while its kind's room is full, a new job is queued and claimed once there is room."""
+    queue = JobQueue(db)
+    worker = Worker(
+        db, queue, retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05), lease=30
+    )
+    gate = Gate()
+    worker.register(JobType("card", gate, "dlq_slack", "card", concurrency=1, starts_at_once=True))
+    await worker.start()
+    try:
+        with pytest.raises(RuntimeError):
+            async with queue.transaction() as tx:
+                await queue.enqueue(tx, "card")
+                raise RuntimeError("rolled back")
+        assert await db.jobs.counts() == {}
+        async with queue.transaction() as tx:
+            first = await queue.enqueue(tx, "card")
+        async with asyncio.timeout(5):
+            await gate.started.wait()
+        async with queue.transaction() as tx:
+            second = await queue.enqueue(tx, "card")
+        assert (await job_of(db, second)).status == JobStatus.QUEUED, "the room is taken"
+        gate.open.set()
+        await worker.drain()
+        assert [run.id for run in gate.runs] == [first, second]
+        assert [(await job_of(db, n)).status for n in (first, second)] == [JobStatus.DONE] * 2
+    finally:
+        gate.open.set()
+        await worker.stop()
+
+
+async def test_a_stopped_worker_leases_nothing(db: Store) -> None:
+    """Before `start()` and after `stop()`, jobs are queued as usual (a later worker claims
+    them): none is left leased to a worker that won't run it."""
+    queue = JobQueue(db)
+    worker = Worker(
+        db, queue, retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05), lease=30
+    )
+    worker.register(JobType("card", Gate(), "dlq_slack", "card", starts_at_once=True))
+    async with queue.transaction() as tx:
+        before = await queue.enqueue(tx, "card", key="before")
+    assert (await job_of(db, before)).status == JobStatus.QUEUED
+    await worker.start()
+    await worker.stop()
+    async with queue.transaction() as tx:
+        after = await queue.enqueue(tx, "card", key="after")
+    assert (await job_of(db, after)).status == JobStatus.QUEUED
