@@ -454,7 +454,13 @@ class SqlJobs:
             owner=owner,
             key=job.key,
         )
-        return rows[0] if rows else None
+        if not rows:
+            return None
+        if notify_jobs(dialect_name) is not None:
+            # Other processes sleep until the next due job or lease end they know of: told
+            # of this lease, one takes the job over as soon as it ends if this process dies.
+            await self._queued()
+        return rows[0]
 
     async def _queued(self) -> None:
         """This transaction queued work: wake the workers once it commits (every process's

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from storage import Store
 from storage.models import Job, JobStatus, NewJob, PostStatus
-from tests.storage.conftest import Timeline
+from tests.storage.conftest import Backend, Timeline
 from tests.storage.support import T0, at, enqueue, new_post
 
 LEASE = timedelta(seconds=30)
@@ -524,3 +524,18 @@ async def test_of_two_transactions_leasing_a_job_of_one_key_at_once_one_gets_it(
     assert won is not None and won.lease_owner == "A"
     assert lost is None
     assert [j.id for j in await store.jobs.with_status(JobStatus.RUNNING)] == [won.id]
+
+
+async def test_a_lease_written_on_a_shared_database_wakes_the_other_processes(
+    store: Store, backend: Backend
+) -> None:
+    """On PostgreSQL a job written leased wakes every process's waiter, as a queued one does
+    (told of the lease, another process takes the job over as soon as it ends if its owner
+    dies); on SQLite, where no other process can run it, nobody is woken for nothing."""
+    while await store.wait_for_jobs(timeout=0.05):
+        pass
+    async with store.transaction() as tx:
+        leased = await tx.jobs.enqueue_leased(NewJob(kind="k", run_at=T0), owner="A", lease=LEASE)
+    assert leased is not None
+    woken = await store.wait_for_jobs(timeout=5 if backend.name == "postgres" else 0.3)
+    assert woken == (backend.name == "postgres")
