@@ -100,9 +100,12 @@ class JobQueue:
                 finally:
                     del self._open[id(tx)]
         except BaseException:
-            if self._runner is not None:
+            # Rolled back (or cancelled as it committed: then the jobs are written but not
+            # started here; their lease runs out and a claim recovers them, like a crash's).
+            if self._runner is not None and opened.leased:
                 for _, room in opened.leased:
                     self._runner.release(room)
+                self.wake()  # the rooms given back may let waiting jobs go
             raise
         if self._runner is not None:
             for job, room in opened.leased:

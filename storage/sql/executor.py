@@ -48,6 +48,7 @@ async def to_completion(
     operation: Coroutine[Any, Any, T],
     *,
     undo: Callable[[T], Coroutine[Any, Any, Any]] | None = None,
+    eager: bool = False,
 ) -> T:
     """Run one database operation to its end even if the caller is cancelled meanwhile; the
     cancellation is raised once it is done (after `undo(result)`, if given: a connection
@@ -58,16 +59,22 @@ async def to_completion(
     lock, until the statement is finalised). So cancellation takes effect between statements,
     never inside one.
 
-    The operation's first step runs at once: one that finishes without waiting (SQLite's
-    writer, inside its transaction) costs no task and no turns of the event loop, which a
-    busy loop would make long while the one writer's turn is held.
+    `eager`: the operation's first step runs at once, in the caller's task: one that finishes
+    without waiting (SQLite's writer, inside its transaction) costs no task and no turns of
+    the event loop, which a busy loop would make long while the one writer's turn is held.
+    Only for operations that set no timeout of their own (a pool's checkout does: its
+    `asyncio.timeout` would belong to the caller's task and cancel the caller, not the
+    operation).
     """
-    try:
-        waiting_for = operation.send(None)
-    except StopIteration as done:
-        result: T = done.value
-        return result
-    task = asyncio.ensure_future(_go_on(operation, waiting_for))
+    if eager:
+        try:
+            waiting_for = operation.send(None)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        task = asyncio.ensure_future(_go_on(operation, waiting_for))
+    else:
+        task = asyncio.ensure_future(operation)
     cancelled: asyncio.CancelledError | None = None
     while True:
         try:
@@ -145,12 +152,16 @@ class ConnectionExecutor:
         self.now = clock
         self.dialect_name = connection.dialect.name
         self.jobs_queued = False
+        self._eager = self.dialect_name == "sqlite"
 
     async def all(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> list[RowMapping]:
-        """Run `statement` inside the transaction."""
-        return await to_completion(_rows(self._connection, statement, parameters))
+        """Run `statement` inside the transaction (at once on SQLite, whose writer runs its
+        statements on the loop: `storage.sqlite.driver`)."""
+        return await to_completion(
+            _rows(self._connection, statement, parameters), eager=self._eager
+        )
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

@@ -251,7 +251,10 @@ def _enqueue_leased(dialect_name: str, keyed: bool) -> Insert:
         )
     )
     # PostgreSQL: a concurrent transaction may be inserting a running job of the key too;
-    # the unique index on running keys then makes this insert nothing.
+    # the unique index on running keys then makes this insert nothing. (The other way round,
+    # a claim moving a job of the key to running while this row is uncommitted fails on that
+    # index, and the worker claims again a second later: rare, as both need the same key
+    # from two processes within one transaction's time.)
     return (
         statement.from_select(list(_LEASED_COLUMNS), rows)
         .on_conflict_do_nothing(

@@ -148,9 +148,9 @@ async def _read(store: Store, post_id: str) -> None:
 
 
 async def test_an_operation_that_needs_no_wait_runs_at_once_and_one_that_waits_finishes() -> None:
-    """`to_completion` runs an operation's first step at once: one that never waits is done
-    without a task or a turn of the event loop; one that waits still runs to its end when
-    its caller is cancelled meanwhile, and the cancellation comes after."""
+    """`to_completion(eager=True)` runs an operation's first step at once: one that never
+    waits is done without a task or a turn of the event loop; one that waits still runs to
+    its end when its caller is cancelled meanwhile, and the cancellation comes after."""
     steps: list[str] = []
 
     async def at_once() -> str:
@@ -158,7 +158,7 @@ async def test_an_operation_that_needs_no_wait_runs_at_once_and_one_that_waits_f
         return "done"
 
     tasks_before = len(asyncio.all_tasks())
-    result = await to_completion(at_once())
+    result = await to_completion(at_once(), eager=True)
     assert (result, steps, len(asyncio.all_tasks())) == ("done", ["at once"], tasks_before)
 
     release = asyncio.Event()
@@ -170,7 +170,7 @@ async def test_an_operation_that_needs_no_wait_runs_at_once_and_one_that_waits_f
         steps.append("finished")
         return "late"
 
-    caller = asyncio.create_task(to_completion(waits()))
+    caller = asyncio.create_task(to_completion(waits(), eager=True))
     await asyncio.sleep(0)
     caller.cancel()
     await asyncio.sleep(0)
