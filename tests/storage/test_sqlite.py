@@ -350,6 +350,14 @@ async def test_interactive_and_background_writers_take_turns_interactive_first(
     assert order == ["fg-1", "bg-1", "fg-2", "bg-2"]
 
 
+async def take_turn(lock: PriorityLock, order: list[str], name: str, background: bool) -> None:
+    """Wait for `lock`, note `name` in `order`, give the loop a turn, release."""
+    await lock.acquire(background=background)
+    order.append(name)
+    await asyncio.sleep(0)
+    lock.release()
+
+
 async def test_the_priority_lock_passes_itself_on_when_a_waiter_is_cancelled() -> None:
     """The write lock hands itself to an interactive waiter first, then to a background one
     in turn, FIFO within each class, and passes it on when a waiter is cancelled."""
@@ -357,10 +365,7 @@ async def test_the_priority_lock_passes_itself_on_when_a_waiter_is_cancelled() -
     order: list[str] = []
 
     async def take(name: str, background: bool) -> None:
-        await lock.acquire(background=background)
-        order.append(name)
-        await asyncio.sleep(0)
-        lock.release()
+        await take_turn(lock, order, name, background)
 
     await lock.acquire(background=True)
     tasks = [
@@ -428,10 +433,7 @@ async def test_a_background_writer_waits_behind_at_most_one_interactive_one() ->
     order: list[str] = []
 
     async def take(name: str, background: bool) -> None:
-        await lock.acquire(background=background)
-        order.append(name)
-        await asyncio.sleep(0)
-        lock.release()
+        await take_turn(lock, order, name, background)
 
     await lock.acquire(background=False)
     names = [f"interactive-{n}" for n in range(1, 5)]
