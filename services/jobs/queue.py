@@ -149,8 +149,7 @@ class JobQueue:
         """Write `job` leased to this process's worker if it has room for it (its id), else
         None."""
         runner = self._runner
-        room = runner.reserve(job.kind) if runner is not None else None
-        if runner is None or room is None:
+        if runner is None or (room := runner.reserve(job.kind)) is None:
             return None
         try:
             leased = await tx.jobs.enqueue_leased(

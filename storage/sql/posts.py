@@ -183,8 +183,8 @@ class SqlPosts:
         rows = await self._run.all(_PLATFORM_ID, {"slug": slug})
         if not rows:
             raise ValueError(f"unknown platform {slug!r}")
-        self._platform_ids[slug] = rows[0]["id"]
-        return str(rows[0]["id"])
+        found = self._platform_ids[slug] = str(rows[0]["id"])
+        return found
 
     async def _posts(self, statement: Select[Any], **parameters: Any) -> list[Post]:
         rows = await self._run.all(statement, parameters)
