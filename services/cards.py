@@ -45,8 +45,7 @@ class Cards:
             return
         async with self._lifecycle.transaction() as tx:
             await finish_job(tx)  # a card job is done once its card is recorded
-            await tx.posts.update(post.id, channel=card.place, message_ts=card.id)
-            current = await tx.posts.get(post.id)
+            current = await tx.posts.update(post.id, channel=card.place, message_ts=card.id)
             if current is not None and current.status == PostStatus.FAILED_APPROVAL_SEND:
                 await self._lifecycle.move(tx, current, Action.CARD_DELIVERED)
 

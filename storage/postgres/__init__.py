@@ -14,6 +14,10 @@ What is kept here, and why:
   `POOL_SIZE`) for reads and write transactions, plus one connection that LISTENs for queued
   work (`listener`). Size it so that processes x (pool_size + 1) stays under the server's
   `max_connections` (100 by default: 10 processes at the default size use 60).
+- Borrowers wait for a connection in `Turns` (as many as the pool has), not in the pool's
+  first-come queue: a read goes first (a card's read of its post waited ~150 ms behind the
+  queued write transactions, then held the connection for 3), and interactive and
+  background writes take turns.
 - Reads run in autocommit mode on a pooled connection each: no BEGIN/ROLLBACK round trips,
   and every read sees the latest commit.
 - Migrations run under an advisory lock (`MIGRATION_LOCK`), so processes started together
@@ -24,7 +28,7 @@ What is kept here, and why:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -39,6 +43,7 @@ from storage.postgres.listener import JobListener
 from storage.sql.dialect import JOBS_CHANNEL
 from storage.sql.executor import Clock, StampClock, system_clock, to_completion
 from storage.sql.store import SqlStore
+from storage.sql.turns import Priority, Turns
 
 POOL_SIZE = 5
 """Pooled connections per process by default (plus the listener's one)."""
@@ -149,15 +154,21 @@ async def open_postgres_store(
         arguments = _connect_arguments(engine)
         store_clock = StampClock(clock or system_clock)
 
+        # As many turns as pooled connections: a borrower waits here, by priority, never in
+        # the pool's own first-come queue.
+        turns = Turns(pool_size)
+
         @asynccontextmanager
         async def reads() -> AsyncIterator[AsyncConnection]:
-            async with _lent(engine) as connection:
+            async with turns.turn(Priority.READ), _lent(engine) as connection:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
                 yield connection
 
-        def writes(background: bool) -> AbstractAsyncContextManager[AsyncConnection]:
-            # Writers don't take turns here: the server lets them run side by side.
-            return _lent(engine)
+        @asynccontextmanager
+        async def writes(background: bool) -> AsyncIterator[AsyncConnection]:
+            priority = Priority.BACKGROUND if background else Priority.INTERACTIVE
+            async with turns.turn(priority), _lent(engine) as connection:
+                yield connection
 
         async def close() -> None:
             try:

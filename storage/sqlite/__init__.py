@@ -16,11 +16,11 @@ from storage import migrations
 from storage.errors import SchemaTooNew
 from storage.sql.executor import Clock, StampClock, system_clock
 from storage.sql.store import SqlStore
+from storage.sql.turns import Priority, Turns
 from storage.sqlite import legacy
 from storage.sqlite.engine import (
     READERS,
     HeldConnections,
-    PriorityLock,
     reader_engine,
     writer_engine,
 )
@@ -79,13 +79,14 @@ async def open_sqlite_store(
             await engine.dispose()
         lock.release()
         raise
-    write_lock = PriorityLock()
+    write_turns = Turns(1)
     writes = HeldConnections(writer, 1)
     reads = HeldConnections(reader, readers)
 
     @asynccontextmanager
     async def write_turn(background: bool) -> AsyncIterator[AsyncConnection]:
-        async with write_lock.turn(background), writes.lend() as connection:
+        priority = Priority.BACKGROUND if background else Priority.INTERACTIVE
+        async with write_turns.turn(priority), writes.lend() as connection:
             yield connection
 
     async def close() -> None:

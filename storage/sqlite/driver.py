@@ -13,7 +13,7 @@ the transaction's statements run on the event loop itself, and COMMIT or ROLLBAC
 the thread (a commit may checkpoint, which syncs the disk). Inside a write transaction that
 holds SQLite's write lock no statement waits for a lock (WAL: readers never block the writer),
 so a statement costs only its own few microseconds of SQLite. On the thread it also cost a
-wake-up of the busy loop; the writer's turn (`PriorityLock`, which every write waits for) was
+wake-up of the busy loop; the writer's turn (`Turns`, which every write waits for) was
 held for all of them: under a burst of API requests, three quarters of each turn.
 
 The loop reads only what a finished cursor keeps (`description`, `rowcount`, `lastrowid`).

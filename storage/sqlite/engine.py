@@ -6,11 +6,11 @@ What was measured and is kept here:
   loses nothing (only power loss may drop the last transactions);
 - busy_timeout, in case anything else touches the file (a backup, the sqlite3 shell);
 - every write transaction is `BEGIN IMMEDIATE` (it takes the write lock at once, so a
-  read-then-write can't fail half-way), on ONE writer connection. Writers take turns on a
-  `PriorityLock`: an interactive transaction (someone waits in Slack or on the API) goes
-  before background work (`storage.background_work()`: the jobs worker, drafting), but the
-  two alternate while both wait, so a backlog delays an answer by one turn at most and a
-  stream of requests can't starve the worker;
+  read-then-write can't fail half-way), on ONE writer connection. Writers take turns
+  (`storage.sql.turns.Turns`, one permit): an interactive transaction (someone waits in
+  Slack or on the API) goes before background work (`storage.background_work()`: the jobs
+  worker, drafting), but the two alternate while both wait, so a backlog delays an answer by
+  one turn at most and a stream of requests can't starve the worker;
 - the writer's statements run on the event loop inside its transactions (see
   `storage.sqlite.driver`): a turn lasts as long as the transaction's own work, not its
   work plus a wake-up of a busy loop per statement;
@@ -30,7 +30,6 @@ statement itself.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -47,69 +46,6 @@ from storage.sqlite.driver import connect as connect_one_trip
 
 BUSY_TIMEOUT_MS = 5000
 READERS = 4
-
-
-# While a background writer waits, at most this many interactive ones go first: they take
-# turns. Strict priority let a steady stream of API requests starve the jobs worker (the
-# cards of those very requests waited ~1 s to record where they were posted).
-PATIENCE = 1
-
-
-class PriorityLock:
-    """An asyncio lock that hands itself to interactive waiters before background ones, but
-    never to more than `PATIENCE` interactive ones in a row while a background one waits.
-
-    Within each class, first come, first served; a waiter cancelled as it is handed the lock
-    passes it on.
-    """
-
-    def __init__(self) -> None:
-        self._locked = False
-        self._interactive: deque[asyncio.Future[None]] = deque()
-        self._background: deque[asyncio.Future[None]] = deque()
-        # Interactive turns given since a background waiter was last served.
-        self._passed_over = 0
-
-    async def acquire(self, *, background: bool) -> None:
-        """Wait for the lock."""
-        if not self._locked and not self._interactive and not self._background:
-            self._locked = True
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        (self._background if background else self._interactive).append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                # The lock was handed to us as we were cancelled: pass it on.
-                self.release()
-            raise
-
-    def release(self) -> None:
-        """Hand the lock to the next waiter: interactive ones first, unless a background one
-        has let `PATIENCE` of them go first already."""
-        while self._interactive and self._interactive[0].done():
-            self._interactive.popleft()  # cancelled
-        while self._background and self._background[0].done():
-            self._background.popleft()
-        if self._background and (not self._interactive or self._passed_over >= PATIENCE):
-            self._passed_over = 0
-            self._background.popleft().set_result(None)
-        elif self._interactive:
-            if self._background:
-                self._passed_over += 1
-            self._interactive.popleft().set_result(None)
-        else:
-            self._locked = False
-
-    @asynccontextmanager
-    async def turn(self, background: bool) -> AsyncIterator[None]:
-        """Hold the lock for the block."""
-        await self.acquire(background=background)
-        try:
-            yield
-        finally:
-            self.release()
 
 
 class HeldConnections:

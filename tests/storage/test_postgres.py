@@ -250,3 +250,43 @@ async def _drain_wakeups(store: Store) -> None:
     """Forget wake-ups from before (opening a store wakes nobody, but be sure)."""
     while await store.wait_for_jobs(timeout=0.05):
         pass
+
+
+async def test_a_read_gets_the_next_free_connection_before_waiting_writes(
+    postgres_url: str,
+) -> None:
+    """With every pooled connection taken, a read queued after two writes gets the next free
+    connection first (it holds it for a few milliseconds; the writes wait one read longer),
+    and the writes follow in the order they came."""
+    store = await open_store(postgres_url, pool_size=1)
+    order: list[str] = []
+    try:
+        post = await new_post(store)
+        held = asyncio.Event()
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with store.transaction():
+                held.set()
+                await release.wait()
+
+        async def write(name: str) -> None:
+            async with store.transaction() as tx:
+                await tx.posts.update(post.id, tone=name)
+                order.append(name)
+
+        async def read() -> None:
+            assert await store.posts.get(post.id) is not None
+            order.append("read")
+
+        holder = asyncio.create_task(hold())
+        await held.wait()
+        tasks = [asyncio.create_task(write("write-1")), asyncio.create_task(write("write-2"))]
+        await asyncio.sleep(0.01)
+        tasks.append(asyncio.create_task(read()))
+        await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.gather(holder, *tasks)
+    finally:
+        await store.close()
+    assert order == ["read", "write-1", "write-2"]

@@ -31,7 +31,6 @@ from storage.models import JobStatus, NewJob, PostStatus
 from storage.schema import metadata
 from storage.sqlite import ALEMBIC_USER_VERSION, legacy
 from storage.sqlite.driver import OneTripConnection
-from storage.sqlite.engine import PriorityLock
 from tests.storage.support import new_post
 
 
@@ -350,41 +349,6 @@ async def test_interactive_and_background_writers_take_turns_interactive_first(
     assert order == ["fg-1", "bg-1", "fg-2", "bg-2"]
 
 
-async def take_turn(lock: PriorityLock, order: list[str], name: str, background: bool) -> None:
-    """Wait for `lock`, note `name` in `order`, give the loop a turn, release."""
-    await lock.acquire(background=background)
-    order.append(name)
-    await asyncio.sleep(0)
-    lock.release()
-
-
-async def test_the_priority_lock_passes_itself_on_when_a_waiter_is_cancelled() -> None:
-    """The write lock hands itself to an interactive waiter first, then to a background one
-    in turn, FIFO within each class, and passes it on when a waiter is cancelled."""
-    lock = PriorityLock()
-    order: list[str] = []
-
-    async def take(name: str, background: bool) -> None:
-        await take_turn(lock, order, name, background)
-
-    await lock.acquire(background=True)
-    tasks = [
-        asyncio.create_task(take("background-1", True)),
-        asyncio.create_task(take("background-2", True)),
-        asyncio.create_task(take("cancelled", False)),
-        asyncio.create_task(take("interactive-1", False)),
-        asyncio.create_task(take("interactive-2", False)),
-    ]
-    await asyncio.sleep(0)
-    tasks[2].cancel()
-    await asyncio.sleep(0)
-    lock.release()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    assert order == ["interactive-1", "background-1", "interactive-2", "background-2"]
-    await lock.acquire(background=True)
-    lock.release()
-
-
 async def test_a_cancellation_during_begin_immediate_leaves_the_writer_usable(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -424,22 +388,3 @@ async def test_a_cancellation_during_begin_immediate_leaves_the_writer_usable(
         assert stored is not None and stored.tone == "after-2"
     finally:
         await store.close()
-
-
-async def test_a_background_writer_waits_behind_at_most_one_interactive_one() -> None:
-    """However many interactive writers queue up, a waiting background one is served after
-    the first of them; with no background one waiting, interactive ones follow each other."""
-    lock = PriorityLock()
-    order: list[str] = []
-
-    async def take(name: str, background: bool) -> None:
-        await take_turn(lock, order, name, background)
-
-    await lock.acquire(background=False)
-    names = [f"interactive-{n}" for n in range(1, 5)]
-    tasks = [asyncio.create_task(take(name, False)) for name in names]
-    tasks.append(asyncio.create_task(take("background", True)))
-    await asyncio.sleep(0)
-    lock.release()
-    await asyncio.gather(*tasks)
-    assert order == ["interactive-1", "background", *names[1:]]
