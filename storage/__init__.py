@@ -17,7 +17,13 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from storage.errors import SchemaTooNew, StorageError, StorageUnavailable, StoreLocked
+from storage.errors import (
+    SchemaTooNew,
+    StorageError,
+    StorageUnavailable,
+    StoreBusy,
+    StoreLocked,
+)
 from storage.interfaces import Store, Transaction, background_work, is_background_work
 from storage.sql.executor import Clock
 
@@ -26,6 +32,7 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "Store",
+    "StoreBusy",
     "StoreLocked",
     "Transaction",
     "backend_of",

@@ -36,5 +36,9 @@ class StorageUnavailable(StorageError):
     """The database did not answer."""
 
 
+class StoreBusy(StorageUnavailable):
+    """No connection came free in time (`storage.sql.turns.WAIT_LIMIT`)."""
+
+
 class DatabaseNotEmpty(StorageError):
     """The database a copy was to go into already holds data."""

@@ -8,7 +8,9 @@ a connection it then held for 3. So borrowers have a `Priority`, the most urgent
 class goes first, and a less urgent one has its turn once a write's worth of turns has gone
 past it (`PATIENCE`, counted in `COST`): a stream of one class can't starve another (strict
 priority let a stream of API requests starve the jobs worker on SQLite). With every class
-waiting the turns go: eight reads, a background write, an interactive write, eight reads...
+waiting the turns go: eight reads, an interactive write, a background write, eight reads...
+A borrower waits `WAIT_LIMIT` seconds at most (the pool's own queue, which had that limit,
+is never reached: there are as many permits as connections).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from enum import IntEnum
+
+from storage.errors import StoreBusy
 
 
 class Priority(IntEnum):
@@ -35,15 +39,19 @@ COST = {Priority.READ: 1, Priority.INTERACTIVE: 8, Priority.BACKGROUND: 8}
 """What a turn of each class costs those waiting behind it: roughly how long it holds its
 connection (measured on PostgreSQL under load: a read ~3 ms, a write transaction ~25-30 ms)."""
 PATIENCE = 8
-"""While a class waits, turns worth at most this much go to more urgent ones before it has
-one: one write, or eight reads."""
+"""While a class waits, turns worth at most this much go to more urgent ones before it is
+overdue (one write, or eight reads); an overdue class then waits at most one more write (of
+another overdue class)."""
+WAIT_LIMIT = 30.0
+"""Seconds a borrower waits for its turn before `StoreBusy` (SQLAlchemy's pool waited as
+long): a wedged store fails its callers instead of queueing them forever."""
 
 
 class Turns:
     """`permits` holders at a time (an asyncio semaphore) whose waiters are served most
-    urgent `Priority` first, but a waiting class is passed over by turns worth at most
-    `PATIENCE`. Within a class, first come, first served; a waiter cancelled as it is handed
-    a permit passes it on."""
+    urgent `Priority` first, but a waiting class passed over by turns worth `PATIENCE` is
+    overdue and goes next. Within a class, first come, first served; a waiter cancelled as it
+    is handed a permit passes it on to the next of its class."""
 
     def __init__(self, permits: int = 1) -> None:
         if permits < 1:
@@ -53,27 +61,45 @@ class Turns:
         # The cost of the turns given to more urgent classes since each class last had one.
         self._passed_over = dict.fromkeys(Priority, 0)
 
-    async def acquire(self, priority: Priority) -> None:
-        """Wait for a permit."""
+    async def acquire(self, priority: Priority, *, limit: float = WAIT_LIMIT) -> None:
+        """Wait for a permit, `limit` seconds at most (then `StoreBusy`)."""
         if self._free and not any(self._waiting.values()):
             self._free -= 1
             return
         waiter = asyncio.get_running_loop().create_future()
         self._waiting[priority].append(waiter)
         try:
-            await waiter
-        except asyncio.CancelledError:
+            async with asyncio.timeout(limit):
+                await waiter
+        except (asyncio.CancelledError, TimeoutError) as exc:
             if waiter.done() and not waiter.cancelled():
-                # The permit was handed to us as we were cancelled: pass it on.
-                self.release()
+                # The permit was handed to us as we were cancelled: it was this class's
+                # turn, so the next of the class has it (or, with none, the next turn).
+                self._pass_on(priority)
+            else:
+                waiter.cancel()
+            if isinstance(exc, TimeoutError):
+                raise StoreBusy(f"no database connection came free in {limit:g} s") from None
             raise
+
+    def _pass_on(self, priority: Priority) -> None:
+        queue = self._waiting[priority]
+        while queue and queue[0].done():
+            queue.popleft()
+        if queue:
+            queue.popleft().set_result(None)
+        else:
+            self.release()
 
     def release(self) -> None:
         """Hand the permit to the next waiter: the most urgent class, unless a less urgent
         one has waited past `PATIENCE` already."""
-        for queue in self._waiting.values():
+        for priority, queue in self._waiting.items():
             while queue and queue[0].done():
                 queue.popleft()  # cancelled
+            if not queue:
+                # Nobody of this class waits: its next waiter starts with no credit.
+                self._passed_over[priority] = 0
         waiting = [priority for priority in Priority if self._waiting[priority]]
         if not waiting:
             self._free += 1
