@@ -98,8 +98,13 @@ async def test_twenty_concurrent_approvals_post_one_tweet(world: World) -> None:
     await world.x.wait_for_tweets(1)
     await bot.settle()
     assert len(world.x.requests) == 1
-    told = bot.ephemerals_for(APPROVER) + bot.ephemerals_for(OTHER_APPROVER)
-    assert told.count("The post has already been approved.") == 19
+
+    def told() -> list[str]:
+        return bot.ephemerals_for(APPROVER) + bot.ephemerals_for(OTHER_APPROVER)
+
+    # Each refusal is sent after its click's ack, on its own: wait for the 19 to arrive.
+    await wait_until(lambda: len(told()) >= 19)
+    assert told().count("The post has already been approved.") == 19
 
 
 async def test_click_on_a_decided_post_is_answered_privately(world: World) -> None:
