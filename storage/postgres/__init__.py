@@ -165,8 +165,7 @@ async def open_postgres_store(
                 yield connection
 
         @asynccontextmanager
-        async def writes(background: bool) -> AsyncIterator[AsyncConnection]:
-            priority = Priority.BACKGROUND if background else Priority.INTERACTIVE
+        async def writes(priority: Priority) -> AsyncIterator[AsyncConnection]:
             async with turns.turn(priority), _lent(engine) as connection:
                 yield connection
 

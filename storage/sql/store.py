@@ -33,10 +33,11 @@ from storage.sql.jobs import SqlJobs
 from storage.sql.llm_calls import SqlLLMCalls
 from storage.sql.posts import SqlPosts
 from storage.sql.shared import SqlCircuitHolds, SqlHomeViewers, SqlRateBuckets
+from storage.sql.turns import Priority
 
-WriteConnections = Callable[[bool], AbstractAsyncContextManager[AsyncConnection]]
-"""Lends the connection for one write transaction once it is its turn; the argument says
-whether the transaction is background work."""
+WriteConnections = Callable[[Priority], AbstractAsyncContextManager[AsyncConnection]]
+"""Lends the connection for one write transaction once it is its turn; the argument is the
+transaction's `Priority` (interactive, or background work)."""
 
 
 class SqlTransaction:
@@ -146,7 +147,8 @@ class SqlStore:
         """A write transaction's bare connection: committed when the block ends normally,
         rolled back on any error or cancellation (`transaction` builds on it; storage's own
         bulk work, copying a database, uses it directly)."""
-        async with self._writes(is_background_work()) as connection:
+        priority = Priority.BACKGROUND if is_background_work() else Priority.INTERACTIVE
+        async with self._writes(priority) as connection:
             await to_completion(connection.begin().start())
             try:
                 yield connection

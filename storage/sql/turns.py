@@ -83,9 +83,7 @@ class Turns:
             raise
 
     def _pass_on(self, priority: Priority) -> None:
-        queue = self._waiting[priority]
-        while queue and queue[0].done():
-            queue.popleft()
+        queue = _without_cancelled(self._waiting[priority])
         if queue:
             queue.popleft().set_result(None)
         else:
@@ -95,9 +93,7 @@ class Turns:
         """Hand the permit to the next waiter: the most urgent class, unless a less urgent
         one has waited past `PATIENCE` already."""
         for priority, queue in self._waiting.items():
-            while queue and queue[0].done():
-                queue.popleft()  # cancelled
-            if not queue:
+            if not _without_cancelled(queue):
                 # Nobody of this class waits: its next waiter starts with no credit.
                 self._passed_over[priority] = 0
         waiting = [priority for priority in Priority if self._waiting[priority]]
@@ -121,3 +117,11 @@ class Turns:
             yield
         finally:
             self.release()
+
+
+def _without_cancelled(queue: deque[asyncio.Future[None]]) -> deque[asyncio.Future[None]]:
+    """`queue` with its cancelled waiters at the head dropped (the rest go when they get
+    there)."""
+    while queue and queue[0].done():
+        queue.popleft()
+    return queue

@@ -84,8 +84,7 @@ async def open_sqlite_store(
     reads = HeldConnections(reader, readers)
 
     @asynccontextmanager
-    async def write_turn(background: bool) -> AsyncIterator[AsyncConnection]:
-        priority = Priority.BACKGROUND if background else Priority.INTERACTIVE
+    async def write_turn(priority: Priority) -> AsyncIterator[AsyncConnection]:
         async with write_turns.turn(priority), writes.lend() as connection:
             yield connection
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,3 +40,24 @@ async def enqueue(store: Store, kind: str = "notify_user", **fields: Any) -> int
     values.update(fields)
     async with store.transaction() as tx:
         return await tx.jobs.enqueue(NewJob(kind=kind, **values))
+
+
+@asynccontextmanager
+async def transaction_held(store: Store) -> AsyncIterator[None]:
+    """A write transaction kept open for the block (the one writer's turn on SQLite, one
+    pooled connection on PostgreSQL), committed as the block ends."""
+    held = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        async with store.transaction():
+            held.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await held.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        await holder

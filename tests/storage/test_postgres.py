@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from storage import Store, migrations, open_store
 from storage.models import JobStatus, NewJob, PostStatus
 from storage.sql.store import SqlStore
-from tests.storage.support import T0, at, enqueue, new_post
+from tests.storage.support import T0, at, enqueue, new_post, transaction_held
 from tests.support.emulators.base import wait_until
 from tests.support.postgres import PostgresServer
 
@@ -262,13 +262,6 @@ async def test_a_read_gets_the_next_free_connection_before_waiting_writes(
     order: list[str] = []
     try:
         post = await new_post(store)
-        held = asyncio.Event()
-        release = asyncio.Event()
-
-        async def hold() -> None:
-            async with store.transaction():
-                held.set()
-                await release.wait()
 
         async def write(name: str) -> None:
             async with store.transaction() as tx:
@@ -279,14 +272,12 @@ async def test_a_read_gets_the_next_free_connection_before_waiting_writes(
             assert await store.posts.get(post.id) is not None
             order.append("read")
 
-        holder = asyncio.create_task(hold())
-        await held.wait()
-        tasks = [asyncio.create_task(write("write-1")), asyncio.create_task(write("write-2"))]
-        await asyncio.sleep(0.01)
-        tasks.append(asyncio.create_task(read()))
-        await asyncio.sleep(0.01)
-        release.set()
-        await asyncio.gather(holder, *tasks)
+        async with transaction_held(store):
+            tasks = [asyncio.create_task(write("write-1")), asyncio.create_task(write("write-2"))]
+            await asyncio.sleep(0.01)
+            tasks.append(asyncio.create_task(read()))
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*tasks)
     finally:
         await store.close()
     assert order == ["read", "write-1", "write-2"]

@@ -31,7 +31,7 @@ from storage.models import JobStatus, NewJob, PostStatus
 from storage.schema import metadata
 from storage.sqlite import ALEMBIC_USER_VERSION, legacy
 from storage.sqlite.driver import OneTripConnection
-from tests.storage.support import new_post
+from tests.storage.support import new_post, transaction_held
 
 
 @pytest.fixture
@@ -322,13 +322,6 @@ async def test_interactive_and_background_writers_take_turns_interactive_first(
     store = await open_store(sqlite_url(path))
     order: list[str] = []
     try:
-        held = asyncio.Event()
-        release = asyncio.Event()
-
-        async def hold() -> None:
-            async with store.transaction():
-                held.set()
-                await release.wait()
 
         async def write(name: str, background: bool) -> None:
             with background_work() if background else contextlib.nullcontext():
@@ -336,14 +329,17 @@ async def test_interactive_and_background_writers_take_turns_interactive_first(
                     await tx.audit.record(actor=name, action="a", post_id=None, outcome="ok")
                     order.append(name)
 
-        holder = asyncio.create_task(hold())
-        await held.wait()
         writers = []
-        for name, background in [("bg-1", True), ("fg-1", False), ("bg-2", True), ("fg-2", False)]:
-            writers.append(asyncio.create_task(write(name, background)))
-            await asyncio.sleep(0.01)
-        release.set()
-        await asyncio.gather(holder, *writers)
+        async with transaction_held(store):
+            for name, background in [
+                ("bg-1", True),
+                ("fg-1", False),
+                ("bg-2", True),
+                ("fg-2", False),
+            ]:
+                writers.append(asyncio.create_task(write(name, background)))
+                await asyncio.sleep(0.01)
+        await asyncio.gather(*writers)
     finally:
         await store.close()
     assert order == ["fg-1", "bg-1", "fg-2", "bg-2"]
